@@ -1,0 +1,30 @@
+/**
+ * @module env
+ * Hono typing shared by every route: the Worker bindings and the per-request
+ * variables that middleware sets (the authenticated principal, the config).
+ */
+import type { Config } from "./config";
+
+/** Who the request is authenticated as. Set only by auth middleware. */
+export type Principal =
+  /** A Sync 1.1 account from the D1 `user` table (HTTP Basic). */
+  | { kind: "account"; userid: number; username: string }
+  /** A Sync 1.5 token holder (Hawk), uid from the tokenserver's `users` table. */
+  | { kind: "token"; uid: number; fxaUid: string; expired: boolean };
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    principal: Principal;
+    config: Config;
+  };
+};
+
+/**
+ * Name of the Durable Object holding a principal's collections. 1.1 accounts
+ * and 1.5 token users live in separate name spaces so that a numeric id of
+ * one system can never address the other's data.
+ */
+export function storageName(p: Principal): string {
+  return p.kind === "account" ? `acct:${p.userid}` : `uid:${p.uid}`;
+}
