@@ -10,10 +10,11 @@ import type { AppEnv } from "./env";
 import { crashResponse } from "./protocol/errors";
 import { dispatchLegacy } from "./routes/legacy-router";
 import { storage11Routes } from "./routes/storage-1.1";
+import { userRoutes } from "./routes/user";
 
 export { UserStore } from "./objects/user-store";
 
-const legacyRoutes = [...storage11Routes];
+const legacyRoutes = [...storage11Routes, ...userRoutes];
 
 const app = new Hono<AppEnv>();
 
