@@ -112,8 +112,9 @@ export function pyStr(v: JsonIn): string | null {
   if (typeof v === "boolean") return v ? "True" : "False";
   if (v instanceof JsonNumber) {
     if (v.isInteger) return BigInt(v.source).toString();
-    // NaN/Infinity literals: the reference crashes converting them (REF-BUG); invalid here.
-    if (!Number.isFinite(v.value)) return null;
+    // NaN/Infinity literals: invalid (storage-1.1 §5.2 REF-BUG). An overflowing
+    // number such as 1e999 is a Python float inf, and str() of it is "inf".
+    if (!Number.isFinite(v.value)) return /^-?\d/.test(v.source) ? pyStrFloat(v.value) : null;
     return pyStrFloat(v.value);
   }
   return "None";
