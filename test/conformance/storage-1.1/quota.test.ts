@@ -103,6 +103,8 @@ describe("quota", () => {
     expect(pyStrFloat(1023.9990234375)).toBe("1023.99902344");
     expect(pyStrFloat(0.5)).toBe("0.5");
     expect(pyStrFloat(0)).toBe("0.0");
+    expect(pyStrFloat(-0)).toBe("-0.0");
+    expect(pyStrFloat(Infinity)).toBe("inf");
     expect(pyStrFloat(-0.5)).toBe("-0.5");
     expect(pyStrFloat(0.0001)).toBe("0.0001");
     expect(pyStrFloat(0.00001)).toBe("1e-05");

@@ -81,6 +81,11 @@ describe("WBO validation", () => {
     expect((await call(a, "GET", "/storage/c?predecessorid=2.5")).text).toBe('["pp"]');
   });
 
+  it("§5.1 / V2: Python str() of special floats: -0.0 → \"-0.0\", 1e999 (overflow, a Python inf) → \"inf\", -1e999 → \"-inf\", 1e16 → \"1e+16\"", async () => {
+    const { body } = await batch('[{"id":-0.0},{"id":1e999},{"id":-1e999},{"id":1e16},{"id":0.1},{"id":3.14159265358979}]');
+    expect(body.success).toEqual(["-0.0", "inf", "-inf", "1e+16", "0.1", "3.14159265359"]);
+  });
+
   it("§5.2 REF-BUG fixed: non-ASCII id/parentid/predecessorid → invalid (PUT 8, batch per-item)", async () => {
     const { body, a } = await batch(JSON.stringify([{ id: "é", payload: "x" }, { id: "k", parentid: "ü" }, { id: "m", predecessorid: "✓" }]));
     expect(body.failed).toEqual({ "": ["invalid id"], k: ["invalid parentid"], m: ["invalid predecessorid"] });
