@@ -136,7 +136,28 @@ async function postCollection(c: LegacyContext): Promise<Response> {
     // A lone object with an id is a PUT of that id (§8.8 step 3).
     if (isJsonObject(body) && Object.prototype.hasOwnProperty.call(body, "id") && body.id !== null) {
       const id = pyStr(body.id as JsonIn);
-      if (id !== null && !id.includes("/")) return putOne(c, collection, id, body, ius);
+      if (id !== null && !id.includes("/")) {
+        // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
+        // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
+        // header must win over "over quota". The store's post answers a
+        // precondition failure before looking at the (refused, empty) batch,
+        // so this probe never writes; PUT re-checks the header atomically.
+        if (ius !== undefined && c.config.useQuota) {
+          const probe = await callStore(() =>
+            store(c).post({
+              dialect: "1.1",
+              collection,
+              records: [],
+              failed: {},
+              quota: null,
+              ifUnmodifiedSince: ius,
+              rejectAfterChecks: WeaveCode.INVALID_WRITE,
+            }),
+          );
+          if (!probe.ok && probe.failure.kind !== "rejected") fail(probe.failure, collection);
+        }
+        return putOne(c, collection, id, body, ius);
+      }
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;
   } else {
