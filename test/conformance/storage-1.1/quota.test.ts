@@ -53,6 +53,18 @@ describe("quota", () => {
     expectError(r, 412, PLAIN, plain(412, "c"));
   });
 
+  it("§8.8 step 1 then §8.7: a lone-object POST over quota with a stale X-If-Unmodified-Since → 412 (POST checks it before delegating to PUT)", async () => {
+    const a = await register("quota-lone-412");
+    const w = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
+    const stale = ((tsMs(w.text) - 10) / 1000).toFixed(2);
+    const before = await snapshot(a);
+    const r = await dispatchWith(Q01, a, "POST", "/storage/c", { body: { id: "2", payload: "y" }, headers: { "X-If-Unmodified-Since": stale } });
+    expectError(r, 412, PLAIN, plain(412, "c"));
+    // Fresh header: PUT semantics, so the quota refusal applies.
+    expectWeave(await dispatchWith(Q01, a, "POST", "/storage/c", { body: { id: "2", payload: "y" }, headers: { "X-If-Unmodified-Since": w.text } }), 14);
+    expect(await snapshot(a)).toEqual(before);
+  });
+
   it("§11: POST under the limit gets X-Weave-Quota-Remaining from the pre-write usage", async () => {
     const a = await register("quota-post-hdr");
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
