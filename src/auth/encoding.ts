@@ -71,11 +71,16 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/**
+ * HMAC-SHA256. WebCrypto refuses an empty raw key; HMAC zero-pads keys to the
+ * block size, so a single zero byte is the same key (needed for an empty
+ * metrics secret, tokenserver-1.0 §12).
+ */
 export async function hmacSha256(key: Uint8Array<ArrayBuffer> | CryptoKey, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const k =
     key instanceof CryptoKey
       ? key
-      : await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      : await crypto.subtle.importKey("raw", key.length === 0 ? new Uint8Array(1) : key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return new Uint8Array(await crypto.subtle.sign("HMAC", k, data));
 }
 

@@ -137,3 +137,13 @@ export async function parseToken(token: string, secrets: readonly string[]): Pro
 export function isExpired(payload: TokenPayload, nowSeconds: number): boolean {
   return Math.round(payload.expires) <= nowSeconds;
 }
+
+/**
+ * Python production's per-node secret (`DerivedSecrets`, §9.1). Not used by
+ * this server (we use the master secret directly); kept so a migration from a
+ * Python deployment can compute the secret its nodes used.
+ */
+export async function legacyNodeSecret(masterHex: string, nodeUrl: string): Promise<string> {
+  const out = await hkdfSha256(utf8(masterHex), new Uint8Array(0), utf8(`services.mozilla.com/mozsvc/v1/node_secret/${nodeUrl}`), masterHex.length / 2);
+  return toHex(out);
+}
