@@ -122,7 +122,7 @@ export async function parseToken(token: string, secrets: readonly string[]): Pro
     if (!timingSafeEqual(expected, sig)) continue;
     let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body));
     } catch {
       return { ok: false, reason: "bad-payload" };
     }
