@@ -12,8 +12,12 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 
 export const SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync";
 const EXP_LEEWAY_SECONDS = 60;
-/** Do not refetch the JWKS on an unknown key more often than this. */
-const REFETCH_MIN_INTERVAL_MS = 60_000;
+/**
+ * Do not refetch the JWKS on a verification failure more often than this
+ * per isolate (a token with a random `kid` must not turn us into an
+ * amplifier against the account server).
+ */
+const REFETCH_MIN_INTERVAL_MS = 10_000;
 
 export interface OAuthVerifierConfig {
   oauthServerUrl: string;
