@@ -1,3 +1,5 @@
+-- Migration number: 0002 	 Tokenserver 1.0 (tokenserver-1.0 §6)
+--
 -- Tokenserver tables (tokenserver-1.0.md §6), same table and column names and
 -- column order as the reference (syncstorage-rs tokenserver schema).
 -- users: one row per (account, key generation); the current row per email is

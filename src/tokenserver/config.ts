@@ -23,6 +23,16 @@
  * | HAWK_SKEW_SECONDS           | var    | 3600                                     | Accepted |ts − now| for Hawk (min 60, hawk §6). |
  * | HAWK_NONCE_CHECK            | var    | true                                     | Refuse replayed Hawk nonces (per isolate memory). |
  * | TRUST_FORWARDED_HOST        | var    | false                                    | Sign-check against Forwarded / X-Forwarded-Host/-Proto (only behind a proxy that sets them). |
+ *
+ * SYNC_ALLOWED_ACCOUNTS cannot match real e-mail addresses: FxA access tokens
+ * scoped to Sync carry only the account id (`sub`), and the e-mail would need
+ * the profile scope. List account ids (shown in the refusal message and at
+ * accounts.firefox.com → account settings).
+ *
+ * Without PUBLIC_URL the node URL is the request's origin, so every host name
+ * the Worker is reached under registers its own node row; set PUBLIC_URL in
+ * production. api_endpoint always uses the current public base: storage is
+ * keyed by uid only, so a user's old node row does not matter.
  */
 import { ConfigError, normaliseNodeUrl, readBool, readInt } from "../config";
 
