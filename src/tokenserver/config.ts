@@ -26,8 +26,8 @@
  *
  * SYNC_ALLOWED_ACCOUNTS cannot match real e-mail addresses: FxA access tokens
  * scoped to Sync carry only the account id (`sub`), and the e-mail would need
- * the profile scope. List account ids (shown in the refusal message and at
- * accounts.firefox.com → account settings).
+ * the profile scope. List account ids (the refusal message shows the id, so
+ * a refused user can pass it to the operator).
  *
  * Without PUBLIC_URL the node URL is the request's origin, so every host name
  * the Worker is reached under registers its own node row; set PUBLIC_URL in
