@@ -139,7 +139,14 @@ export function createTokenserverApp(overrides: Partial<TokenserverDeps> = {}): 
       return TsErrors.internal().toResponse();
     }
   };
-  app.get("/1.0/:application/:version", (c) => run(c, c.req.param("application"), c.req.param("version")));
+  // `/1.0/<user>/storage` and `/1.0/<user>/info` are Storage 1.1 paths
+  // (storage-1.1 §3.2: GET answers 405 / 404 there); no tokenserver
+  // application has a version called "storage" or "info", so leave them to 1.1.
+  app.get("/1.0/:application/:version", (c, next) => {
+    const version = c.req.param("version");
+    if (version === "storage" || version === "info") return next();
+    return run(c, c.req.param("application"), version);
+  });
   app.get("/token/1.0/:application/:version", (c) => run(c, c.req.param("application"), c.req.param("version")));
   return app;
 }
