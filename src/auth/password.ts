@@ -28,9 +28,10 @@
  */
 
 /**
- * Cloudflare Workers refuse PBKDF2 with more than 100000 iterations
- * (a platform cap, not configurable), so this is both the current cost and
- * the largest one this runtime can verify.
+ * Cloudflare's edge refuses PBKDF2 with more than 100000 iterations (a
+ * platform cap, not configurable; local workerd does not enforce it, so we
+ * enforce it ourselves), so this is both the current cost and the largest
+ * one a deployed Worker can verify.
  */
 export const PBKDF2_MAX_ITERATIONS = 100_000;
 export const PBKDF2_ITERATIONS = 100_000;
