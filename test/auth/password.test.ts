@@ -12,6 +12,7 @@ import {
 const SSHA256 = "{SSHA-256}WoK046h4hsUFsfWZi46mM8/fnt/rKaR92eh/GSb5YrtBYkNkMTIzNA==";
 const SSHA1 = "{SSHA}d8/46zzbOaROJxiIvCEFd0qNik5BYkNkMTIzNA==";
 const SSHA_PASSWORD = "secret passwörd";
+const SSCRYPT = "{SSCRYPT}6hqgBJfuZFzLtl17kUbhfe7z66mbubpOfdDBCAiGSrLUmEeIokqLwYs+PdnScgQcStGcGVeL2peG0YmxfOKsWVh5Wjk4NzY1";
 // hashlib.pbkdf2_hmac('sha256', b'hunter2hunter2', b'0123456789abcdef', 1000)
 const PBKDF2_1000 = "{PBKDF2-SHA256}1000$MDEyMzQ1Njc4OWFiY2RlZg==$+t0d48AX/+9e4/SD0XcJA4iyKJ4wRa4gFk+sbpzwxjA=";
 
@@ -63,14 +64,17 @@ describe("password hashes at rest (user-1.0 §4.2)", () => {
     expect(await verifyPassword("", "")).toBe(false);
   });
 
-  it("user-1.0 §4.2 (decision): {SSCRYPT} is refused (no scrypt in WebCrypto)", async () => {
-    const sscrypt = `{SSCRYPT}${"A".repeat(96)}`;
-    expect(hashScheme(sscrypt)).toBe("sscrypt");
-    expect(await verifyPassword("anything", sscrypt)).toBe(false);
-  });
+  it("user-1.0 §4.2: verifies {SSCRYPT} (scrypt N=16384 r=8 p=1, vector from Python's hashlib.scrypt)", async () => {
+    expect(hashScheme(SSCRYPT)).toBe("sscrypt");
+    expect(SSCRYPT.length).toBe(105);
+    expect(await verifyPassword(SSHA_PASSWORD, SSCRYPT)).toBe(true);
+    expect(await verifyPassword("secret passwörD", SSCRYPT)).toBe(false);
+    expect(needsRehash(SSCRYPT)).toBe(true);
+    expect(await verifyPassword("anything", `{SSCRYPT}${"A".repeat(96)}`)).toBe(false);
+  }, 30_000);
 
   it("malformed stored values do not verify and do not throw", async () => {
-    for (const bad of ["{PBKDF2-SHA256}", "{PBKDF2-SHA256}0$AA==$AA==", "{PBKDF2-SHA256}10$!!$AA==", "{SSHA-256}***", "{SSHA}QQ=="]) {
+    for (const bad of ["{PBKDF2-SHA256}", "{PBKDF2-SHA256}0$AA==$AA==", "{PBKDF2-SHA256}10$!!$AA==", "{SSHA-256}***", "{SSHA}QQ==", "{SSCRYPT}QQ=="]) {
       expect(await verifyPassword("x", bad)).toBe(false);
     }
   });

@@ -615,6 +615,16 @@ describe("credential cache and re-hashing (src/auth/accounts.ts)", () => {
     await expect401(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: { Authorization: basic(name, "secret passwörD") } }));
   });
 
+  it("user-1.0 §4.2: an imported {SSCRYPT} account (what server-full wrote) logs in and is re-hashed", async () => {
+    const name = `importedscrypt${Date.now()}`.slice(0, 32);
+    await env.DB.prepare(`INSERT INTO "user" (username, password, mail) VALUES (?1, ?2, 'i@example.com')`)
+      .bind(name, "{SSCRYPT}6hqgBJfuZFzLtl17kUbhfe7z66mbubpOfdDBCAiGSrLUmEeIokqLwYs+PdnScgQcStGcGVeL2peG0YmxfOKsWVh5Wjk4NzY1")
+      .run();
+    await expect401(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: { Authorization: basic(name, "wrong password") } }));
+    await expectOk(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: { Authorization: basic(name, "secret passwörd") } }), "i@example.com", TEXT);
+    expect((await findAccount(env, name))?.password).toMatch(/^\{PBKDF2-SHA256\}100000\$/);
+  }, 30_000);
+
   it("an imported {SSHA} account logs in too", async () => {
     const name = `importedsha1${Date.now()}`.slice(0, 32);
     await env.DB.prepare(`INSERT INTO "user" (username, password, mail) VALUES (?1, ?2, 'i@example.com')`)
