@@ -32,7 +32,7 @@ export function lenientBase64(text: string): Uint8Array | null {
   }
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function parseBasic(header: string | null | undefined): BasicCredentials {
   if (header === null || header === undefined) return { kind: "absent" };
