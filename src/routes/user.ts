@@ -86,12 +86,14 @@ async function recheck(c: LegacyContext): Promise<Extract<VerifiedAccount, { ok:
   return r.ok ? r : null;
 }
 
-/** Erases a principal's stored collections. Replaceable in tests (the UserStore DO lives on main). */
+/**
+ * Erases a principal's stored collections through the UserStore Durable
+ * Object. An object, not a bare function, so tests can simulate an
+ * unreachable store.
+ */
 export const storageWiper = {
   wipe: async (env: Env, principal: Principal): Promise<void> => {
-    // The UserStore Durable Object's `wipe()` RPC method (src/objects/user-store.ts, owned by the lead).
-    const stub = userStoreFor(env, principal) as unknown as { wipe(): Promise<unknown> };
-    await callStore(() => stub.wipe());
+    await callStore(() => userStoreFor(env, principal).wipe());
   },
 };
 

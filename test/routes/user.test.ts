@@ -1,8 +1,11 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
+import { dispatchLegacy } from "../../src/routes/legacy-router";
+import { storage11Routes } from "../../src/routes/storage-1.1";
+import { userStoreFor } from "../../src/storage/stub";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearCredentialCache, findAccount } from "../../src/auth/accounts";
 import { hashPassword } from "../../src/auth/password";
-import { storageWiper, WEAK_PASSWORD_DETAIL } from "../../src/routes/user";
+import { storageWiper, userRoutes, WEAK_PASSWORD_DETAIL } from "../../src/routes/user";
 import type { Principal } from "../../src/env";
 import {
   basic,
@@ -370,19 +373,25 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
     await expect401(await call("POST", `/user/1.0/${a.user}/email`, { body: a.email, headers: { Authorization: basic(a.user, a.password) } }));
   });
 
-  it("user-1.0 §7.3: the real UserStore wipe() is called through the Durable Object stub", async () => {
+  it("user-1.0 §7.3 REF-BUG fixed: the user's stored records are really erased (UserStore.wipe)", async () => {
     const a = await register();
     const { userid } = (await findAccount(env, a.user))!;
-    const res = await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } });
-    // Until the lead's UserStore has wipe(), an unreachable store gives 503 and keeps the account (retryable).
-    if (res.status === 200) {
-      expect(await res.text()).toBe("1");
-      expect(await findAccount(env, a.user)).toBeNull();
-    } else {
-      expect(res.status).toBe(503);
-      expect(res.headers.get("Retry-After")).toBe("1800");
-      expect((await findAccount(env, a.user))?.userid).toBe(userid);
-    }
+    const auth = { Authorization: basic(a.user, a.password) };
+    const routes = [...storage11Routes, ...userRoutes];
+    const ctx = createExecutionContext();
+    const put = await dispatchLegacy(
+      routes,
+      new Request(`${ORIGIN}/1.1/${a.user}/storage/bookmarks/abc`, { method: "PUT", body: '{"payload": "x"}', headers: auth }),
+      env,
+      ctx,
+      config(),
+    );
+    expect(put.status).toBe(200);
+    const store = userStoreFor(env, { kind: "account", userid, username: a.user });
+    expect((await store.collectionTimestamps()).collections.map((c) => c[0])).toEqual(["bookmarks"]);
+    await expectOk(await call("DELETE", `/user/1.0/${a.user}`, { headers: auth }), "1", TEXT);
+    expect((await store.collectionTimestamps()).collections).toEqual([]);
+    expect(await findAccount(env, a.user)).toBeNull();
   });
 
   it("user-1.0 §7.3 (decision): storage unreachable → 503 and the account is kept, so the client can retry", async () => {
