@@ -308,6 +308,12 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     await expectWeave(await put("a".repeat(33), "not json", { config: loose }), 3);
   });
 
+  it("user-1.0 §3.3: with strict mode on, a long name fails the e-mail check (15) as in the reference", async () => {
+    const a = await freshAccount();
+    await expectWeave(await put(`${a.user}x`, { email: a.email, password: a.password }), 15);
+    await expectWeave(await put("a".repeat(40), "not json"), 6);
+  });
+
   it("user-1.0 §7.2 step 8: REGISTRATION=closed → 503 webob text, only after validation passed", async () => {
     const closed = config({ REGISTRATION: "closed" });
     const a = await freshAccount();
