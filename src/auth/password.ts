@@ -111,9 +111,9 @@ export function hashScheme(stored: string): HashScheme {
 }
 
 /** True when the stored hash is weaker than what {@link hashPassword} writes now. */
-export function needsRehash(stored: string): boolean {
+export function needsRehash(stored: string, iterations: number = PBKDF2_ITERATIONS): boolean {
   const m = PBKDF2_FORMAT.exec(stored);
-  return !m || Number(m[1]) < PBKDF2_ITERATIONS;
+  return !m || Number(m[1]) < iterations;
 }
 
 async function verifySalted(password: string, stored: string, prefix: string, digest: "SHA-1" | "SHA-256"): Promise<boolean> {

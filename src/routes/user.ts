@@ -135,7 +135,7 @@ async function createUser(c: LegacyContext): Promise<Response> {
   // 7. captcha: not configured on this server (server-full default), always passes.
   // 8. registration policy, then insert
   if (!registrationAllowed(c)) throw new HttpError(503);
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
   const userid = await createAccount(c.env, user, hash, email);
   if (userid === null) throw new HttpError(500, "User creation failed.");
   await rememberPassword(user, userid, hash, password);
@@ -202,7 +202,7 @@ async function changePassword(c: LegacyContext): Promise<Response> {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }
   // 5. compare-and-set against the hash that just verified
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
   if (!(await setPasswordHash(c.env, verified.userid, verified.hash, hash))) {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }
