@@ -1,4 +1,5 @@
 /** storage-1.1 §4: HTTP Basic on every storage route. */
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { basic, call, expectError, HTML, html, PLAIN, plain, register, snapshot, type Account } from "./_helpers";
 
@@ -102,6 +103,25 @@ describe("auth", () => {
   it("§4 / §14.3: auth failures render HTML for Accept */* (text/html; charset=UTF-8)", async () => {
     const r = await anon("GET", "/info/collections", { Authorization: basic(a.username, "bad-bad-bad"), Accept: "*/*" });
     expectError(r, 401, HTML, html(401));
+  });
+
+  it("§4 step 8: accountStatus ≠ 1 → 401 (data kept), and access returns when re-enabled", async () => {
+    const b = await register("auth-disabled");
+    await call(b, "PUT", "/storage/c/1", { body: { payload: "x" } });
+    await env.DB.prepare(`UPDATE "user" SET accountStatus = 0 WHERE username = ?`).bind(b.username).run();
+    expectError(await call(b, "GET", "/storage/c"), 401, PLAIN, plain(401));
+    expectError(await call(b, "PUT", "/storage/c/2", { body: { payload: "y" } }), 401, PLAIN, plain(401));
+    await env.DB.prepare(`UPDATE "user" SET accountStatus = 1 WHERE username = ?`).bind(b.username).run();
+    expect((await call(b, "GET", "/storage/c")).text).toBe('["1"]');
+  });
+
+  it("§4 step 8: a deleted account → 401 on every storage route", async () => {
+    const b = await register("auth-deleted");
+    await call(b, "PUT", "/storage/c/1", { body: { payload: "x" } });
+    const del = await call(null, "DELETE", `/user/1.0/${b.username}`, { headers: { Authorization: b.auth } });
+    expect(del.status).toBe(200);
+    expectError(await call(b, "GET", "/storage/c"), 401, PLAIN, plain(401));
+    expectError(await call(b, "GET", "/info/collections"), 401, PLAIN, plain(401));
   });
 
   it("§4 step 4: a password containing ':' is split at the first ':'", async () => {

@@ -111,6 +111,25 @@ describe("routing", () => {
     expect((await call(b, "GET", "/storage/c")).text).toBe("[]");
   });
 
+  it("§2 step 4: a path that cannot be percent-decoded (bad UTF-8 / bad escape) does not route → 404", async () => {
+    for (const id of ["%E0%A4%A", "%FF", "%C3"]) {
+      const r = await call(a, "GET", `/storage/col/${id}`);
+      expect(r.status, id).toBe(404);
+    }
+  });
+
+  it("user-1.0 §1-2: the User API shares the pipeline: 404/405 before auth with X-Weave-Timestamp, /user/1.1 does not exist", async () => {
+    const u = await call(null, "GET", `/user/1.1/${a.username}`);
+    expect(u.status).toBe(404);
+    expect(u.headers.get("X-Weave-Timestamp")).toMatch(TS_RE);
+    const m = await call(null, "POST", `/user/1.0/${a.username}/password_reset`);
+    expect(m.status).toBe(405);
+    expect(m.text).toBe(p405("POST"));
+    const ok = await call(null, "GET", `/user/1.0/${a.username}/`);
+    expect([ok.status, ok.text]).toEqual([200, "1"]);
+    expect(ok.headers.get("X-Weave-Timestamp")).toMatch(TS_RE);
+  });
+
   it("§3.1: collection names outside [a-zA-Z0-9._-] do not route → 404", async () => {
     for (const c of ["a%20b", "a+b", "%C3%A9", "a%2Fb%2Fc%2Fd"]) {
       const r = await call(a, "GET", `/storage/${c}`);
