@@ -103,6 +103,9 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?newer=12.")).toHaveLength(5);
     expect(await ids(a, "?newer=%2B12")).toHaveLength(5);
     expect(await ids(a, "?newer=-1")).toHaveLength(5);
+    expect(await ids(a, "?older=1e400")).toHaveLength(5);
+    expect(await ids(a, "?newer=1e400")).toEqual([]);
+    expect(await ids(a, "?newer=-1e400")).toHaveLength(5);
   });
 
   it("§9 index_above/index_below: strict float comparisons; NULL sortindex never matches; inf/nan/1e3/whitespace accepted", async () => {

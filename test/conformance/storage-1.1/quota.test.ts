@@ -74,6 +74,17 @@ describe("quota", () => {
     expect((r.json as { success: string[] }).success).toEqual(["2"]);
   });
 
+  it("§11: refusal iff left ≤ 0 exactly: 1023 of 1024 chars used → allowed (header 0.0009765625); 1024 used → 14", async () => {
+    const a = await register("quota-edge");
+    const q1 = { QUOTA_SIZE_KB: "1" };
+    await dispatchWith(q1, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(1023) } });
+    const r = await dispatchWith(q1, a, "PUT", "/storage/c/2", { body: { payload: "y" } });
+    expectOk(r);
+    expect(r.headers.get("X-Weave-Quota-Remaining")).toBe("0.0009765625");
+    expectWeave(await dispatchWith(q1, a, "PUT", "/storage/c/3", { body: { payload: "z" } }), 14);
+    expectWeave(await dispatchWith(q1, a, "POST", "/storage/c", { body: [] }), 14);
+  });
+
   it("§11: deletes are never blocked by quota", async () => {
     const a = await register("quota-del");
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
