@@ -43,6 +43,18 @@ describe("auth", () => {
     }
   });
 
+  it("§4 step 4: base64 is decoded leniently (characters outside the alphabet ignored); bad padding → Invalid token", async () => {
+    const token = a.auth.slice(6);
+    const junk = `${token.slice(0, 4)}!*${token.slice(4, 10)}%${token.slice(10)}`;
+    expect((await anon("GET", "/info/collections", { Authorization: `Basic ${junk}` })).status).toBe(200);
+    const padded = btoa(`${a.username}:${a.password}x`); // length not a multiple of 3 → needs padding
+    expect(padded.endsWith("=")).toBe(true);
+    {
+      const r = await anon("GET", "/info/collections", { Authorization: `Basic ${padded.replace(/=+$/, "")}` });
+      expectError(r, 401, PLAIN, plain(401, "Invalid token"));
+    }
+  });
+
   it("§4 step 4: whitespace around the token is trimmed", async () => {
     const r = await anon("GET", "/info/collections", { Authorization: `Basic   ${a.auth.slice(6)}  ` });
     expect(r.status).toBe(200);
