@@ -48,27 +48,42 @@ function replaceNonFiniteLiterals(text: string): { text: string; sentinels: Map<
   ];
   const sentinels = new Map<string, JsonNumber>();
   literals.forEach(([lit, value], i) => sentinels.set(`0e-9${nonce}${i}`, new JsonNumber(value, lit)));
-  let out = "";
+  // Strings are skipped with indexOf (payloads are long strings; the structure
+  // around them is short), so the scan stays linear and cheap.
+  const parts: string[] = [];
+  let copied = 0;
   let i = 0;
   while (i < text.length) {
-    const ch = text[i];
-    if (ch === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
+    if (text.charCodeAt(i) === 0x22) {
+      const close = closingQuote(text, i + 1);
+      if (close < 0) break; // unterminated: JSON.parse will refuse it anyway
+      i = close + 1;
       continue;
     }
     const hit = literals.findIndex(([lit]) => text.startsWith(lit, i));
     if (hit >= 0) {
-      out += ` 0e-9${nonce}${hit} `;
+      parts.push(text.slice(copied, i), ` 0e-9${nonce}${hit} `);
       i += (literals[hit] as [string, number])[0].length;
+      copied = i;
       continue;
     }
-    out += ch;
     i += 1;
   }
-  return { text: out, sentinels };
+  parts.push(text.slice(copied));
+  return { text: parts.join(""), sentinels };
+}
+
+/** Index of the unescaped `"` closing a string whose content starts at `from`, or -1. */
+function closingQuote(text: string, from: number): number {
+  let k = from;
+  for (;;) {
+    const q = text.indexOf('"', k);
+    if (q < 0) return -1;
+    let backslashes = 0;
+    for (let b = q - 1; b >= from && text.charCodeAt(b) === 0x5c; b--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    k = q + 1;
+  }
 }
 
 /** Decodes and parses a request body; undefined when it is not valid UTF-8 JSON (Weave code 6). */

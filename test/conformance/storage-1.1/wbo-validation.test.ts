@@ -146,6 +146,10 @@ describe("WBO validation", () => {
     });
     expect(body.success).toEqual(["e", "f"]);
     expect((await call(a, "GET", "/storage/c/f")).json).toMatchObject({ payload: "NaN Infinity" });
+    // Literal-looking text inside strings (escaped quotes and backslashes included) is left alone.
+    const tricky = await call(a, "POST", "/storage/c", { raw: '[{"id":"g","payload":"\\\\\\"NaN\\\\","sortindex":Infinity},{"id":"h","payload":"\\"Infinity\\""}]' });
+    expect(tricky.json).toMatchObject({ success: ["h"], failed: { g: ["invalid sortindex"] } });
+    expect((await call(a, "GET", "/storage/c/h")).json).toMatchObject({ payload: '"Infinity"' });
     expectWeave(await call(a, "PUT", "/storage/c/1", { raw: '{"payload":"x","sortindex":NaN}' }), 8);
     expectWeave(await call(a, "PUT", "/storage/c/1", { raw: "NaN" }), 8);
     // Not a literal at a value position: still a parse error.
