@@ -125,8 +125,11 @@ describe("routing", () => {
     const m = await call(null, "POST", `/user/1.0/${a.username}/password_reset`);
     expect(m.status).toBe(405);
     expect(m.text).toBe(p405("POST"));
-    const ok = await call(null, "GET", `/user/1.0/${a.username}/`);
+    const ok = await call(null, "GET", `/user/1.0/${a.username}/?x=1&request=2`); // unknown parameters ignored (user-1.0 §2)
     expect([ok.status, ok.text]).toEqual([200, "1"]);
+    const node = await call(null, "GET", `/user/1/${a.username}/node/weave?x=1`);
+    expect(node.status).toBe(200);
+    expect(node.text.endsWith("/")).toBe(true);
     expect(ok.headers.get("X-Weave-Timestamp")).toMatch(TS_RE);
   });
 

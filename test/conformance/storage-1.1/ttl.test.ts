@@ -84,6 +84,15 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
+  it("§12: a POST element without ttl on a TTL'd record resets it to never", async () => {
+    await withEngine((e, clock) => {
+      put(e, { id: "x", payload: "a", ttl: 5 });
+      e.post({ dialect: "1.1", collection: "c", records: [{ id: "x", sortindex: 1 }], failed: {}, quota: null });
+      clock.now += 3_600_000;
+      expect(ids(e)).toEqual(["x"]);
+    });
+  });
+
   it("§8.8 / §12: batch elements get their own ttl; without ttl → never", async () => {
     await withEngine((e, clock) => {
       e.post({ dialect: "1.1", collection: "c", records: [{ id: "a", payload: "1", ttl: 3 }, { id: "b", payload: "2" }, { id: "c", ttl: 100 }], failed: {}, quota: null });
