@@ -31,6 +31,13 @@ describe("timestamps: §6 formats", () => {
     expect(parseTs11("1.3E9")).toBe(1300000000000);
     expect(parseTs11("0.005")).toBe(0);
     expect(parseTs11("0.015")).toBe(20);
+    // Long mantissas with large negative exponents are exact, not flushed to zero.
+    expect(parseTs11(`1${"0".repeat(100)}e-100`)).toBe(1000);
+    expect(parseTs11(`13000000001${"0".repeat(80)}e-81`)).toBe(1300000000100);
+    expect(parseTs11("5e-3")).toBe(0);
+    expect(parseTs11("15e-3")).toBe(20);
+    expect(parseTs11("1e-999999999")).toBe(0);
+    expect(parseTs11("1e999999999")).toBe(10 ** 16);
     for (const bad of ["", " ", "abc", "0x10", "Infinity", "-Infinity", "inf", "NaN", "nan", "sNaN", "1,5", "1.2.3", "1e", "e3", "--1", "1 2"]) {
       expect(parseTs11(bad), bad).toBeNull();
     }
