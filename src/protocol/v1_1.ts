@@ -198,9 +198,17 @@ export function validateWbo(obj: { [k: string]: JsonIn }): WboVerdict {
   if (payload !== null) {
     if (typeof payload !== "string") return { ok: false, key, error: "payload not a string" };
     if (utf8Length(payload) > MAX_PAYLOAD_BYTES) return { ok: false, key, error: "payload too large" };
+    // SQLite stores text as UTF-8, which cannot hold a lone surrogate: storing
+    // one would silently return U+FFFD instead. Refuse rather than corrupt.
+    if (hasLoneSurrogate(payload)) return { ok: false, key, error: "invalid wbo" };
     fields.payload = payload;
   }
   return { ok: true, fields, id };
+}
+
+/** True when the string holds a UTF-16 surrogate that is not part of a pair (not representable in UTF-8). */
+export function hasLoneSurrogate(s: string): boolean {
+  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
 /** UTF-8 byte length without allocating. */

