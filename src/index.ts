@@ -11,10 +11,12 @@ import { crashResponse } from "./protocol/errors";
 import { dispatchLegacy } from "./routes/legacy-router";
 import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
+import { recoveryRoutes } from "./routes/recovery";
 
 export { UserStore } from "./objects/user-store";
+export { LoginThrottle } from "./objects/login-throttle";
 
-const legacyRoutes = [...storage11Routes, ...userRoutes];
+const legacyRoutes = [...storage11Routes, ...userRoutes, ...recoveryRoutes];
 
 const app = new Hono<AppEnv>();
 
