@@ -154,6 +154,9 @@ function parseRecovery(vars: Vars): RecoveryConfig {
   const devMode = readBool(vars, "DEV_MODE", false);
   const transport = (str(vars, "MAIL_TRANSPORT") ?? "none").toLowerCase();
   let mail: MailConfig;
+  if (!["none", "cloudflare", "http", "outbox"].includes(transport)) {
+    throw new ConfigError("MAIL_TRANSPORT", `expected none, cloudflare, http or outbox, got ${JSON.stringify(transport)}`);
+  }
   if (transport === "none") {
     mail = { transport: "none" };
   } else {
