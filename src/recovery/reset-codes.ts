@@ -31,7 +31,6 @@ const SQL = {
   keepNewest: `DELETE FROM reset_codes WHERE userid = ?1 AND rowid NOT IN
                  (SELECT rowid FROM reset_codes WHERE userid = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)`,
   consume: `DELETE FROM reset_codes WHERE userid = ?1 AND code_hash = ?2 AND expires_at > ?3`,
-  check: `SELECT 1 AS one FROM reset_codes WHERE userid = ?1 AND code_hash = ?2 AND expires_at > ?3`,
   clear: `DELETE FROM reset_codes WHERE userid = ?1`,
 } as const;
 
@@ -76,14 +75,6 @@ export async function issueResetCode(env: Env, userid: number, ttlSeconds: numbe
     ]),
   );
   return code;
-}
-
-/** True when `code` is a valid, unexpired code of this account (does not use it up). */
-export async function checkResetCode(env: Env, userid: number, code: string, now = Date.now()): Promise<boolean> {
-  const c = normalise(code);
-  if (c === null) return false;
-  const h = await codeHash(env, userid, c);
-  return (await d1(() => env.DB.prepare(SQL.check).bind(userid, h, now).first())) !== null;
 }
 
 /** Uses up `code` if it is valid for this account: true exactly once per code. */
