@@ -11,7 +11,8 @@
  *  - POST must carry both, equal (constant time), with a valid MAC. A site
  *    that cannot read our cookie cannot fill the field; the MAC stops a
  *    sibling (sub)domain that can write cookies from planting a token of its
- *    own choosing. A present `Origin` header must also be ours.
+ *    own choosing. A present `Origin` header must also be ours (`null` only
+ *    with `Sec-Fetch-Site: same-origin`, which browsers set themselves).
  *  - Cookie name `__Host-weave_csrf` (Secure) over https, `weave_csrf` over
  *    plain http (local development).
  */
@@ -70,7 +71,8 @@ export async function csrfForPage(env: Env, req: Request): Promise<CsrfToken> {
 /** True when a form POST carries a matching, genuine token pair from our own origin. */
 export async function csrfValid(env: Env, req: Request, field: string | null): Promise<boolean> {
   const origin = req.headers.get("Origin");
-  if (origin !== null && origin !== new URL(req.url).origin) return false;
+  const sameSite = req.headers.get("Sec-Fetch-Site");
+  if (origin !== null && origin !== new URL(req.url).origin && !(origin === "null" && sameSite === "same-origin")) return false;
   const cookie = readCookie(req, cookieName(req));
   if (!cookie || !field || !timingSafeEqualStrings(cookie, field)) return false;
   return validToken(env, cookie);

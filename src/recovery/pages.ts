@@ -161,7 +161,7 @@ ${widget(p)}<p><input type="submit" name="pchange" value="Permanently Delete My 
 
 /**
  * Headers for every page: no caching (pages carry tokens and keys), no
- * referrer (the reset URL holds the key), no framing, and a CSP that allows
+ * referrer to other origins (the reset URL holds the key), no framing, and a CSP that allows
  * only our nonce'd style, our images, posting to ourselves and, with a
  * captcha, Turnstile.
  */
@@ -170,7 +170,9 @@ export function pageHeaders(p: PageContext, setCookie: string | null): Headers {
   const h = new Headers({
     "Content-Type": "text/html; charset=UTF-8",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    // Never send the reset URL (it holds the key) to another origin. Not
+    // "no-referrer": Chromium then sends `Origin: null` on our own form posts.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy":

@@ -30,7 +30,7 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
     expect(csrf).toMatch(/^[\w-]+\.[\w-]+$/);
     expect(res.headers.get("Set-Cookie")).toMatch(/^weave_csrf=[\w.-]+; Path=\/; HttpOnly; SameSite=Strict$/);
     expect(res.headers.get("Cache-Control")).toBe("no-store");
-    expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+    expect(res.headers.get("Referrer-Policy")).toBe("same-origin");
     expect(res.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
   });
 
@@ -93,6 +93,8 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect((await f.post("/weave-password-reset", { username: a.email }, { csrf: "forged.token" })).res.status).toBe(403);
     const other = new FormClient(DEV, { Origin: "https://evil.example" });
     expect((await other.post("/weave-password-reset", { username: a.email })).res.status).toBe(403);
+    const opaque = new FormClient(DEV, { Origin: "null", "Sec-Fetch-Site": "cross-site" });
+    expect((await opaque.post("/weave-password-reset", { username: a.email })).res.status).toBe(403);
     // a token from one browser is useless in another (no cookie)
     const { csrf } = await new FormClient().get("/weave-password-reset");
     expect((await new FormClient().post("/weave-password-reset", { username: a.email }, { csrf })).res.status).toBe(403);
