@@ -26,6 +26,8 @@ export interface Config {
   publicUrl: string | null;
   /** Retry-After seconds on 503. */
   retryAfter: number;
+  /** PBKDF2-SHA256 iterations for newly written password hashes (Workers caps PBKDF2 at 100000). */
+  pbkdf2Iterations: number;
   /** Account recovery: password-reset e-mail, captcha, account pages (user-1.0 §7.7-§12). */
   recovery: RecoveryConfig;
   /** Failed-login / reset-request throttling (src/throttle/policy.ts). */
@@ -145,6 +147,7 @@ export function parseConfig(vars: Vars): Config {
     batchMaxBytes: readInt(vars, "BATCH_MAX_BYTES", 1048576, 1, 1024 * 1024 * 1024),
     publicUrl: publicUrl === undefined ? null : normaliseNodeUrl(publicUrl),
     retryAfter: readInt(vars, "RETRY_AFTER", 1800, 0, 86400 * 7),
+    pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
     recovery: parseRecovery(vars),
     throttle: parseThrottle(vars),
   };

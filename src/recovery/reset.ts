@@ -83,7 +83,7 @@ export async function resetWithCode(c: RecoveryContext, row: AccountRow, code: s
   }));
   if ("throttled" in checked) return { ok: false, reason: "throttled", retryAfter: checked.throttled };
   if (!checked.ok) return { ok: false, reason: "bad-code" };
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
   if (row.password === null || !(await setPasswordHash(c.env, row.userid, row.password, hash))) {
     return { ok: false, reason: "update-failed" };
   }

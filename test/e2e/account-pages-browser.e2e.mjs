@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { assert, basic, clientUsername, DEV_VARS, runIfMain, startWranglerDev } from "./support/wrangler-dev.mjs";
+import { usernameFor } from "./client11.mjs";
+import { assert, startWranglerDev } from "./harness.mjs";
+import { basic, DEV_VARS, runIfMain } from "./support/recovery.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const OUT = join(ROOT, "test-output", "account-pages");
@@ -23,7 +25,7 @@ export default async function run({ log = console.log } = {}) {
   try {
     const base = server.baseUrl;
     const email = `browser.${Date.now()}@example.com`;
-    const username = await clientUsername(email);
+    const username = usernameFor(email);
     const put = await fetch(`${base}/user/1.0/${username}`, {
       method: "PUT",
       body: JSON.stringify({ email, password: "first password" }),
@@ -121,7 +123,7 @@ export default async function run({ log = console.log } = {}) {
     log("account pages in the browser: ok");
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await server.stop();
+    server.stop();
     await rm(profile, { recursive: true, force: true });
   }
 }

@@ -2,14 +2,16 @@
 // (user-1.0 §7.7, §9.1, §7.5, §8): register, ask for a reset, read the code
 // from the development outbox, set a new password with it, log in with the
 // new password, and see the old password and the used code refused.
-import { assert, basic, clientUsername, DEV_VARS, runIfMain, startWranglerDev } from "./support/wrangler-dev.mjs";
+import { usernameFor } from "./client11.mjs";
+import { assert, startWranglerDev } from "./harness.mjs";
+import { basic, DEV_VARS, runIfMain } from "./support/recovery.mjs";
 
 export default async function run({ log = console.log } = {}) {
   const server = await startWranglerDev({ vars: DEV_VARS, log });
   try {
     const base = server.baseUrl;
     const email = `e2e.${Date.now()}@example.com`;
-    const username = await clientUsername(email);
+    const username = usernameFor(email);
     const oldPassword = "the old password";
     const newPassword = "the new password";
 
@@ -51,7 +53,7 @@ export default async function run({ log = console.log } = {}) {
     assert(reuse.status === 400 && (await reuse.text()) === "10", `used code refused: ${reuse.status}`);
     log("reset flow: ok");
   } finally {
-    await server.stop();
+    server.stop();
   }
 }
 
