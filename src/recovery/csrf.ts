@@ -16,13 +16,11 @@
  *  - Cookie name `__Host-weave_csrf` (Secure) over https, `weave_csrf` over
  *    plain http (local development).
  */
-import { timingSafeEqualStrings } from "../auth/password";
+import { timingSafeEqualStrings, toBase64 } from "../auth/password";
 import { hmac, serverKey } from "./secrets";
 
 function b64url(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function cookieName(req: Request): string {

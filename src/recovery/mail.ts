@@ -14,6 +14,7 @@
  * A failed delivery is a {@link MailError} whose message is safe to show
  * (never the API key, URL or provider response body); callers map it to 503.
  */
+import { toBase64 } from "../auth/password";
 import type { MailConfig } from "../config";
 import { StorageUnavailable } from "../storage/stub";
 
@@ -58,11 +59,9 @@ export function resetMailText(baseUrl: string, username: string, code: string): 
   ].join("\n");
 }
 
+/** base64 of the UTF-8 text in lines of 76 characters (RFC 2045). */
 function base64Utf8(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return (btoa(bin).match(/.{1,76}/g) ?? []).join("\r\n");
+  return (toBase64(new TextEncoder().encode(text)).match(/.{1,76}/g) ?? []).join("\r\n");
 }
 
 /** RFC 2047 encoded-word for non-ASCII header text. */

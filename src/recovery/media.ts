@@ -6,6 +6,7 @@
  * (REF-QUIRK asserted by the reference test suite); unknown names, and
  * anything containing "/" or "..", are 404.
  */
+import { fromBase64 } from "../auth/password";
 
 export const FORGOT_PASSWORD_CSS = `
 body { margin: 0; padding: 0 1em; font: 15px/1.5 "Helvetica Neue", Arial, sans-serif; color: #1d2733; background: #eef3f9; }
@@ -35,18 +36,11 @@ const IMAGES: Record<string, string> = {
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNywtQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT0//wAARCAAgACADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAAAAIH/8QAFRABAQAAAAAAAAAAAAAAAAAAABH/xAAWAQEBAQAAAAAAAAAAAAAAAAAAAQL/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwDRaVNK2yqlTSgmlTSqiqVNKD//2Q==",
 };
 
-function decode(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 export const MEDIA_FILES: readonly string[] = ["forgot_password.css", ...Object.keys(IMAGES)];
 
 /** The bytes of a bundled file, or null for any other name. */
 export function mediaFile(name: string): Uint8Array | string | null {
   if (name === "forgot_password.css") return FORGOT_PASSWORD_CSS;
   const b64 = Object.hasOwn(IMAGES, name) ? IMAGES[name] : undefined;
-  return b64 === undefined ? null : decode(b64);
+  return b64 === undefined ? null : fromBase64(b64);
 }

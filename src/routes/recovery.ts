@@ -17,6 +17,7 @@
  *    the literal "password"); the delete form works (REF-BUG: it crashed).
  */
 import { deleteAccount, findAccount, verifyCredentials } from "../auth/accounts";
+import { toBase64 } from "../auth/password";
 import type { Principal } from "../env";
 import { HttpError, WeaveError } from "../protocol/errors";
 import { captchaPasses } from "../recovery/captcha";
@@ -66,7 +67,7 @@ export const RESET_ERRORS = {
 } as const;
 
 function nonce(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  return toBase64(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 async function pageContext(c: LegacyContext): Promise<{ p: PageContext; setCookie: string | null }> {

@@ -35,6 +35,7 @@ import type { Principal } from "../env";
 import { parseBasic } from "../auth/basic";
 import {
   createAccount,
+  findAccount,
   deleteAccount,
   rememberPassword,
   setMail,
@@ -50,7 +51,6 @@ import { callStore, userStoreFor } from "../storage/stub";
 import { captchaPasses, TURNSTILE_SCRIPT } from "../recovery/captcha";
 import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
 import { clearResetCodes } from "../recovery/reset-codes";
-import { findAccount } from "../auth/accounts";
 import { throttledError } from "../throttle/guard";
 
 const V = String.raw`(?:1\.0|1)`;
