@@ -37,7 +37,7 @@ import {
 import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
 import { clearResetCodes } from "../recovery/reset-codes";
 import { serverUsername, validPassword } from "../lib/usernames";
-import { attemptFor, guardedLogin } from "../throttle/guard";
+import { attemptFor, guardedLogin, ThrottledError } from "../throttle/guard";
 import { StorageUnavailable } from "../storage/stub";
 import type { LegacyContext, LegacyRoute } from "./legacy-router";
 import { storageWiper, WEAK_PASSWORD_DETAIL } from "./user";
@@ -132,8 +132,11 @@ async function resetPost(c: LegacyContext): Promise<Response> {
       await sendResetMail(c, username, form.get(TURNSTILE_FIELD));
     } catch (err) {
       if (err instanceof WeaveError) return page(c, (p) => failurePage(p, String(err.code)));
+      // Throttled: the protocol's 503 + Retry-After, shown as the failure page.
+      if (err instanceof ThrottledError) return page(c, (p) => failurePage(p, RESET_ERRORS.throttled), 503, err.headers);
+      // A mail failure is a 200 failure page with the transport's (safe) message, as in the reference.
       if (err instanceof HttpError && err.status === 503) {
-        return page(c, (p) => failurePage(p, err.detail || "The e-mail could not be sent."), 503, err.headers);
+        return page(c, (p) => failurePage(p, err.detail || "The e-mail could not be sent."));
       }
       throw err;
     }

@@ -122,8 +122,15 @@ export async function recordSuccess(env: Env, a: Attempt, verdict: Verdict): Pro
 }
 
 /** The protocol's "come back later": 503 with Retry-After (user-1.0 §2, storage-1.1 §14). */
-export function throttledError(retryAfter: number): HttpError {
-  return new HttpError(503, "Too many attempts. Please try again later.", { "Retry-After": String(retryAfter) });
+export class ThrottledError extends HttpError {
+  constructor(readonly retryAfter: number) {
+    super(503, "Too many attempts. Please try again later.", { "Retry-After": String(retryAfter) });
+    this.name = "ThrottledError";
+  }
+}
+
+export function throttledError(retryAfter: number): ThrottledError {
+  return new ThrottledError(retryAfter);
 }
 
 /**

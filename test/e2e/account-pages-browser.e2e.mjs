@@ -4,6 +4,7 @@
 // "do not match" error, set a new password, then delete the account with a
 // wrong and then the right password. A screenshot of each page goes to
 // test-output/ and its path is printed.
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +19,9 @@ const OUT = join(ROOT, "test-output", "account-pages");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default async function run({ log = console.log } = {}) {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
   await mkdir(OUT, { recursive: true });
   const profile = await mkdtemp(join(tmpdir(), "weave-chromium-"));
   const server = await startWranglerDev({ vars: DEV_VARS, log });

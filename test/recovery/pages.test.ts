@@ -288,3 +288,32 @@ describe("development outbox", () => {
     expect((await fetchWith(DEV, "/__dev__/outbox")).status).toBe(200);
   });
 });
+
+describe("user-1.0 §9.3 request step: failures of the mail and the throttle", () => {
+  it("§9.3.3 a mail failure → 200 failure page with the transport's message", async () => {
+    const { mailerOverride, MailError } = await import("../../src/recovery/mail");
+    const a = await newAccount();
+    mailerOverride.current = {
+      send: async () => {
+        throw new MailError("The e-mail service could not be reached.");
+      },
+    };
+    try {
+      const { res, body } = await new FormClient().post("/weave-password-reset", { username: a.username });
+      expect(res.status).toBe(200);
+      expect(body).toContain("Error: The e-mail service could not be reached.");
+    } finally {
+      mailerOverride.current = null;
+    }
+  });
+
+  it("§9.3.3 throttled → 503 with Retry-After and a readable page", async () => {
+    const a = await newAccount();
+    const f = new FormClient(DEV, { "CF-Connecting-IP": "198.51.100.77" });
+    for (let i = 0; i < 4; i++) expect((await f.post("/weave-password-reset", { username: a.username })).res.status).toBe(200);
+    const { res, body } = await f.post("/weave-password-reset", { username: a.username });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).not.toBeNull();
+    expect(body).toContain("Too many attempts");
+  });
+});
