@@ -6,6 +6,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import worker from "../../src/index";
 import { describe, expect, it } from "vitest";
 import { mediaFile } from "../../src/recovery/media";
+import { userStoreFor } from "../../src/storage/stub";
 import { RESET_ERRORS } from "../../src/routes/recovery";
 import { basic, CAPTCHA_FAIL, CAPTCHA_PASS, DEV, fetchWith, FormClient, newAccount, outbox, resetCodeFor, resetLink } from "../helpers/recovery";
 
@@ -244,8 +245,14 @@ describe("user-1.0 §12 /weave-delete-account", () => {
       headers: { Authorization: a.auth },
     });
     expect(put.status).toBe(200);
+    const userid = (await env.DB.prepare(`SELECT userid FROM "user" WHERE username = ?1`).bind(a.username).first<{ userid: number }>())
+      ?.userid as number;
+    const store = userStoreFor(env, { kind: "account", userid, username: a.username });
+    const live = async () => (await store.collectionTimestamps()).collections.filter(([, modified]) => modified !== null).map(([name]) => name);
+    expect(await live()).toEqual(["bookmarks"]);
     const { body } = await new FormClient().post("/weave-delete-account", { username: a.email, password: a.password });
     expect(body).toBe("Account removed.");
+    expect(await live()).toEqual([]);
     expect(await (await fetchWith(DEV, `/user/1.0/${a.username}`)).text()).toBe("0");
     const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM "user" WHERE username = ?1`).bind(a.username).first<{ n: number }>();
     expect(row?.n).toBe(0);
