@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config";
 import { SITEVERIFY_URL, turnstileVerifier } from "../../src/recovery/captcha";
-import { httpMailer, MailError, resetMailText, toMime } from "../../src/recovery/mail";
+import { cloudflareMailer, httpMailer, MailError, resetMailText, toMime } from "../../src/recovery/mail";
 import { clientUsername } from "../../src/lib/usernames";
 import { CAPTCHA_FAIL, CAPTCHA_PASS, DEV, fetchWith } from "../helpers/recovery";
 
@@ -122,6 +122,19 @@ describe("user-1.0 §9.1 mail", () => {
     const body = mime.split("\r\n\r\n")[1] as string;
     expect(new TextDecoder().decode(Uint8Array.from(atob(body.trim()), (ch) => ch.charCodeAt(0)))).toBe("héllo\n");
     expect(() => toMime({ from: "a@example.org", to: "b@example.org\r\nBcc: x@evil", subject: "s", text: "t" })).toThrow(MailError);
+  });
+
+  it("cloudflare transport: hands the send_email binding a raw MIME message; a refusal is a MailError", async () => {
+    const sent: EmailMessage[] = [];
+    const binding = { send: async (m: EmailMessage) => (sent.push(m), { messageId: "x" }) } as unknown as SendEmail;
+    await cloudflareMailer(binding).send({ from: "a@example.org", to: "b@example.org", subject: "s", text: "t" });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.from).toBe("a@example.org");
+    expect(sent[0]?.to).toBe("b@example.org");
+    const refusing = { send: async () => Promise.reject(new Error("destination address not verified")) } as unknown as SendEmail;
+    await expect(cloudflareMailer(refusing).send({ from: "a@example.org", to: "b@example.org", subject: "s", text: "t" })).rejects.toBeInstanceOf(
+      MailError,
+    );
   });
 
   it("http transport: POSTs JSON with a Bearer key; a refusal is a MailError that reveals neither key nor response", async () => {
