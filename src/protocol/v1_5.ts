@@ -247,11 +247,15 @@ export function bodyType(contentType: string | null): BodyType {
   throw new SyncError(415);
 }
 
-/** Reads the body, refusing more than `max` bytes with 413 / 17 (§8.1 step 1, §13.2). */
-export async function readBody(req: Request, max: number): Promise<ArrayBuffer> {
-  const declared = req.headers.get("Content-Length");
+/**
+ * Reads the body, refusing more than `max` bytes with 413 / 17 (§8.1 step 1,
+ * §13.2). `read` must be Hono's cached reader (`c.req.arrayBuffer()`): the
+ * Hawk middleware may have read the body already to check its hash.
+ */
+export async function readBody(headers: Headers, read: () => Promise<ArrayBuffer>, max: number): Promise<ArrayBuffer> {
+  const declared = headers.get("Content-Length");
   if (declared !== null && Number(declared) > max) throw new SyncError(413, Code15.SIZE_LIMIT);
-  const body = await req.arrayBuffer();
+  const body = await read();
   if (body.byteLength > max) throw new SyncError(413, Code15.SIZE_LIMIT);
   return body;
 }

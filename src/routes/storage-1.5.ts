@@ -301,7 +301,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const lim = limits(c);
     const batch = parseBatchQuery(query(c));
     const type = bodyType(c.req.header("Content-Type") ?? null);
-    const bytes = await readBody(c.req.raw, lim.maxRequestBytes);
+    const bytes = await readBody(c.req.raw.headers, () => c.req.arrayBuffer(), lim.maxRequestBytes);
     const items = parsePostBody(bytes, type);
     if (items === undefined) throw badRequest(Code15.INVALID_BSO);
     checkAnnouncedSizes(c.req.raw.headers, [
@@ -356,7 +356,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const lim = limits(c);
     // REF-QUIRK (§8.1): application/newlines passes the type gate, then fails as JSON.
     const type = bodyType(c.req.header("Content-Type") ?? null);
-    const bytes = await readBody(c.req.raw, lim.maxRequestBytes);
+    const bytes = await readBody(c.req.raw.headers, () => c.req.arrayBuffer(), lim.maxRequestBytes);
     const body = type === "json" ? parseJsonBody(bytes) : undefined;
     if (!isJsonObject(body)) throw badRequest(Code15.INVALID_BSO);
     const v = validateBso(body);
