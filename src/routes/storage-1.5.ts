@@ -49,6 +49,7 @@ import type { Failure, RecordFields } from "../storage/types";
 import { syncCors } from "./cors";
 
 const WEAVE_TIMESTAMP = "X-Weave-Timestamp";
+const methodNotAllowed = () => new Response(null, { status: 405 });
 const LAST_MODIFIED = "X-Last-Modified";
 /** Retry-After for 503s of the storage backend (the reference's conflict value). */
 const RETRY_AFTER_SECONDS = "10";
@@ -149,6 +150,12 @@ const weaveTimestamp: MiddlewareHandler<AppEnv> = async function weaveTimestamp(
   }
 };
 
+/** HEAD is not part of 1.5 (the reference answers 405); Hono would otherwise run the GET handler. */
+const noHead: MiddlewareHandler<AppEnv> = async function noHead(c, next) {
+  if (c.req.method === "HEAD") return methodNotAllowed();
+  await next();
+};
+
 function onError15(err: Error): Response {
   if (err instanceof SyncError) return errorResponse15(err);
   if (err instanceof StorageUnavailable) {
@@ -158,8 +165,6 @@ function onError15(err: Error): Response {
   console.error("storage 1.5: internal error:", err.stack ?? err.message);
   return errorResponse15(new SyncError(500));
 }
-
-const methodNotAllowed = () => new Response(null, { status: 405 });
 
 // ------------------------------------------------------------------ writes
 
@@ -215,8 +220,8 @@ function parsePostItems(items: JsonIn[], collection: string, lim: Storage15Confi
 export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError15);
-  app.use("/1.5/*", syncCors, weaveTimestamp);
-  app.use("/1.5", syncCors, weaveTimestamp);
+  app.use("/1.5/*", syncCors, weaveTimestamp, noHead);
+  app.use("/1.5", syncCors, weaveTimestamp, noHead);
 
   const user = [auth, tokenGuard({ allowExpired: false })] as const;
 

@@ -33,6 +33,8 @@ describe("storage-1.5 §2 routing", () => {
     const r = await c.call("PATCH", "/storage/col");
     expect(r.status).toBe(405);
     expect((await c.call("POST", "/info/collections")).status).toBe(405);
+    expect((await c.call("HEAD", "/info/collections")).status).toBe(405);
+    expect((await c.call("HEAD", "/storage/col")).status).toBe(405);
   });
   it("storage-1.5 §2: ids with spaces and printable ASCII are valid", async () => {
     const c = new Client15();
@@ -820,10 +822,30 @@ describe("storage-1.5 §12 headers", () => {
     expect(r.status).toBeLessThan(300);
     expect(r.headers.get("access-control-allow-origin")).toBe("localhost");
     expect(Number(r.headers.get("access-control-max-age"))).toBeGreaterThan(0);
+    const c = new Client15();
+    const g = await c.get("/info/collections", { headers: { Origin: "https://example.org" } });
+    expect(g.headers.get("access-control-allow-origin")).toBe("https://example.org");
   });
 });
 
-describe("storage-1.5 §13 payload checks", () => {
+describe("storage-1.5 §13 quota and payload checks", () => {
+  it("storage-1.5 §13.1: quota off by default; when configured, writes at or over it → 400 body 14 and info/quota reports it", async () => {
+    expect(((await new Client15().get("/info/quota")).json as unknown[])[1]).toBeNull();
+    const c = new Client15({ SYNC15_QUOTA_BYTES: "2048" });
+    expect((await c.get("/info/quota")).json).toEqual([0, 2]);
+    expect((await c.put("/storage/col/a", { payload: "x".repeat(2048) })).status).toBe(200);
+    const put = await c.put("/storage/col/b", { payload: "x" });
+    expect(put.status).toBe(400);
+    expect(put.text).toBe("14");
+    const post = await c.post("/storage/col", [bso("c")]);
+    expect(post.text).toBe("14");
+    expect((await c.post("/storage/col?batch=true", [bso("c")])).text).toBe("14");
+    expect((await c.get("/info/quota")).json).toEqual([2, 2]);
+    // deleting frees the space again
+    await c.del("/storage/col/a");
+    expect((await c.put("/storage/col/b", { payload: "x" })).status).toBe(200);
+  });
+
   it("storage-1.5 §13.3: known-bad crypto payloads rejected in crypto only", async () => {
     const c = new Client15();
     const bad = '{"IV": "AAAAAAAAAAAAAAAAAAAAAA==", "hmac": "x"}';

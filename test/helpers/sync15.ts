@@ -34,9 +34,14 @@ export interface Reply {
   json: unknown;
 }
 
-export async function raw(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit } = {}): Promise<Reply> {
+export async function raw(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: BodyInit; vars?: Record<string, string> } = {},
+): Promise<Reply> {
   const ctx = createExecutionContext();
-  const res = await testApp.fetch(new Request(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body }), env, ctx);
+  const bindings = init.vars ? { ...env, ...init.vars } : env;
+  const res = await testApp.fetch(new Request(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body }), bindings, ctx);
   await waitOnExecutionContext(ctx);
   const text = await res.text();
   let json: unknown;
@@ -60,6 +65,8 @@ export interface CallOpts {
 
 export class Client15 {
   readonly uid = next++;
+  /** Extra vars (e.g. SYNC15_QUOTA_BYTES) layered over the test env for this client's requests. */
+  constructor(private readonly vars?: Record<string, string>) {}
   get base(): string {
     return `/1.5/${this.uid}`;
   }
@@ -72,7 +79,7 @@ export class Client15 {
       body = JSON.stringify(opts.body);
       if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
     }
-    return raw(method, `${this.base}${path}`, { headers, body });
+    return raw(method, `${this.base}${path}`, { headers, body, ...(this.vars ? { vars: this.vars } : {}) });
   }
   get(path: string, opts?: CallOpts) {
     return this.call("GET", path, opts);
