@@ -26,6 +26,8 @@ export interface Config {
   publicUrl: string | null;
   /** Retry-After seconds on 503. */
   retryAfter: number;
+  /** PBKDF2-SHA256 iterations for newly written password hashes (Workers caps PBKDF2 at 100000). */
+  pbkdf2Iterations: number;
   /** Storage 1.5 limits and quota (see {@link Storage15Config}). */
   storage15: Storage15Config;
 }
@@ -39,7 +41,7 @@ export interface Config {
  * |---|---|---|
  * | SYNC15_MAX_RECORD_PAYLOAD_BYTES | 1 900 000 | Largest payload (UTF-8 bytes) of one record. A Durable Object SQLite row (and value) is capped at 2 MB (taken as 2 000 000 bytes); a record's row also holds its id (≤ 64 B), collection (≤ 32 B) and integers, and a staged batch item is a row too, so 100 KB of headroom is left. Values above {@link MAX_ROW_PAYLOAD_BYTES} are refused. The reference advertises 2 621 440, which SQLite here could not store. |
  * | SYNC15_MAX_POST_RECORDS | 100 | Records per POST (reference value); the surplus fails with "retry bso". |
- * | SYNC15_MAX_POST_BYTES | 2 621 440 | Summed payload bytes per POST (reference, 2.5 MiB); later records fail with "retry bytes". Must be ≥ the record limit so a maximal record fits. |
+ * | SYNC15_MAX_POST_BYTES | 2 621 440 | Summed payload bytes per POST (reference, 2.5 MiB); later records fail with "retry bytes". Keep it ≥ the record limit so that a maximal record fits in a POST. |
  * | SYNC15_MAX_REQUEST_BYTES | 2 625 536 | Largest request body (reference: 2.5 MiB + 4 KiB of JSON framing); larger → 413 / 17. The body crosses the Durable Object RPC (32 MiB cap) as parsed records, far below it. |
  * | SYNC15_MAX_TOTAL_RECORDS | 10 000 | Records per batch (reference); also the page size of a listing without `limit`. A commit applies the batch in one transaction, so it stays bounded. |
  * | SYNC15_MAX_TOTAL_BYTES | 100 000 000 | Payload bytes per batch. Lower than the reference's MySQL value (262 144 000) and equal to its Spanner value: a commit copies the whole batch inside one synchronous Durable Object transaction, and staged plus committed copies coexist until it ends. |
@@ -140,6 +142,7 @@ export function parseConfig(vars: Vars): Config {
     batchMaxBytes: readInt(vars, "BATCH_MAX_BYTES", 1048576, 1, 1024 * 1024 * 1024),
     publicUrl: publicUrl === undefined ? null : normaliseNodeUrl(publicUrl),
     retryAfter: readInt(vars, "RETRY_AFTER", 1800, 0, 86400 * 7),
+    pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
     storage15: parseStorage15(vars),
   };
 }

@@ -37,7 +37,7 @@ export async function startWranglerDev({ vars = {}, config = "wrangler.toml", lo
   const child = spawn(wranglerBin, args, {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
