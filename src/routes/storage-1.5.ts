@@ -297,7 +297,10 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     if (!r.ok) fail(r.failure, r.ts);
     const items = q.full ? r.records.map(renderBso) : r.records.map((rec) => JSON.stringify(rec.id));
     const extra: Record<string, string> = { "X-Weave-Records": String(items.length) };
-    if (r.nextOffset !== undefined) extra["X-Weave-Next-Offset"] = String(r.nextOffset);
+    if (r.nextOffset !== undefined) {
+      // A listing that started from a "<ms>:<n>" token keeps its bound on the next page.
+      extra["X-Weave-Next-Offset"] = q.offsetBound === undefined ? String(r.nextOffset) : `${q.offsetBound}:${r.nextOffset}`;
+    }
     return reply(renderList(items, format), r.ts, r.lastModified, extra, 200, CONTENT_TYPE[format]);
   });
 

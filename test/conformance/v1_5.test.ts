@@ -426,6 +426,12 @@ describe("storage-1.5 §7 reading", () => {
     expect(r.json).toEqual(["i1", "i0"]);
     expect((await c.get(`/storage/col?sort=oldest&offset=${ms}:0`)).json).toEqual(ids.slice(2));
     expect((await c.get(`/storage/col?newer=${fmt(ms + 10)}&offset=${ms}:0`)).status).toBe(400);
+    // the next page keeps the bound
+    const p1 = await c.get(`/storage/col?sort=newest&limit=1&offset=${ms}:0`);
+    expect(p1.json).toEqual(["i2"]);
+    expect(p1.headers.get("X-Weave-Next-Offset")).toBe(`${ms}:1`);
+    await c.put("/storage/col/newer", { payload: "x" });
+    expect((await c.get(`/storage/col?sort=newest&limit=1&offset=${ms}:1`)).json).toEqual(["i1"]);
   });
   it("storage-1.5 §7.4: application/newlines output and Accept negotiation (406)", async () => {
     const c = new Client15();
@@ -863,6 +869,9 @@ describe("storage-1.5 §2 service endpoints", () => {
     const lb = await raw("GET", "/__lbheartbeat__");
     expect(lb.status).toBe(200);
     expect(lb.json).toEqual({});
+    const pre = await raw("OPTIONS", "/__lbheartbeat__", { headers: { Origin: "localhost", "Access-Control-Request-Method": "GET" } });
+    expect(pre.headers.get("access-control-allow-origin")).toBe("localhost");
+    expect(lb.headers.get("X-Weave-Timestamp")).toBeNull();
     const v = await raw("GET", "/__version__");
     expect(Object.keys(v.json as object).sort()).toEqual(["build", "commit", "source", "version"]);
   });
