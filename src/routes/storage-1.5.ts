@@ -51,6 +51,13 @@ import { syncCors } from "./cors";
 const WEAVE_TIMESTAMP = "X-Weave-Timestamp";
 const methodNotAllowed = () => new Response(null, { status: 405 });
 const LAST_MODIFIED = "X-Last-Modified";
+/**
+ * Payload bytes one full listing may carry before it continues on the next
+ * page (X-Weave-Next-Offset): keeps an answer well inside the Durable Object
+ * RPC limit (32 MiB) and the Worker's memory whatever the client's `limit`.
+ */
+export const PAGE_BYTES = 8 * 1024 * 1024;
+
 /** Retry-After for 503s of the storage backend (the reference's conflict value). */
 const RETRY_AFTER_SECONDS = "10";
 
@@ -292,7 +299,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const format = negotiate15(c.req.header("Accept") ?? null);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
-      store(c).query({ collection, ...q, ...pre, pageCap: limits(c).maxTotalRecords }),
+      store(c).query({ collection, ...q, ...pre, pageCap: limits(c).maxTotalRecords, pageBytes: PAGE_BYTES }),
     );
     if (!r.ok) fail(r.failure, r.ts);
     const items = q.full ? r.records.map(renderBso) : r.records.map((rec) => JSON.stringify(rec.id));

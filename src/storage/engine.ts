@@ -486,17 +486,33 @@ export class StorageEngine {
         bound = p.sort === "oldest" ? " AND modified >= ?" : " AND modified <= ?";
         bindings.push(p.offsetBound);
       }
-      const pageSize = Math.max(0, Math.min(p.limit ?? p.pageCap, p.pageCap));
+      let pageSize = Math.max(0, Math.min(p.limit ?? p.pageCap, p.pageCap));
       const offset = Math.max(0, p.offset ?? 0);
+      const select = (cols: string, n: number) =>
+        this.sql.all<Record<string, SqlValue>>(
+          `SELECT ${cols} FROM bso WHERE ${where}${bound} ${orderClause(f)} LIMIT ? OFFSET ?`,
+          ...bindings,
+          n,
+          offset,
+        );
+      let more = false;
+      if (p.full && p.pageBytes !== undefined && pageSize > 0) {
+        // Sizes first (cheap), so that a page of large records stops within the byte budget.
+        const sizes = select("payload_size", pageSize);
+        let total = 0;
+        for (let i = 0; i < sizes.length; i++) {
+          total += Number(sizes[i]?.payload_size ?? 0);
+          if (i > 0 && total > p.pageBytes) {
+            pageSize = i;
+            more = true;
+            break;
+          }
+        }
+      }
       const cols = p.full ? "id, modified, payload, sortindex" : "id";
       // One row more than the page tells whether another page follows.
-      const rows = this.sql.all<Record<string, SqlValue>>(
-        `SELECT ${cols} FROM bso WHERE ${where}${bound} ${orderClause(f)} LIMIT ? OFFSET ?`,
-        ...bindings,
-        pageSize + 1,
-        offset,
-      );
-      const more = pageSize > 0 && rows.length > pageSize;
+      const rows = select(cols, pageSize + 1);
+      more = more || (pageSize > 0 && rows.length > pageSize);
       const records = rows.slice(0, pageSize).map((r) => toRecord(r));
       return { ok: true, ts, lastModified, records, ...(more ? { nextOffset: offset + pageSize } : {}) };
     });

@@ -181,6 +181,12 @@ export interface QueryParams extends RecordFilter, Preconditions {
    */
   pageCap: number;
   /**
+   * Full listings only: stop the page once the payload bytes of its records
+   * would exceed this (at least one record is always returned), so that an
+   * answer fits the Durable Object RPC and Worker memory. Absent: no cap.
+   */
+  pageBytes?: number;
+  /**
    * From a `ms:n` offset token: keep rows with modified <= ms (newest and
    * default order) or >= ms (oldest); ignored for sort=index.
    */

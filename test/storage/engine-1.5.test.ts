@@ -139,6 +139,19 @@ describe("engine 1.5: reads", () => {
       expect(p3.nextOffset).toBeUndefined();
     });
   });
+  it("storage-1.5 §7.3: a full listing stops within its byte budget (at least one record) and continues", async () => {
+    await withEngine((e) => {
+      post(e, "c", [1, 2, 3, 4, 5].map((i) => ({ id: String(i), payload: "x".repeat(100) })));
+      const p1 = ok(e.query({ collection: "c", full: true, pageCap: 100, pageBytes: 250, sort: "oldest" }));
+      expect(p1.records.map((r) => r.id)).toEqual(["1", "2"]);
+      expect(p1.nextOffset).toBe(2);
+      const one = ok(e.query({ collection: "c", full: true, pageCap: 100, pageBytes: 10, sort: "oldest", offset: 4 }));
+      expect(one.records.map((r) => r.id)).toEqual(["5"]);
+      expect(one.nextOffset).toBeUndefined();
+      const ids = ok(e.query({ collection: "c", full: false, pageCap: 100, pageBytes: 10 }));
+      expect(ids.records).toHaveLength(5);
+    });
+  });
   it("storage-1.5 §12.1: preconditions use the level of the operation", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "a", payload: "x" }));
