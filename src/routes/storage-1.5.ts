@@ -12,7 +12,7 @@
  * → preconditions and the operation (in the engine).
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { getConfig, type Storage15Config } from "../config";
+import { ConfigError, getConfig, type Storage15Config } from "../config";
 import type { AppEnv, Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
 import {
@@ -165,6 +165,8 @@ const noHead: MiddlewareHandler<AppEnv> = async function noHead(c, next) {
 
 function onError15(err: Error): Response {
   if (err instanceof SyncError) return errorResponse15(err);
+  // The app-wide handler names the bad setting for the operator.
+  if (err instanceof ConfigError) throw err;
   if (err instanceof StorageUnavailable) {
     console.error("storage 1.5: storage unavailable:", err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : err.cause);
     return errorResponse15(new SyncError(503, Code15.GENERIC, { "Retry-After": RETRY_AFTER_SECONDS }));

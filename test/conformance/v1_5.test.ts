@@ -835,6 +835,12 @@ describe("storage-1.5 §12 headers", () => {
 });
 
 describe("storage-1.5 §13 quota and payload checks", () => {
+  it("storage-1.5 §6.5: an invalid limit setting is a ConfigError for the app-wide handler, not a silent default", async () => {
+    const c = new Client15({ SYNC15_MAX_POST_RECORDS: "lots" });
+    const r = await c.get("/info/configuration");
+    expect(r.status).toBe(500);
+    expect(r.text).toContain("SYNC15_MAX_POST_RECORDS");
+  });
   it("storage-1.5 §13.1: quota off by default; when configured, writes at or over it → 400 body 14 and info/quota reports it", async () => {
     expect(((await new Client15().get("/info/quota")).json as unknown[])[1]).toBeNull();
     const c = new Client15({ SYNC15_QUOTA_BYTES: "2048" });

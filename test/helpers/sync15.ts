@@ -6,6 +6,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { Hono, type MiddlewareHandler } from "hono";
+import { ConfigError } from "../../src/config";
 import type { AppEnv } from "../../src/env";
 import { healthApp } from "../../src/routes/health";
 import { storage15Routes } from "../../src/routes/storage-1.5";
@@ -22,6 +23,12 @@ const testAuth: MiddlewareHandler<AppEnv> = async function testAuth(c, next) {
 };
 
 export const testApp = new Hono<AppEnv>();
+// As src/index.ts does: a ConfigError names the setting.
+testApp.onError((err) =>
+  err instanceof ConfigError
+    ? new Response(JSON.stringify(err.message), { status: 500, headers: { "Content-Type": "application/json" } })
+    : new Response("crash", { status: 500 }),
+);
 testApp.route("/", healthApp);
 testApp.route("/", storage15Routes(testAuth));
 // What the legacy router would answer for a plain /__heartbeat__.
