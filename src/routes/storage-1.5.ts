@@ -12,6 +12,7 @@
  * → preconditions and the operation (in the engine).
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { hawkAuth } from "../auth/hawk-middleware";
 import { ConfigError, getConfig, type Storage15Config } from "../config";
 import type { AppEnv, Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
@@ -421,3 +422,10 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   });
   return app;
 }
+
+/**
+ * The production mount: Storage 1.5 behind Hawk (hawk.md). Mount it once,
+ * `app.route("/", storage15App)`, and do not add `hawkAuth()` again with
+ * `app.use`: the nonce of a request may only be seen once.
+ */
+export const storage15App: Hono<AppEnv> = storage15Routes(hawkAuth());

@@ -62,3 +62,12 @@ describe("storage-1.5 §3 with Hawk", () => {
     expect((await app.request("http://sync.test/1.5/1234/storage/col", { method: "PATCH" }, vars)).status).toBe(405);
   });
 });
+
+describe("storage-1.5 §3 production mount", () => {
+  it("storage-1.5 §3: storage15App requires Hawk", async () => {
+    const { storage15App } = await import("../../src/routes/storage-1.5");
+    const r = await new Hono<AppEnv>().route("/", storage15App).request("http://sync.test/1.5/5/info/collections", {}, vars);
+    expect(r.status).toBe(401);
+    expect(await r.text()).toBe("0");
+  });
+});
