@@ -9,6 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { startWranglerDev } from "./harness.mjs";
+import { startMockFxa } from "./mock-fxa.mjs";
 
 const only = process.argv.slice(2);
 const dir = join(process.cwd(), "test", "e2e");
@@ -21,11 +22,22 @@ const log = (...a) => console.log("  ", ...a);
 let passed = 0;
 let failed = 0;
 
+// The mock Mozilla-account server the tokenserver verifies tokens against.
+const fxa = await startMockFxa();
+
 // Small quota so that the quota rules can be exercised over HTTP.
-export const E2E_VARS = { QUOTA_SIZE_KB: "64", SHARED_SECRET: "e2e-shared-secret" };
+export const E2E_VARS = {
+  QUOTA_SIZE_KB: "64",
+  SHARED_SECRET: "e2e-shared-secret",
+  SYNC_MASTER_SECRET: "e2e-master-secret-0123456789abcdef",
+  FXA_OAUTH_SERVER_URL: fxa.url,
+};
 
 const server = await startWranglerDev({ vars: E2E_VARS, log });
-const cleanup = () => server.stop();
+const cleanup = () => {
+  server.stop();
+  void fxa.close();
+};
 process.on("SIGINT", () => {
   cleanup();
   process.exit(130);
@@ -37,7 +49,7 @@ try {
     const mod = await import(pathToFileURL(join(dir, file)).href);
     const tests = [];
     const test = (name, fn) => tests.push({ name, fn });
-    const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS });
+    const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS, fxa });
     if (tests.length === 0) tests.push({ name: file, fn: () => ret });
     else await ret;
     for (const t of tests) {
