@@ -8,7 +8,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { StorageEngine } from "../storage/engine";
 import { durableObjectSql } from "../storage/sql";
-import type { DeleteParams, Dialect, ListParams, PostParams, PutParams } from "../storage/types";
+import type {
+  DeleteCollectionParams,
+  DeleteParams,
+  Dialect,
+  GetParams,
+  InfoParams,
+  ListParams,
+  PostParams,
+  Preconditions,
+  PutParams,
+  QueryParams,
+} from "../storage/types";
 
 export class UserStore extends DurableObject<Env> {
   private engine: StorageEngine;
@@ -40,7 +51,8 @@ export class UserStore extends DurableObject<Env> {
   }
   async post(p: PostParams) {
     const r = this.engine.post(p);
-    if (p.records.some((rec) => rec.ttl !== undefined)) await this.schedulePurge();
+    // A batch commit may apply ttls staged by earlier requests.
+    if (p.batch?.commit || p.records.some((rec) => rec.ttl !== undefined)) await this.schedulePurge();
     return r;
   }
   deleteRecords(p: DeleteParams) {
@@ -51,6 +63,26 @@ export class UserStore extends DurableObject<Env> {
   }
   deleteAll() {
     return this.engine.deleteAll();
+  }
+
+  // Storage 1.5 (reads and deletes with preconditions; writes go through put/post).
+  info(p: InfoParams) {
+    return this.engine.info(p);
+  }
+  query(p: QueryParams) {
+    return this.engine.query(p);
+  }
+  getOne(p: GetParams) {
+    return this.engine.getOne(p);
+  }
+  deleteCollection(p: DeleteCollectionParams) {
+    return this.engine.deleteCollection(p);
+  }
+  deleteOne(p: GetParams) {
+    return this.engine.deleteOne(p);
+  }
+  deleteStorage(p: Preconditions) {
+    return this.engine.deleteStorage(p);
   }
 
   /** Erases everything this object stores (account deletion). */
