@@ -46,13 +46,13 @@ export class UserStore extends DurableObject<Env> {
   }
   async put(p: PutParams) {
     const r = this.engine.put(p);
-    if (p.record.ttl !== undefined) await this.schedulePurge();
+    if (p.dialect === "1.5" && p.record.ttl !== undefined) await this.schedulePurge();
     return r;
   }
   async post(p: PostParams) {
     const r = this.engine.post(p);
     // A batch commit may apply ttls staged by earlier requests.
-    if (p.batch?.commit || p.records.some((rec) => rec.ttl !== undefined)) await this.schedulePurge();
+    if (p.dialect === "1.5" && (p.batch?.commit || p.records.some((rec) => rec.ttl !== undefined))) await this.schedulePurge();
     return r;
   }
   deleteRecords(p: DeleteParams) {
@@ -92,7 +92,13 @@ export class UserStore extends DurableObject<Env> {
     this.engine = new StorageEngine(durableObjectSql(this.ctx.storage));
   }
 
-  /** Physically removes long-expired records, then re-arms for the next ones. */
+  /**
+   * Physically removes long-expired records, then re-arms for the next ones.
+   * Armed by Storage 1.5 writes only: in 1.1, expired records still count for
+   * info/collections and X-If-Unmodified-Since (storage-1.1 §8.1, §10, §12),
+   * and the reference never purged them; 1.1 records with a ttl are
+   * overwritten by id in practice (tabs, clients), so they do not pile up.
+   */
   override async alarm(): Promise<void> {
     while (this.engine.purgeExpired() > 0) {
       /* keep going in bounded transactions */
