@@ -46,12 +46,18 @@ process.on("SIGINT", () => {
 try {
   for (const file of files) {
     console.log(`suite ${file}`);
-    const mod = await import(pathToFileURL(join(dir, file)).href);
     const tests = [];
     const test = (name, fn) => tests.push({ name, fn });
-    const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS, fxa });
-    if (tests.length === 0) tests.push({ name: file, fn: () => ret });
-    else await ret;
+    try {
+      const mod = await import(pathToFileURL(join(dir, file)).href);
+      const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS, fxa });
+      if (tests.length === 0) tests.push({ name: file, fn: () => ret });
+      else await ret;
+    } catch (err) {
+      failed++;
+      console.log(`  ✗ ${file} could not be loaded\n      ${String(err?.stack ?? err).split("\n").join("\n      ")}`);
+      continue;
+    }
     for (const t of tests) {
       const started = Date.now();
       try {
