@@ -1,8 +1,11 @@
 /**
  * @module index
- * The Worker: one Hono app in front of everything. Sync 1.1 storage and the
- * User API 1.0 share the legacy pipeline (routes/legacy-router.ts); the
- * per-user Durable Object class is re-exported for the runtime.
+ * The Worker: one Hono app in front of everything. In order: the setup page
+ * (`/`), the tokenserver (`/1.0/sync/1.5`), service endpoints, Storage 1.5
+ * (`/1.5/<uid>/…`, Hawk); everything else goes to the 1.x pipeline
+ * (routes/legacy-router.ts) shared by Storage 1.1, the User API 1.0 and the
+ * account-recovery pages. The Durable Object classes are re-exported for the
+ * runtime.
  */
 import { Hono } from "hono";
 import { ConfigError, getConfig } from "./config";
