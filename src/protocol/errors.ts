@@ -61,7 +61,8 @@ const REASONS: Record<number, [string, string]> = {
 };
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/&#38;/g, "&amp;").replace(/&#60;/g, "&lt;").replace(/&#62;/g, "&gt;").replace(/&#34;/g, "&quot;");
+  const map: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" };
+  return s.replace(/[&<>"']/g, (c) => map[c] as string);
 }
 
 /** WebOb 1.0 chooses the HTML template when Accept mentions html or is a wildcard. */

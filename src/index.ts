@@ -1,0 +1,31 @@
+/**
+ * @module index
+ * The Worker: one Hono app in front of everything. Sync 1.1 storage and the
+ * User API 1.0 share the legacy pipeline (routes/legacy-router.ts); the
+ * per-user Durable Object class is re-exported for the runtime.
+ */
+import { Hono } from "hono";
+import { ConfigError, getConfig } from "./config";
+import type { AppEnv } from "./env";
+import { crashResponse } from "./protocol/errors";
+import { dispatchLegacy } from "./routes/legacy-router";
+import { storage11Routes } from "./routes/storage-1.1";
+import { userRoutes } from "./routes/user";
+
+export { UserStore } from "./objects/user-store";
+
+const legacyRoutes = [...storage11Routes, ...userRoutes];
+
+const app = new Hono<AppEnv>();
+
+app.onError((err) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    return new Response(JSON.stringify(err.message), { status: 500, headers: { "Content-Type": "application/json" } });
+  }
+  return crashResponse(err);
+});
+
+app.all("*", (c) => dispatchLegacy(legacyRoutes, c.req.raw, c.env, c.executionCtx as ExecutionContext, getConfig(c.env)));
+
+export default app satisfies ExportedHandler<Env>;

@@ -1,0 +1,390 @@
+/**
+ * @module v1_1
+ * Storage 1.1 at the edge: WBO validation and conversion (storage-1.1 §5.2),
+ * query parameters (§9), Accept negotiation (§7.2), and rendering of records,
+ * lists and info answers byte for byte (§7). Nothing here touches storage.
+ */
+import { formatTs, parseTs11, tsToken } from "../lib/timestamp";
+import type { RecordFields, RecordFilter, SortOrder, StoredRecord } from "../storage/types";
+import { HttpError } from "./errors";
+import { dumps, pyStrFloat, pyString, Raw, type PyValue } from "./pyjson";
+
+export const MAX_PAYLOAD_BYTES = 262144;
+export const MAX_TTL = 31536000;
+export const MAX_SORTINDEX = 999999999;
+export const MAX_ID_LENGTH = 64;
+
+// ------------------------------------------------------------------ JSON input
+
+/** A parsed JSON value whose numbers keep their source text (Python tells 12 from 12.0). */
+export type JsonIn = null | boolean | string | JsonNumber | JsonIn[] | { [k: string]: JsonIn };
+export class JsonNumber {
+  constructor(
+    readonly value: number,
+    readonly source: string,
+  ) {}
+  get isInteger(): boolean {
+    return !/[.eE]/.test(this.source);
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Decodes and parses a request body; null when it is not valid UTF-8 JSON (Weave code 6). */
+export function parseJsonBody(bytes: ArrayBuffer): JsonIn | undefined {
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text, function reviver(this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+      if (typeof value === "number") return new JsonNumber(value, context?.source ?? String(value));
+      return value;
+    }) as JsonIn;
+  } catch {
+    return undefined;
+  }
+}
+
+function isScalar(v: JsonIn): boolean {
+  return v === null || typeof v === "string" || typeof v === "boolean" || v instanceof JsonNumber;
+}
+
+export function isJsonObject(v: JsonIn | undefined): v is { [k: string]: JsonIn } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
+}
+
+/** Python 2 `str()` of a JSON scalar; null for non-ASCII text (the reference crashes there: treated as invalid). */
+export function pyStr(v: JsonIn): string | null {
+  if (typeof v === "string") return /^[\x00-\x7f]*$/.test(v) ? v : null;
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (v instanceof JsonNumber) {
+    if (v.isInteger) return BigInt(v.source).toString();
+    return pyStrFloat(v.value);
+  }
+  return "None";
+}
+
+const PY_INT = /^\s*[+-]?\d+\s*$/;
+const PY_FLOAT = /^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)\s*$/i;
+
+/** Python int(): ints, bools, floats truncated, decimal-integer strings. Null when not convertible. */
+export function pyInt(v: JsonIn): number | null {
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v instanceof JsonNumber) return v.isInteger ? Number(BigInt(v.source)) : Number.isFinite(v.value) ? Math.trunc(v.value) : null;
+  if (typeof v === "string" && PY_INT.test(v)) return Number(v.trim());
+  return null;
+}
+
+/** Python float() for strings (accepts inf/nan, whitespace, exponents). */
+export function pyFloatParse(s: string): number | null {
+  if (!PY_FLOAT.test(s)) return null;
+  const t = s.trim().toLowerCase().replace(/^\+/, "");
+  if (t.endsWith("inf") || t.endsWith("infinity")) return t.startsWith("-") ? -Infinity : Infinity;
+  if (t.endsWith("nan")) return NaN;
+  return Number(t);
+}
+
+export type WboVerdict = { ok: true; fields: Omit<RecordFields, "id">; id: string | null } | { ok: false; key: string; error: string };
+
+/**
+ * Validates one WBO object per V1-V5 (storage-1.1 §5.2). `id` is the
+ * converted body id (null when absent); the first failing rule wins.
+ * Unknown keys are type-checked only; username/collection/payload_size are ignored.
+ */
+export function validateWbo(obj: { [k: string]: JsonIn }): WboVerdict {
+  for (const v of Object.values(obj)) if (!isScalar(v)) return { ok: false, key: "", error: "invalid wbo" };
+  const get = (k: string): JsonIn => (Object.prototype.hasOwnProperty.call(obj, k) ? (obj[k] as JsonIn) : null);
+  const idRaw = get("id");
+  const id = idRaw === null ? null : pyStr(idRaw);
+  const key = id ?? "";
+  const fields: Omit<RecordFields, "id"> = {};
+  for (const name of ["parentid", "id", "predecessorid"] as const) {
+    const raw = get(name);
+    if (raw === null) continue;
+    const s = name === "id" ? id : pyStr(raw);
+    if (s === null || s.length > MAX_ID_LENGTH) return { ok: false, key, error: `invalid ${name}` };
+    if (name !== "id") fields[name] = s;
+  }
+  const ttlRaw = get("ttl");
+  if (ttlRaw !== null) {
+    const ttl = pyInt(ttlRaw);
+    if (ttl === null || ttl < 0 || ttl > MAX_TTL) return { ok: false, key, error: "invalid ttl" };
+    fields.ttl = ttl;
+  }
+  const siRaw = get("sortindex");
+  if (siRaw !== null) {
+    let si = pyInt(siRaw);
+    if (si === null && typeof siRaw === "string") {
+      const f = pyFloatParse(siRaw);
+      si = f !== null && Number.isFinite(f) ? Math.trunc(f) : null;
+    }
+    if (si === null || !Number.isFinite(si) || si < -MAX_SORTINDEX || si > MAX_SORTINDEX) {
+      return { ok: false, key, error: "invalid sortindex" };
+    }
+    fields.sortindex = si === 0 ? 0 : si; // normalise -0
+  }
+  const payload = get("payload");
+  if (payload !== null) {
+    if (typeof payload !== "string") return { ok: false, key, error: "payload not a string" };
+    if (utf8Length(payload) > MAX_PAYLOAD_BYTES) return { ok: false, key, error: "payload too large" };
+    fields.payload = payload;
+  }
+  return { ok: true, fields, id };
+}
+
+/** UTF-8 byte length without allocating. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+// ------------------------------------------------------------------ query parameters
+
+function invalid(param: string): HttpError {
+  return new HttpError(400, `Invalid value for "${param}"`);
+}
+
+/** GET/DELETE /storage/<c> parameters (storage-1.1 §9), validated in the reference's order. */
+export function parseListQuery(collection: string, q: Map<string, string>): RecordFilter & { full: boolean } {
+  const f: RecordFilter & { full: boolean } = { collection, full: false };
+  for (const name of ["older", "newer"] as const) {
+    const v = q.get(name);
+    if (v === undefined) continue;
+    const ts = parseTs11(v);
+    if (ts === null) throw invalid(name);
+    f[name] = ts;
+  }
+  for (const [name, key] of [
+    ["index_above", "indexAbove"],
+    ["index_below", "indexBelow"],
+  ] as const) {
+    const v = q.get(name);
+    if (v === undefined) continue;
+    const x = pyFloatParse(v);
+    if (x === null) throw invalid(name);
+    f[key] = x;
+  }
+  const limitText = q.get("limit");
+  let limit: number | undefined;
+  if (limitText !== undefined) {
+    if (!PY_INT.test(limitText)) throw invalid("limit");
+    limit = Number(limitText.trim());
+  }
+  const offsetText = q.get("offset");
+  let offset: number | undefined;
+  if (offsetText !== undefined) {
+    if (!PY_INT.test(offsetText)) throw invalid("offset");
+    offset = Number(offsetText.trim());
+  }
+  if (limit !== undefined && limit > 0) f.limit = limit;
+  // offset counts only together with a limit parameter, whatever its value.
+  if (limitText !== undefined && offset !== undefined && offset > 0) f.offset = offset;
+  const ids = q.get("ids");
+  if (ids !== undefined) f.ids = ids.split(",");
+  const parentid = q.get("parentid");
+  if (parentid !== undefined) f.parentid = parentid;
+  const predecessorid = q.get("predecessorid");
+  if (predecessorid !== undefined) f.predecessorid = predecessorid;
+  const sort = q.get("sort");
+  if (sort === "oldest" || sort === "newest" || sort === "index") f.sort = sort as SortOrder;
+  const full = q.get("full");
+  f.full = full !== undefined && full !== "";
+  return f;
+}
+
+/** X-If-Unmodified-Since as ms, undefined when absent; 400 when unparsable (REF-BUG fixed). */
+export function parseIfUnmodifiedSince(req: Request): number | undefined {
+  const h = req.headers.get("X-If-Unmodified-Since");
+  if (h === null) return undefined;
+  const ts = parseTs11(h);
+  if (ts === null) throw invalid("X-If-Unmodified-Since");
+  return ts;
+}
+
+// ------------------------------------------------------------------ Accept
+
+export type ListFormat = "json" | "newlines" | "whoisi";
+const OFFERS: Array<[string, ListFormat]> = [
+  ["application/json", "json"],
+  ["application/newlines", "newlines"],
+  ["application/whoisi", "whoisi"],
+];
+
+/** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
+export function negotiate(accept: string | null): ListFormat {
+  if (!accept) return "json";
+  const ranges: Array<{ type: string; sub: string; q: number }> = [];
+  for (const part of accept.split(",")) {
+    const [mediaRaw, ...params] = part.split(";");
+    const media = (mediaRaw ?? "").trim();
+    if (!media.includes("/")) continue;
+    const [type = "", sub = ""] = media.split("/", 2);
+    if (type === "*" && sub !== "*") continue;
+    let q = 1;
+    for (const p of params) {
+      const [k, v] = p.split("=", 2).map((s) => s.trim());
+      if (k === "q") {
+        const n = Number(v);
+        q = v === undefined || v === "" || Number.isNaN(n) ? 1 : Math.min(1, Math.max(0, n));
+      }
+    }
+    if (q === 0) continue;
+    ranges.push({ type, sub, q });
+  }
+  let best: { format: ListFormat; q: number; specificity: number } | null = null;
+  for (const [offer, format] of OFFERS) {
+    const [ot, os] = offer.split("/") as [string, string];
+    for (const r of ranges) {
+      let specificity: number;
+      if (r.type === "*" && r.sub === "*") specificity = 0;
+      else if (r.type === ot && r.sub === "*") specificity = 1;
+      else if (r.type === ot && r.sub === os) specificity = 2;
+      else continue;
+      if (!best || r.q > best.q || (r.q === best.q && specificity > best.specificity)) {
+        best = { format, q: r.q, specificity };
+      }
+    }
+  }
+  return best?.format ?? "json";
+}
+
+// ------------------------------------------------------------------ rendering
+
+const encoder = new TextEncoder();
+export const CONTENT_TYPES: Record<ListFormat, string> = {
+  json: "application/json",
+  newlines: "application/newlines",
+  whoisi: "application/whoisi",
+};
+
+/** Renders a list of pre-serialized JSON items in the negotiated encoding (storage-1.1 §7.3). */
+export function renderList(items: string[], format: ListFormat): BodyInit {
+  switch (format) {
+    case "json":
+      return `[${items.join(", ")}]`;
+    case "newlines":
+      return items.map((i) => `${i}\n`).join("");
+    case "whoisi": {
+      const parts = items.map((i) => encoder.encode(i));
+      const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
+      const view = new DataView(out.buffer);
+      let o = 0;
+      for (const p of parts) {
+        view.setUint32(o, p.length);
+        out.set(p, o + 4);
+        o += 4 + p.length;
+      }
+      return out;
+    }
+  }
+}
+
+type FieldName = "id" | "parentid" | "predecessorid" | "sortindex" | "modified" | "payload";
+
+/**
+ * The reference's key order for a record object, by the set of keys present
+ * (storage-1.1 Appendix B). Index bits: 1 modified, 2 payload, 4 sortindex,
+ * 8 parentid, 16 predecessorid.
+ */
+const KEY_ORDERS: string[] = (() => {
+  const table: Array<[string, string]> = [
+    ["", "id"],
+    ["m", "id m"],
+    ["p", "id p"],
+    ["mp", "p id m"],
+    ["s", "s id"],
+    ["sp", "s id p"],
+    ["sm", "s id m"],
+    ["smp", "s p id m"],
+    ["a", "id a"],
+    ["am", "id m a"],
+    ["ap", "p id a"],
+    ["amp", "p id m a"],
+    ["as", "s id a"],
+    ["asp", "s p id a"],
+    ["asm", "s id m a"],
+    ["asmp", "s p id m a"],
+    ["b", "b id"],
+    ["bm", "b id m"],
+    ["bp", "b id p"],
+    ["bmp", "b p id m"],
+    ["bs", "b id s"],
+    ["bsp", "b p id s"],
+    ["bsm", "b id m s"],
+    ["bsmp", "b p id m s"],
+    ["ba", "b id a"],
+    ["bap", "b p id a"],
+    ["bam", "b id m a"],
+    ["bamp", "b p id m a"],
+    ["bas", "b s id a"],
+    ["basp", "b s p id a"],
+    ["basm", "b s id m a"],
+    ["basmp", "s m id b a p"],
+  ];
+  const bits: Record<string, number> = { m: 1, p: 2, s: 4, a: 8, b: 16 };
+  const out: string[] = new Array(32).fill("");
+  for (const [present, order] of table) {
+    let idx = 0;
+    for (const ch of present) idx |= bits[ch] as number;
+    out[idx] = order;
+  }
+  return out;
+})();
+
+const LETTER: Record<string, FieldName> = { id: "id", m: "modified", p: "payload", s: "sortindex", a: "parentid", b: "predecessorid" };
+
+/** A record object's JSON text with the reference's key order and number formats. */
+export function renderRecord(r: StoredRecord): string {
+  let idx = 0;
+  if (r.modified !== null) idx |= 1;
+  if (r.payload !== null) idx |= 2;
+  if (r.sortindex !== null) idx |= 4;
+  if (r.parentid !== null) idx |= 8;
+  if (r.predecessorid !== null) idx |= 16;
+  const parts: string[] = [];
+  for (const letter of (KEY_ORDERS[idx] as string).split(" ")) {
+    const field = LETTER[letter] as FieldName;
+    let text: string;
+    switch (field) {
+      case "modified":
+        text = formatTs(r.modified as number);
+        break;
+      case "sortindex":
+        text = String(r.sortindex);
+        break;
+      default:
+        text = pyString(r[field] as string);
+    }
+    parts.push(`"${field}": ${text}`);
+  }
+  return `{${parts.join(", ")}}`;
+}
+
+export function jsonResponse(body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status: 200, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+export function tsBody(ms: number | null): string {
+  return ms === null ? "null" : formatTs(ms);
+}
+
+/** `{name: value}` maps of info/*, with Python's separators. */
+export function renderMap(entries: Array<[string, PyValue]>): string {
+  const obj: Record<string, PyValue> = {};
+  for (const [k, v] of entries) obj[k] = v;
+  return dumps(obj);
+}
+
+export { Raw, tsToken, dumps };

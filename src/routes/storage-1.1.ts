@@ -1,0 +1,312 @@
+/**
+ * @module storage-1.1
+ * The Storage API 1.1 route table (storage-1.1 §3.2). Every handler reads the
+ * same way: parse (protocol/v1_1), one call to the user's Durable Object,
+ * render. The router (legacy-router) has already authenticated the user and
+ * checked that the path's user is the authenticated one.
+ */
+import type { Config } from "../config";
+import type { Principal } from "../env";
+import { formatTs } from "../lib/timestamp";
+import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
+import { pyFloat, pyStrFloat, Raw } from "../protocol/pyjson";
+import {
+  CONTENT_TYPES,
+  isJsonObject,
+  jsonResponse,
+  negotiate,
+  parseIfUnmodifiedSince,
+  parseJsonBody,
+  parseListQuery,
+  pyStr,
+  renderList,
+  renderMap,
+  renderRecord,
+  tsBody,
+  validateWbo,
+  type JsonIn,
+} from "../protocol/v1_1";
+import { pyString } from "../protocol/pyjson";
+import { callStore, userStoreFor } from "../storage/stub";
+import type { Failure, RecordFields } from "../storage/types";
+import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./legacy-router";
+
+/** Bodies above this are refused before parsing (400, Weave code 17 "size limit exceeded"). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const P = `^/${VERSION}/${USER}`;
+const re = (s: string) => new RegExp(`${P}${s}$`);
+
+function store(c: LegacyContext) {
+  return userStoreFor(c.env, c.principal as Principal);
+}
+
+/** Maps an engine failure to the 1.1 wire error. */
+function fail(f: Failure, collection: string): never {
+  switch (f.kind) {
+    case "precondition-failed":
+      throw new HttpError(412, collection);
+    case "over-quota":
+      throw new WeaveError(WeaveCode.OVER_QUOTA);
+    case "rejected":
+      throw new WeaveError(f.code);
+    case "not-found":
+      throw new HttpError(404);
+  }
+}
+
+function quotaLimit(config: Config): number | null {
+  return config.useQuota ? config.quotaSizeKb * 1024 : null;
+}
+
+/** X-Weave-Quota-Remaining when 1 MB or less is left, from the pre-write usage (storage-1.1 §11). */
+function quotaHeader(config: Config, usedBefore: number | undefined): Record<string, string> {
+  if (!config.useQuota || usedBefore === undefined) return {};
+  const left = config.quotaSizeKb - usedBefore / 1024;
+  return left <= 1024 ? { "X-Weave-Quota-Remaining": pyStrFloat(left) } : {};
+}
+
+function stamped(body: string, ts: number, extra: Record<string, string> = {}): Response {
+  return jsonResponse(body, { "X-Weave-Timestamp": formatTs(ts), ...extra });
+}
+
+async function readBody(req: Request): Promise<ArrayBuffer> {
+  const declared = Number(req.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw new WeaveError(17);
+  const body = await req.arrayBuffer();
+  if (body.byteLength > MAX_BODY_BYTES) throw new WeaveError(17);
+  return body;
+}
+
+/** PUT of one record, also used for a POST whose body is a single object with an id (§8.8 step 3). */
+async function putOne(c: LegacyContext, collection: string, id: string, body: JsonIn | undefined, ius: number | undefined) {
+  let record: RecordFields = { id };
+  let rejectAfterChecks: number | undefined;
+  if (body === undefined) rejectAfterChecks = WeaveCode.JSON_PARSE;
+  else if (!isJsonObject(body)) rejectAfterChecks = WeaveCode.INVALID_WBO;
+  else {
+    const v = validateWbo(body);
+    if (!v.ok) rejectAfterChecks = WeaveCode.INVALID_WBO;
+    else record = { ...v.fields, id };
+  }
+  const r = await callStore(() =>
+    store(c).put({
+      dialect: "1.1",
+      collection,
+      record,
+      quota: quotaLimit(c.config),
+      ifUnmodifiedSince: ius,
+      rejectAfterChecks,
+    }),
+  );
+  if (!r.ok) fail(r.failure, collection);
+  return stamped(tsBody(r.modified), r.ts, quotaHeader(c.config, r.usedBefore));
+}
+
+async function getCollection(c: LegacyContext): Promise<Response> {
+  const collection = c.params.collection as string;
+  const filter = parseListQuery(collection, c.query);
+  const format = negotiate(c.accept);
+  const r = await callStore(() => store(c).list({ ...filter, dialect: "1.1" }));
+  const items = filter.full ? r.records.map(renderRecord) : r.records.map((rec) => pyString(rec.id));
+  return new Response(renderList(items, format), {
+    headers: {
+      "Content-Type": CONTENT_TYPES[format],
+      "X-Weave-Records": String(items.length),
+      "X-Weave-Timestamp": formatTs(r.ts),
+    },
+  });
+}
+
+async function postCollection(c: LegacyContext): Promise<Response> {
+  const collection = c.params.collection as string;
+  const ius = parseIfUnmodifiedSince(c.req);
+  const body = parseJsonBody(await readBody(c.req));
+  const failed: Record<string, string[]> = {};
+  const records: RecordFields[] = [];
+  let rejectAfterChecks: number | undefined;
+  if (body === undefined) {
+    rejectAfterChecks = WeaveCode.JSON_PARSE;
+  } else if (!Array.isArray(body)) {
+    // A lone object with an id is a PUT of that id (§8.8 step 3).
+    if (isJsonObject(body) && Object.prototype.hasOwnProperty.call(body, "id") && body.id !== null) {
+      const id = pyStr(body.id as JsonIn);
+      if (id !== null && !id.includes("/")) return putOne(c, collection, id, body, ius);
+    }
+    rejectAfterChecks = WeaveCode.INVALID_WBO;
+  } else {
+    let bytes = 0;
+    body.forEach((item, index) => {
+      if (!isJsonObject(item)) {
+        failed[""] = ["invalid wbo"];
+        return;
+      }
+      const v = validateWbo(item);
+      if (!v.ok) {
+        failed[v.key] = [v.error];
+        return;
+      }
+      if (v.id === null) {
+        failed[""] = ["invalid id"];
+        return;
+      }
+      if (index >= c.config.batchMaxCount) {
+        failed[v.id] = ["retry wbo"];
+        return;
+      }
+      bytes += v.fields.payload?.length ?? 0;
+      if (bytes >= c.config.batchMaxBytes) {
+        failed[v.id] = ["retry bytes"];
+        return;
+      }
+      records.push({ ...v.fields, id: v.id });
+    });
+  }
+  const r = await callStore(() =>
+    store(c).post({
+      dialect: "1.1",
+      collection,
+      records,
+      failed,
+      quota: quotaLimit(c.config),
+      ifUnmodifiedSince: ius,
+      rejectAfterChecks,
+    }),
+  );
+  if (!r.ok) fail(r.failure, collection);
+  // A record id failing after an earlier success keeps both entries, as the reference reports them.
+  const failedText = renderMap(Object.entries(r.failed).map(([k, v]) => [k, v]));
+  const body11 = `{"failed": ${failedText}, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
+  return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
+}
+
+export const storage11Routes: LegacyRoute[] = [
+  {
+    method: "GET",
+    pattern: re("/info/collections"),
+    auth: "basic",
+    async handler(c) {
+      const r = await callStore(() => store(c).collectionTimestamps());
+      const format = negotiate(c.accept);
+      const headers = {
+        "X-Weave-Records": String(r.collections.length),
+        "X-Weave-Timestamp": formatTs(r.ts),
+      };
+      if (format !== "json") {
+        // REF-QUIRK (§7.3): only the keys survive the list encodings.
+        const body = renderList(r.collections.map(([name]) => pyString(name)), format);
+        return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
+      }
+      return jsonResponse(renderMap(r.collections.map(([n, m]) => [n, m === null ? null : new Raw(formatTs(m))])), headers);
+    },
+  },
+  {
+    method: "GET",
+    pattern: re("/info/collection_counts"),
+    auth: "basic",
+    async handler(c) {
+      const r = await callStore(() => store(c).collectionTotals("1.1"));
+      const format = negotiate(c.accept);
+      const headers = { "X-Weave-Records": String(r.totals.length), "X-Weave-Timestamp": formatTs(r.ts) };
+      if (format !== "json") {
+        const body = renderList(r.totals.map((t) => pyString(t.name)), format);
+        return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
+      }
+      return jsonResponse(renderMap(r.totals.map((t) => [t.name, t.records])), headers);
+    },
+  },
+  {
+    method: "GET",
+    pattern: re("/info/quota"),
+    auth: "basic",
+    async handler(c) {
+      const r = await callStore(() => store(c).usage("1.1"));
+      const limit = c.config.useQuota ? String(c.config.quotaSizeKb) : "null";
+      return stamped(`[${pyFloat(r.used / 1024).text}, ${limit}]`, r.ts);
+    },
+  },
+  {
+    method: "GET",
+    pattern: re("/info/collection_usage"),
+    auth: "basic",
+    async handler(c) {
+      const r = await callStore(() => store(c).collectionTotals("1.1"));
+      return stamped(renderMap(r.totals.map((t) => [t.name, pyFloat(t.bytes / 1024)])), r.ts);
+    },
+  },
+  {
+    method: "GET",
+    pattern: re(`/storage/${COLLECTION}`),
+    auth: "basic",
+    handler: getCollection,
+  },
+  {
+    method: "POST",
+    pattern: re(`/storage/${COLLECTION}`),
+    auth: "basic",
+    handler: postCollection,
+  },
+  {
+    method: "PUT",
+    pattern: re(`/storage/${COLLECTION}`),
+    auth: "basic",
+    handler: postCollection,
+  },
+  {
+    method: "DELETE",
+    pattern: re(`/storage/${COLLECTION}`),
+    auth: "basic",
+    async handler(c) {
+      const collection = c.params.collection as string;
+      const filter = parseListQuery(collection, c.query);
+      const ius = parseIfUnmodifiedSince(c.req);
+      const { full: _full, ...selection } = filter;
+      const r = await callStore(() => store(c).deleteRecords({ ...selection, dialect: "1.1", ifUnmodifiedSince: ius }));
+      if (!r.ok) fail(r.failure, collection);
+      return stamped(formatTs(r.ts), r.ts);
+    },
+  },
+  {
+    method: "GET",
+    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    auth: "basic",
+    async handler(c) {
+      const r = await callStore(() => store(c).get("1.1", c.params.collection as string, c.params.id as string));
+      if (!r.record) throw new HttpError(404);
+      return stamped(renderRecord(r.record), r.ts);
+    },
+  },
+  {
+    method: "PUT",
+    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    auth: "basic",
+    async handler(c) {
+      const ius = parseIfUnmodifiedSince(c.req);
+      // A body id is validated like any other (§5.2 V2) but the URL id wins (§5.1).
+      const body = parseJsonBody(await readBody(c.req));
+      return putOne(c, c.params.collection as string, c.params.id as string, body, ius);
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    auth: "basic",
+    async handler(c) {
+      const collection = c.params.collection as string;
+      const ius = parseIfUnmodifiedSince(c.req);
+      const r = await callStore(() => store(c).deleteRecord({ collection, id: c.params.id as string, ifUnmodifiedSince: ius }));
+      if (!r.ok) fail(r.failure, collection);
+      return stamped(formatTs(r.ts), r.ts);
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: re("/storage"),
+    auth: "basic",
+    async handler(c) {
+      if (!c.req.headers.has("X-Confirm-Delete")) throw new WeaveError(WeaveCode.INVALID_WRITE);
+      const r = await callStore(() => store(c).deleteAll());
+      return stamped(formatTs(r.ts), r.ts);
+    },
+  },
+];

@@ -1,0 +1,240 @@
+/**
+ * @module user
+ * User API 1.0 (user-1.0 §1, §7) on the shared 1.x pipeline: account
+ * availability, creation, deletion, password and e-mail changes, node
+ * assignment, and the server-full default answers for the parts left to a
+ * later issue (password-reset e-mails, captcha: user-1.0 §7.7, §7.8, §10).
+ *
+ * Decisions where the spec is silent or recommends (each also in a test):
+ *  - REGISTRATION=secret: account creation needs `X-Weave-Secret` equal to
+ *    SHARED_SECRET (constant-time). Without it the answer is the same 503 as
+ *    REGISTRATION=closed (the reference's `allow_new_users = false`), at the
+ *    same point of the check order (step 8, after validation), with no
+ *    detail, so the response does not say which of the two modes is active.
+ *  - Names longer than 32 characters (possible only with strict usernames
+ *    off) → Weave code 3 "invalid username", checked right after step 1.
+ *  - Invalid request bodies never crash: non-object JSON → 6, non-string or
+ *    missing e-mail → 12, non-string password → 7 (the spec's
+ *    recommendations); a non-UTF-8 password body on POST password → 400
+ *    webob text; a non-UTF-8 body on POST email → 12.
+ *  - DELETE user erases the stored data first, then the row (see
+ *    {@link deleteUser}).
+ *  - Unknown query parameters are ignored everywhere.
+ */
+import type { LegacyContext, LegacyRoute } from "./legacy-router";
+import { basicAuth } from "./legacy-router";
+import type { Principal } from "../env";
+import { parseBasic } from "../auth/basic";
+import {
+  createAccount,
+  deleteAccount,
+  rememberPassword,
+  setMail,
+  setPasswordHash,
+  usernameExists,
+  verifyCredentials,
+  type VerifiedAccount,
+} from "../auth/accounts";
+import { hashPassword, timingSafeEqualStrings } from "../auth/password";
+import { serverUsername, validEmail, validPassword } from "../lib/usernames";
+import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
+import { callStore, userStoreFor } from "../storage/stub";
+
+const V = String.raw`(?:1\.0|1)`;
+const U = String.raw`(?<user>[a-zA-Z0-9._-]+)`;
+const USER_PATH = new RegExp(`^/user/${V}/${U}$`);
+const NODE_PATH = new RegExp(`^/user/${V}/${U}/node/weave$`);
+const PASSWORD_PATH = new RegExp(`^/user/${V}/${U}/password$`);
+const EMAIL_PATH = new RegExp(`^/user/${V}/${U}/email$`);
+const RESET_PATH = new RegExp(`^/user/${V}/${U}/password_reset$`);
+const CAPTCHA_PATH = new RegExp(`^/misc/${V}/captcha_html$`);
+
+/** The reference's column width, enforced here (user-1.0 §3.3 recommendation). */
+export const MAX_USERNAME_LENGTH = 32;
+
+export const WEAK_PASSWORD_DETAIL = "Password should be at least 8 characters and not the same as your username";
+
+const TEXT = "text/plain; charset=UTF-8";
+/** REF-QUIRK (user-1.0 §2): handlers returning a bare string get WebOb's default type. */
+const HTML = "text/html; charset=UTF-8";
+
+function text(body: string, contentType: string = TEXT): Response {
+  return new Response(body, { status: 200, headers: { "Content-Type": contentType } });
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+async function bodyText(req: Request): Promise<string | null> {
+  try {
+    return strictUtf8.decode(await req.arrayBuffer());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Re-checks the request's Basic credentials for a write (the reference
+ * re-authenticates before every change) and returns the hash they verified
+ * against, so the write can be a compare-and-set. The router has already
+ * authenticated, so this is a cache hit; a null means a concurrent change
+ * won the race.
+ */
+async function recheck(c: LegacyContext): Promise<Extract<VerifiedAccount, { ok: true }> | null> {
+  const creds = parseBasic(c.req.headers.get("Authorization"));
+  if (creds.kind !== "present") return null;
+  const r = await verifyCredentials(c.env, c.ctx, creds.user, creds.password);
+  return r.ok ? r : null;
+}
+
+/** Erases a principal's stored collections. Replaceable in tests (the UserStore DO lives on main). */
+export const storageWiper = {
+  wipe: async (env: Env, principal: Principal): Promise<void> => {
+    // The UserStore Durable Object's `wipe()` RPC method (src/objects/user-store.ts, owned by the lead).
+    const stub = userStoreFor(env, principal) as unknown as { wipe(): Promise<unknown> };
+    await callStore(() => stub.wipe());
+  },
+};
+
+// --- §7.1 ------------------------------------------------------------------
+async function nameTaken(c: LegacyContext): Promise<Response> {
+  return text((await usernameExists(c.env, c.params.user as string)) ? "1" : "0");
+}
+
+// --- §7.2 ------------------------------------------------------------------
+async function createUser(c: LegacyContext): Promise<Response> {
+  const user = c.params.user as string;
+  // 1. name taken
+  if (await usernameExists(c.env, user)) throw new WeaveError(WeaveCode.INVALID_WRITE);
+  // (decision) over-long names, reachable only with strict usernames off
+  if (user.length > MAX_USERNAME_LENGTH) throw new WeaveError(WeaveCode.INVALID_USERNAME);
+  // 2. JSON object
+  const raw = await bodyText(c.req);
+  let data: unknown;
+  try {
+    data = raw === null ? undefined : JSON.parse(raw);
+  } catch {
+    data = undefined;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new WeaveError(WeaveCode.JSON_PARSE);
+  const body = data as Record<string, unknown>;
+  // 3. + 4. e-mail valid, and (strict) hashing to the name
+  const email = body.email;
+  if (typeof email !== "string" || email === "" || !validEmail(email)) throw new WeaveError(WeaveCode.NO_EMAIL);
+  if (c.config.strictUsernames && (await serverUsername(email)) !== user) {
+    throw new WeaveError(WeaveCode.EMAIL_MISMATCH);
+  }
+  // 5. + 6. password present and strong enough
+  const password = body.password;
+  if (typeof password !== "string" || password === "") throw new WeaveError(WeaveCode.MISSING_PASSWORD);
+  if (!validPassword(user, password)) throw new WeaveError(WeaveCode.WEAK_PASSWORD);
+  // 7. captcha: not configured on this server (server-full default), always passes.
+  // 8. registration policy, then insert
+  if (!registrationAllowed(c)) throw new HttpError(503);
+  const hash = await hashPassword(password);
+  const userid = await createAccount(c.env, user, hash, email);
+  if (userid === null) throw new HttpError(500, "User creation failed.");
+  await rememberPassword(user, userid, hash, password);
+  // 9. the name exactly as in the URL
+  return text(user, HTML);
+}
+
+function registrationAllowed(c: LegacyContext): boolean {
+  switch (c.config.registration) {
+    case "open":
+      return true;
+    case "closed":
+      return false;
+    case "secret": {
+      const given = c.req.headers.get("X-Weave-Secret");
+      const secret = c.config.sharedSecret;
+      return given !== null && secret !== null && timingSafeEqualStrings(given, secret);
+    }
+  }
+}
+
+// --- §7.3 ------------------------------------------------------------------
+/**
+ * Deletes the account and (unlike the reference, REF-BUG §7.3) its stored
+ * data. The data goes first: if the Durable Object cannot be reached the
+ * request fails with 503 and the account is still there, so the client can
+ * simply retry; deleting the row first could strand data nobody can reach
+ * or delete any more. (Ids are never reused, so even stranded data could not
+ * leak into a new account.)
+ */
+async function deleteUser(c: LegacyContext): Promise<Response> {
+  const principal = c.principal as Principal & { kind: "account" };
+  const verified = await recheck(c);
+  if (!verified || verified.userid !== principal.userid) return text("0");
+  await storageWiper.wipe(c.env, principal);
+  return text((await deleteAccount(c.env, principal.userid, verified.hash)) ? "1" : "0");
+}
+
+// --- §7.4 ------------------------------------------------------------------
+async function nodeWeave(c: LegacyContext): Promise<Response> {
+  if (!(await usernameExists(c.env, c.params.user as string))) throw new HttpError(404);
+  const node = c.config.publicUrl ?? `${new URL(c.req.url).origin}/`;
+  return text(node, HTML);
+}
+
+// --- §7.5 ------------------------------------------------------------------
+async function changePassword(c: LegacyContext): Promise<Response> {
+  const user = c.params.user as string;
+  // 1. UTF-8 body (REF-BUG fixed: 400, not 500)
+  const password = await bodyText(c.req);
+  if (password === null) throw new HttpError(400, "Password is not valid UTF-8");
+  // 2. strength, before any authentication
+  if (!validPassword(user, password)) throw new HttpError(400, WEAK_PASSWORD_DETAIL);
+  // 3. reset code: no reset-code backend on this server yet
+  if (c.req.headers.has("X-Weave-Password-Reset")) {
+    if (!(await usernameExists(c.env, user))) throw new HttpError(404);
+    throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
+  }
+  // 4. Basic auth in the handler: a missing header gets no WWW-Authenticate
+  const auth = await basicAuth(c.req, c.env, c.ctx, user, { challengeOnMissing: false });
+  if (auth instanceof Response) return auth;
+  const verified = await recheck(c);
+  if (!verified || verified.userid !== (auth as Principal & { kind: "account" }).userid) {
+    throw new HttpError(500, "Password change failed unexpectedly.");
+  }
+  // 5. compare-and-set against the hash that just verified
+  const hash = await hashPassword(password);
+  if (!(await setPasswordHash(c.env, verified.userid, verified.hash, hash))) {
+    throw new HttpError(500, "Password change failed unexpectedly.");
+  }
+  await rememberPassword(user, verified.userid, hash, password);
+  // 6.
+  return text("success");
+}
+
+// --- §7.6 ------------------------------------------------------------------
+async function changeEmail(c: LegacyContext): Promise<Response> {
+  const email = await bodyText(c.req);
+  if (email === null || !validEmail(email)) throw new WeaveError(WeaveCode.NO_EMAIL);
+  const verified = await recheck(c);
+  if (!verified || !(await setMail(c.env, verified.userid, verified.hash, email))) {
+    throw new HttpError(500, "User update failed.");
+  }
+  return text(email);
+}
+
+// --- §7.7, §7.8, §10: server-full defaults (no reset-code backend, no captcha) ---
+function noResetBackend(): Response {
+  throw new HttpError(503);
+}
+
+function noCaptcha(): Response {
+  throw new HttpError(404, "No captcha configured");
+}
+
+export const userRoutes: LegacyRoute[] = [
+  { method: "GET", pattern: USER_PATH, auth: "none", handler: nameTaken },
+  { method: "PUT", pattern: USER_PATH, auth: "none", handler: createUser },
+  { method: "DELETE", pattern: USER_PATH, auth: "basic", handler: deleteUser },
+  { method: "GET", pattern: NODE_PATH, auth: "none", handler: nodeWeave },
+  { method: "POST", pattern: PASSWORD_PATH, auth: "none", handler: changePassword },
+  { method: "POST", pattern: EMAIL_PATH, auth: "basic", handler: changeEmail },
+  { method: "GET", pattern: RESET_PATH, auth: "none", handler: noResetBackend },
+  { method: "DELETE", pattern: RESET_PATH, auth: "basic", handler: noResetBackend },
+  { method: "GET", pattern: CAPTCHA_PATH, auth: "none", handler: noCaptcha },
+  { method: "POST", pattern: CAPTCHA_PATH, auth: "none", handler: noCaptcha },
+];

@@ -1,0 +1,84 @@
+/**
+ * @module schema
+ * Numbered, append-only migrations of a user's Durable Object SQLite
+ * database, run from the constructor in one transaction, with the applied
+ * version recorded in `meta`. Never edit an applied migration: add one.
+ * The stored format is documented in docs/storage-schema.md.
+ */
+import type { SqlPort } from "./sql";
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "records, collections, meta",
+    statements: [
+      `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`,
+      `CREATE TABLE bso (
+         collection TEXT NOT NULL,
+         id TEXT NOT NULL,
+         parentid TEXT,
+         predecessorid TEXT,
+         sortindex INTEGER,
+         modified INTEGER,
+         payload TEXT,
+         payload_size INTEGER NOT NULL DEFAULT 0,
+         expiry INTEGER,
+         PRIMARY KEY (collection, id)
+       )`,
+      `CREATE INDEX bso_modified ON bso (collection, modified)`,
+      `CREATE INDEX bso_sortindex ON bso (collection, sortindex)`,
+      `CREATE INDEX bso_expiry ON bso (expiry) WHERE expiry IS NOT NULL`,
+      `CREATE TABLE collections (
+         name TEXT PRIMARY KEY,
+         modified INTEGER NOT NULL DEFAULT 0,
+         records INTEGER NOT NULL DEFAULT 0,
+         bytes INTEGER NOT NULL DEFAULT 0
+       ) WITHOUT ROWID`,
+      // Per-collection record count and payload size, kept exact by triggers
+      // so quota and usage never scan the records.
+      `CREATE TRIGGER bso_insert AFTER INSERT ON bso BEGIN
+         INSERT INTO collections (name, records, bytes) VALUES (NEW.collection, 1, NEW.payload_size)
+         ON CONFLICT (name) DO UPDATE SET records = records + 1, bytes = bytes + NEW.payload_size;
+       END`,
+      `CREATE TRIGGER bso_delete AFTER DELETE ON bso BEGIN
+         UPDATE collections SET records = records - 1, bytes = bytes - OLD.payload_size WHERE name = OLD.collection;
+       END`,
+      `CREATE TRIGGER bso_update AFTER UPDATE OF payload_size ON bso BEGIN
+         UPDATE collections SET bytes = bytes - OLD.payload_size + NEW.payload_size WHERE name = NEW.collection;
+       END`,
+    ],
+  },
+];
+
+export const SCHEMA_VERSION_KEY = "schema_version";
+
+/** Applies every migration above the recorded version, atomically. Returns the resulting version. */
+export function migrate(sql: SqlPort, migrations: readonly Migration[] = MIGRATIONS): number {
+  const seen = new Set<number>();
+  for (const m of migrations) {
+    if (seen.has(m.version)) throw new Error(`duplicate migration version ${m.version}`);
+    seen.add(m.version);
+  }
+  return sql.transaction(() => {
+    sql.run(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
+    const row = sql.one<{ value: number }>(`SELECT value FROM meta WHERE key = ?`, SCHEMA_VERSION_KEY);
+    let version = row?.value ?? 0;
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (m.version <= version) continue;
+      for (const s of m.statements) sql.run(s);
+      version = m.version;
+    }
+    sql.run(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      SCHEMA_VERSION_KEY,
+      version,
+    );
+    return version;
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * @module sql
+ * The structural SQL port the storage engine runs on: synchronous exec and a
+ * synchronous transaction. The Durable Object implementation wraps
+ * `ctx.storage.sql`; nothing else in the engine knows about Durable Objects.
+ */
+
+export type SqlValue = string | number | null | ArrayBuffer;
+export type Row = Record<string, SqlValue>;
+
+export interface SqlPort {
+  /** Runs one statement; returns its rows (empty for writes). */
+  all<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T[];
+  /** Runs one statement; returns the first row or null. */
+  one<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T | null;
+  /** Runs one statement; returns the number of rows it wrote. */
+  run(query: string, ...bindings: SqlValue[]): number;
+  /** Runs `fn` atomically: all of its writes land, or none. `fn` must be synchronous. */
+  transaction<T>(fn: () => T): T;
+}
+
+/** A SQL failure carrying the statement text (never the bound values, which may hold user data). */
+export class SqlError extends Error {
+  constructor(
+    readonly query: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${cause instanceof Error ? cause.message : String(cause)} [in: ${query.replace(/\s+/g, " ").trim()}]`);
+    this.name = "SqlError";
+  }
+}
+
+/** SqlPort over a SQLite-backed Durable Object's storage. */
+export function durableObjectSql(storage: DurableObjectStorage): SqlPort {
+  const sql = storage.sql;
+  const exec = (query: string, bindings: SqlValue[]) => {
+    try {
+      return sql.exec(query, ...bindings);
+    } catch (err) {
+      throw new SqlError(query, err);
+    }
+  };
+  return {
+    all<T extends Row>(query: string, ...bindings: SqlValue[]): T[] {
+      return exec(query, bindings).toArray() as T[];
+    },
+    one<T extends Row>(query: string, ...bindings: SqlValue[]): T | null {
+      const rows = exec(query, bindings).toArray();
+      return (rows[0] as T | undefined) ?? null;
+    },
+    run(query: string, ...bindings: SqlValue[]): number {
+      const cursor = exec(query, bindings);
+      // Drain the cursor so that rowsWritten is final.
+      for (const _ of cursor) void _;
+      return cursor.rowsWritten;
+    },
+    transaction<T>(fn: () => T): T {
+      return storage.transactionSync(() => {
+        const r = fn();
+        if (r instanceof Promise) throw new Error("transaction callbacks must be synchronous");
+        return r;
+      });
+    },
+  };
+}
