@@ -77,7 +77,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 /** Bundles our Worker; returns the entry file or throws with wrangler's output. */
 function buildOurs() {
   const outdir = path.join(TMP, "bundle");
-  const r = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, "--log-level", "warn"], {
+  const r = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
@@ -549,69 +549,69 @@ async function main() {
   }
 
   const direct = ["micro", "mix", "scale"].filter((g) => GROUPS.has(g));
-  // 1. floor, direct
-  {
-    const s = await startDirect("floor-direct", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") });
-    Object.assign(s, { flavour: "floor" });
-    servers[s.key] = s;
-    log(`floor-direct at ${s.url}`);
-    await runServer(s, direct.filter((g) => g !== "scale"));
-    await stopGroup(s.child);
-  }
-  // 2. ours, direct (+ Basic-auth cell)
+  // Start the direct servers together (startup dominates a quick run), measure one at a time.
+  const want = [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]];
   if (bundle) {
-    let s;
-    try {
-      s = await startDirect("ours-direct", { config: ourConfig, script: bundle, vars: OUR_VARS, migrations });
-      Object.assign(s, { flavour: "sync11" });
-      servers[s.key] = s;
-      log(`ours-direct at ${s.url} (${s.migrations} D1 migrations applied)`);
-      await runServer(s, [...direct, ...(GROUPS.has("auth") ? ["auth"] : [])]);
-    } catch (e) {
-      notes.push(`ours-direct failed: ${e.message.slice(0, 600)}`);
-      log(`ours-direct failed: ${e.stack}`);
-    } finally {
-      if (s) await stopGroup(s.child);
+    want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: OUR_VARS, migrations }]);
+    if (GROUPS.has("auth"))
+      want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, BENCH_NO_AUTH: "1" }, migrations }]);
+  }
+  const started = await Promise.allSettled(want.map(([key, , o]) => startDirect(key, o)));
+  const plan = {
+    "floor-direct": direct.filter((g) => g !== "scale"),
+    "ours-direct": [...direct, ...(GROUPS.has("auth") ? ["auth"] : [])],
+    "ours-noauth": ["auth"],
+  };
+  for (let i = 0; i < want.length; i++) {
+    const [key, flavour] = want[i];
+    const st = started[i];
+    if (st.status === "rejected") {
+      notes.push(`${key} failed to start: ${String(st.reason?.message ?? st.reason).slice(0, 600)}`);
+      log(`${key} failed to start: ${st.reason?.stack ?? st.reason}`);
+      continue;
     }
-    // 3. ours with auth short-circuited
-    if (GROUPS.has("auth") && rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
-      let n;
-      try {
-        n = await startDirect("ours-noauth", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, BENCH_NO_AUTH: "1" }, migrations });
-        Object.assign(n, { flavour: "sync11" });
-        servers[n.key] = n;
-        await runServer(n, ["auth"]);
-      } catch (e) {
-        notes.push(`ours-noauth failed: ${e.message.slice(0, 600)}`);
-      } finally {
-        if (n) await stopGroup(n.child);
-      }
+    const s = Object.assign(st.value, { flavour });
+    servers[key] = s;
+    log(`${key} at ${s.url}${s.migrations ? ` (${s.migrations} D1 migrations applied)` : ""}`);
+    try {
+      if (key === "ours-noauth" && !rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
+        skipRow("auth", "1.1 Basic, auth short-circuited", s, "the Basic-auth cell did not run");
+      } else await runServer(s, plan[key]);
+    } catch (e) {
+      notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
+      log(`${key} failed: ${e.stack}`);
+    } finally {
+      await stopGroup(s.child);
     }
   }
   if (GROUPS.has("auth")) notes.push("auth: 1.5 Hawk cell skipped: Storage 1.5 / tokenserver not benchmarked yet");
   if (GROUPS.has("mix")) notes.push("mix: 1.5 batch uploads skipped: Storage 1.5 not benchmarked yet (1.1 mix only)");
 
-  // 4. wrangler dev: the same micro-benchmarks through the dev proxy, floor and ours
+  // wrangler dev: the same micro-benchmarks through the dev proxy, floor and ours, started together
   if (WRANGLER && GROUPS.has("micro")) {
     const wdev = [["floor-wdev", "floor", floorConfig, {}, false]];
     if (bundle) wdev.push(["ours-wdev", "sync11", ourConfig, OUR_VARS, existsSync(migrations)]);
-    for (const [key, flavour, config, vars, mig] of wdev) {
-      if (overBudget()) {
-        notes.push(`${key}: skipped: time budget exhausted`);
-        continue;
-      }
-      let s;
-      try {
-        s = await startWranglerDev(key, { config, vars, migrations: mig });
-        Object.assign(s, { flavour });
+    if (overBudget()) notes.push("wrangler dev: skipped: time budget exhausted");
+    else {
+      const st = await Promise.allSettled(wdev.map(([key, , config, vars, mig]) => startWranglerDev(key, { config, vars, migrations: mig })));
+      for (let i = 0; i < wdev.length; i++) {
+        const [key, flavour] = wdev[i];
+        if (st[i].status === "rejected") {
+          notes.push(`${key} failed to start: ${String(st[i].reason?.message).slice(0, 600)}`);
+          log(`${key} failed to start: ${st[i].reason?.stack}`);
+          continue;
+        }
+        const s = Object.assign(st[i].value, { flavour });
         servers[key] = s;
         log(`${key} at ${s.url}`);
-        await runServer(s, ["micro"]);
-      } catch (e) {
-        notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
-        log(`${key} failed: ${e.stack}`);
-      } finally {
-        if (s) await stopGroup(s.child);
+        try {
+          await runServer(s, ["micro"]);
+        } catch (e) {
+          notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
+          log(`${key} failed: ${e.stack}`);
+        } finally {
+          await stopGroup(s.child);
+        }
       }
     }
   }

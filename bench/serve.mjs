@@ -34,6 +34,7 @@ const worker = {
   name: "bench",
   modules: true,
   scriptPath: path.resolve(opts.script),
+  modulesRoot: path.dirname(path.resolve(opts.script)),
   bindings: { ...workerOptions.bindings, ...opts.vars },
   // A socket straight into this Worker: skips Miniflare's entry Worker (an extra hop
   // that adds cf-object and pretty-error handling), like a deployed Worker's front door.
