@@ -43,6 +43,8 @@ const CFG = QUICK
   : { measureMs: 4000, warmupMs: 800, firstWarmupMs: 2000, users: 8, fullRecords: 5000, scale: [1000, 10000, 100000], budgetMs: 560_000 };
 if (opt("seconds")) CFG.measureMs = Number(opt("seconds")) * 1000;
 const PASSWORD = "bench-password-0123";
+/** Micro-benchmarks run under wrangler dev (all of them unless --quick). */
+const WDEV_MICRO = QUICK ? ["info", "put"] : undefined;
 /** Vars for our Worker in every bench run: any username, no quota (a 100k-record user is ~50 MB). */
 const OUR_VARS = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
 
@@ -291,9 +293,12 @@ function skipRow(group, workload, server, reason) {
 async function measure(server, group, workload, { users, params = {}, c, label = workload, extra = {} }) {
   if (overBudget()) return skipRow(group, label, server, "time budget exhausted");
   const base = { url: server.url, flavour: server.flavour, users, workload, params, concurrency: c };
-  const warm = server.warmed ? CFG.warmupMs : CFG.firstWarmupMs;
-  server.warmed = true;
-  await runJob({ ...base, durationMs: warm });
+  // Warm up once per server and workload (JIT, caches, keep-alive sockets), at the first concurrency.
+  server.warmed ??= new Set();
+  if (!server.warmed.has(label)) {
+    await runJob({ ...base, durationMs: server.warmed.size ? CFG.warmupMs : CFG.firstWarmupMs });
+    server.warmed.add(label);
+  }
   const before = cpuSample(server.child.pid);
   const r = await runJob({ ...base, durationMs: CFG.measureMs });
   const cpu = cpuDelta(before, cpuSample(server.child.pid));
@@ -364,7 +369,8 @@ async function runServer(server, which) {
         for (const coll of ["bookmarks", "prefs", "clients"]) await client.post(u, coll, recordsBody(3, (j) => recordId("s", j)));
       });
     }
-    if (!why("getFull")) await seedRecords(client, users.full, "history", CFG.fullRecords);
+    if (!why("getFull") && !(server.microOnly && !server.microOnly.includes("getFull")))
+      await seedRecords(client, users.full, "history", CFG.fullRecords);
     log(`${server.key}: micro users seeded (${((Date.now() - t) / 1000).toFixed(1)} s)`);
     const micro = [
       ["info", "GET info/collections", users.micro, {}],
@@ -373,6 +379,7 @@ async function runServer(server, which) {
       ["put", "PUT one record", users.micro, { coll: "clients" }],
     ];
     for (const [w, label, us, params] of micro) {
+      if (server.microOnly && !server.microOnly.includes(w)) continue;
       if (why(w)) {
         skipRow("micro", label, server, why(w));
         continue;
@@ -548,6 +555,18 @@ async function main() {
     log(oursWhy);
   }
 
+  // wrangler dev servers: in --quick, started now so their startup overlaps the direct
+  // servers' (idle wrangler dev costs ~1% of a core); in a full run, started after the direct phase.
+  const wdev = [];
+  if (WRANGLER && GROUPS.has("micro")) {
+    wdev.push(["floor-wdev", "floor", floorConfig, {}, false]);
+    if (bundle) wdev.push(["ours-wdev", "sync11", ourConfig, OUR_VARS, existsSync(migrations)]);
+  }
+  const startWdev = () =>
+    Promise.allSettled(wdev.map(([key, , config, vars, mig]) => startWranglerDev(key, { config, vars, migrations: mig })));
+  const wdevStarting = QUICK && wdev.length ? startWdev() : null;
+  wdevStarting?.catch(() => {});
+
   const direct = ["micro", "mix", "scale"].filter((g) => GROUPS.has(g));
   // Start the direct servers together (startup dominates a quick run), measure one at a time.
   const want = [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]];
@@ -587,33 +606,29 @@ async function main() {
   if (GROUPS.has("auth")) notes.push("auth: 1.5 Hawk cell skipped: Storage 1.5 / tokenserver not benchmarked yet");
   if (GROUPS.has("mix")) notes.push("mix: 1.5 batch uploads skipped: Storage 1.5 not benchmarked yet (1.1 mix only)");
 
-  // wrangler dev: the same micro-benchmarks through the dev proxy, floor and ours, started together
-  if (WRANGLER && GROUPS.has("micro")) {
-    const wdev = [["floor-wdev", "floor", floorConfig, {}, false]];
-    if (bundle) wdev.push(["ours-wdev", "sync11", ourConfig, OUR_VARS, existsSync(migrations)]);
-    if (overBudget()) notes.push("wrangler dev: skipped: time budget exhausted");
-    else {
-      const st = await Promise.allSettled(wdev.map(([key, , config, vars, mig]) => startWranglerDev(key, { config, vars, migrations: mig })));
-      for (let i = 0; i < wdev.length; i++) {
-        const [key, flavour] = wdev[i];
-        if (st[i].status === "rejected") {
-          notes.push(`${key} failed to start: ${String(st[i].reason?.message).slice(0, 600)}`);
-          log(`${key} failed to start: ${st[i].reason?.stack}`);
-          continue;
-        }
-        const s = Object.assign(st[i].value, { flavour });
-        servers[key] = s;
-        log(`${key} at ${s.url}`);
-        try {
-          await runServer(s, ["micro"]);
-        } catch (e) {
-          notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
-          log(`${key} failed: ${e.stack}`);
-        } finally {
-          await stopGroup(s.child);
-        }
+  // wrangler dev: the same micro-benchmarks through the dev proxy, floor and ours
+  if (wdev.length) {
+    const st = await (wdevStarting ?? startWdev());
+    for (let i = 0; i < wdev.length; i++) {
+      const [key, flavour] = wdev[i];
+      if (st[i].status === "rejected") {
+        notes.push(`${key} failed to start: ${String(st[i].reason?.message).slice(0, 600)}`);
+        log(`${key} failed to start: ${st[i].reason?.stack}`);
+        continue;
+      }
+      const s = Object.assign(st[i].value, { flavour, microOnly: WDEV_MICRO });
+      servers[key] = s;
+      log(`${key} at ${s.url}`);
+      try {
+        await runServer(s, ["micro"]);
+      } catch (e) {
+        notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
+        log(`${key} failed: ${e.stack}`);
+      } finally {
+        await stopGroup(s.child);
       }
     }
+    if (WDEV_MICRO) notes.push(`wrangler dev (--quick): only ${WDEV_MICRO.join(", ")} are measured; the full run measures all four micro-benchmarks`);
   }
 
   report();
@@ -627,7 +642,11 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date(T0).toISOString().replace(/[:.]/g, "-")}${QUICK ? "-quick" : ""}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2));
-  console.log(`\n${QUICK ? "quick" : "full"} run: ${((Date.now() - T0) / 1000).toFixed(0)} s on ${info.cores}× ${info.cpu}; JSON: ${path.relative(ROOT, file)}`);
+  console.log(
+    `\n${QUICK ? "quick" : "full"} run: ${((Date.now() - T0) / 1000).toFixed(0)} s on ${info.cores}× ${info.cpu}, ` +
+      `${info.memGB} GB, node ${info.node}, workerd ${info.workerd}; load average ${info.loadavgAtStart[0]} at start, ` +
+      `${os.loadavg()[0].toFixed(2)} at end${os.loadavg()[0] > info.cores ? " (busy machine: ratios are more trustworthy than absolutes)" : ""}\nJSON: ${path.relative(ROOT, file)}`,
+  );
 }
 
 try {
