@@ -25,7 +25,7 @@ function summarise(lat) {
   return { n: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
 }
 
-function send(agent, url, req) {
+function send(agent, url, req, wantBody) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const headers = { ...req.headers };
@@ -35,17 +35,18 @@ function send(agent, url, req) {
       (res) => {
         let bytes = 0;
         const chunks = [];
-        const keep = res.statusCode >= 400;
+        const keep = wantBody || res.statusCode >= 400;
         res.on("data", (c) => {
           bytes += c.length;
-          if (keep && chunks.length < 4) chunks.push(c);
+          if (keep && (wantBody || chunks.length < 4)) chunks.push(c);
         });
         res.on("end", () =>
           resolve({
             status: res.statusCode,
             bytes,
             ms: Number(process.hrtime.bigint() - t0) / 1e6,
-            body: keep ? Buffer.concat(chunks).toString("utf8").slice(0, 300) : undefined,
+            body: keep ? Buffer.concat(chunks).toString("utf8") : undefined,
+            headers: res.headers,
           }),
         );
         res.on("error", (e) => resolve({ status: 0, bytes, ms: 0, body: String(e) }));
@@ -59,6 +60,7 @@ function send(agent, url, req) {
 
 async function runJob(job) {
   const url = new URL(job.url);
+  const at = { host: url.hostname, port: url.port || (url.protocol === "https:" ? "443" : "80") };
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency, maxFreeSockets: job.concurrency });
   const gen = WORKLOADS[job.workload];
   const lat = [];
@@ -78,13 +80,14 @@ async function runJob(job) {
     while (performance.now() < deadline && issued < max) {
       issued++;
       const op = gen(job.params ?? {}, st);
-      const res = await send(agent, url, toRequest(job.flavour, user, op));
+      const res = await send(agent, url, toRequest(job.flavour, user, op, at), Boolean(op.parse));
+      op.parse?.(res.status, res.body ?? "", res.headers ?? {});
       count++;
       bytes += res.bytes;
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
       if (res.status < 200 || res.status >= 300) {
         errors++;
-        sampleError ??= `${res.status} ${op.kind} ${op.coll ?? ""}: ${res.body ?? ""}`;
+        sampleError ??= `${res.status} ${op.kind} ${op.coll ?? ""}: ${(res.body ?? "").slice(0, 300)}`;
       }
       lat.push(res.ms);
       if (op.tag) (byTag[op.tag] ??= []).push(res.ms);

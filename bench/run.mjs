@@ -22,7 +22,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnGroup, stopGroup, stopAll, killAllSync, cpuSample, cpuDelta, freePort } from "./lib/procs.mjs";
-import { basicAuth, recordId, recordsBody, putBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, recordId, recordsBody, putBody } from "./lib/ops.mjs";
+import { createHash, generateKeyPairSync, createSign } from "node:crypto";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -47,6 +48,23 @@ const PASSWORD = "bench-password-0123";
 const WDEV_MICRO = QUICK ? ["info", "put"] : undefined;
 /** Vars for our Worker in every bench run: any username, no quota (a 100k-record user is ~50 MB). */
 const OUR_VARS = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
+/**
+ * Sync 1.5 without FxA: the bench signs its own OAuth JWTs (RS256) and pins the
+ * public key in FXA_OAUTH_JWKS, so the tokenserver never leaves loopback.
+ * Direct servers only (a JSON value does not survive `wrangler dev --var K:V`).
+ */
+const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "bench-1", alg: "RS256", use: "sig" };
+const VARS_15 = { SYNC_MASTER_SECRET: "bench-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync";
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function fxaAccessToken(fxaUid) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
+  const body = b64url(JSON.stringify({ sub: fxaUid, scope: SYNC_SCOPE, iat: now, exp: now + 7200, client_id: "bench", "fxa-generation": 1 }));
+  const sig = createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url");
+  return `${head}.${body}.${sig}`;
+}
 
 const T0 = Date.now();
 const log = (...a) => console.error(`[bench ${((Date.now() - T0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
@@ -156,13 +174,23 @@ async function startWranglerDev(key, { config, vars = {}, migrations = false }) 
       await new Promise((r) => setTimeout(r, 300));
     }
   }
-  return { key, mode: "wdev", child, url };
+  return { key, mode: "wdev", child, url, stderr: () => err };
 }
 
 // ---------------------------------------------------------------- HTTP helpers (seeding, probing)
 
 async function http(server, method, p, { headers = {}, body } = {}) {
-  const res = await fetch(new URL(p.replace(/^\//, ""), server.url), { method, headers, body });
+  let res;
+  // Setup requests only: retry connection errors briefly (wrangler dev reloads when watched files change).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(new URL(p.replace(/^\//, ""), server.url), { method, headers, body });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw new Error(`${method} ${p}: ${e.cause?.code ?? e.message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   const text = await res.text();
   let json;
   try {
@@ -197,6 +225,41 @@ function clientFor(server) {
         return r.json.modified;
       },
       probe: async () => ({}),
+    };
+  }
+  if (server.flavour === "sync15") {
+    const at = () => { const u = new URL(server.url); return { host: u.hostname, port: u.port || "80" }; };
+    const hawk = (cred, method, p) => ({ authorization: hawkHeader(cred, method, p, at().host, at().port) });
+    return {
+      /** Gets a tokenserver token for bench user `user.name`; fills user.uid/id/key. */
+      async register(user) {
+        const fxaUid = createHash("sha256").update(user.name).digest("hex").slice(0, 32);
+        const r = await http(server, "GET", "/1.0/sync/1.5", {
+          headers: { authorization: `Bearer ${fxaAccessToken(fxaUid)}`, "x-keyid": `1700000000000-${b64url(createHash("sha256").update(`kB${user.name}`).digest().subarray(0, 16))}` },
+        });
+        if (r.status === 404 || r.status === 405) return { ok: false, missing: true, why: `GET /1.0/sync/1.5 → ${r.status}` };
+        if (r.status !== 200 || !r.json?.id) return { ok: false, why: `GET /1.0/sync/1.5 → ${r.status} ${r.text.slice(0, 200)}` };
+        Object.assign(user, { uid: r.json.uid, id: r.json.id, key: r.json.key });
+        return { ok: true };
+      },
+      async post(user, coll, body) {
+        const p = `/1.5/${user.uid}/storage/${coll}`;
+        const r = await http(server, "POST", p, { headers: { ...hawk(user, "POST", p), "content-type": "application/json" }, body });
+        if (r.status !== 200) throw new Error(`seed POST (1.5) ${r.status} ${r.text.slice(0, 200)}`);
+        return Number(r.json?.modified ?? r.headers.get("x-last-modified"));
+      },
+      async probe(user) {
+        const bad = {};
+        const p = `/1.5/${user.uid}/info/collections`;
+        const r = await http(server, "GET", p, { headers: hawk(user, "GET", p) });
+        if (r.status !== 200)
+          bad.info = r.status === 404 || r.status === 405 ? `route not available (GET /1.5/<uid>/info/collections → ${r.status})` : `GET /1.5/<uid>/info/collections → ${r.status} ${r.text.slice(0, 160)}`;
+        const pp = `/1.5/${user.uid}/storage/probe?batch=true`;
+        const r2 = await http(server, "POST", pp, { headers: { ...hawk(user, "POST", pp), "content-type": "application/json" }, body: recordsBody(2, (j) => recordId("x", j)) });
+        if (r2.status !== 202)
+          bad.batch = r2.status === 404 || r2.status === 405 ? `route not available (POST /1.5/<uid>/storage/<c>?batch=true → ${r2.status})` : `POST ?batch=true → ${r2.status} ${r2.text.slice(0, 160)}`;
+        return bad;
+      },
     };
   }
   const auth = (u) => ({ authorization: basicAuth(u.name, u.password) });
@@ -338,7 +401,8 @@ async function runServer(server, which) {
   const U = CFG.users;
   const users = {
     micro: mkUsers("bm_micro_", U),
-    full: mkUsers("bm_full_", U),
+    // under wrangler dev, seeding 5000-record users through the dev proxy is slow: two suffice there
+    full: mkUsers("bm_full_", server.mode === "wdev" ? Math.min(2, U) : U),
     mix: mkUsers("bm_mix_", U),
   };
   // availability
@@ -445,8 +509,52 @@ async function runServer(server, which) {
           return;
         }
       }
-      for (const c of CONCURRENCY) await measure(server, "auth", "info", { users: us, c, label, extra: { variant: server.key === "ours-noauth" ? "bypass" : "basic" } });
+      for (const c of CONCURRENCY) await measure(server, "auth", "info", { users: us, c, label, extra: { variant: server.key === "ours-noauth" ? "bypass" : "basic", protocol: "1.1" } });
     }
+  }
+}
+
+/**
+ * The Storage 1.5 groups on one of our direct servers: the realistic mix with
+ * batch uploads, and the Hawk auth cell. Users get tokens from our tokenserver.
+ */
+async function runServer15(base, which) {
+  const server = { ...base, flavour: "sync15", warmed: undefined };
+  const client = clientFor(server);
+  const probeUser = { name: "bm15_probe" };
+  const reg = await client.register(probeUser);
+  const bad = reg.ok ? await client.probe(probeUser) : { info: reg.missing ? `route not available (${reg.why})` : `token: ${reg.why}` };
+  const noauth = base.key === "ours-noauth";
+  const authLabel = noauth ? "1.5 Hawk, auth short-circuited" : "1.5 Hawk";
+  const tokens = async (list) => {
+    const res = await pool(list, 4, (u) => client.register(u));
+    const f = res.find((r) => !r.ok);
+    if (f) throw new Error(`tokens for bench users: ${f.why}`);
+  };
+  if (which.includes("mix")) {
+    const label = "realistic mix (1.5, batches)";
+    const why = bad.info ?? bad.batch;
+    if (why) skipRow("mix", label, server, why);
+    else {
+      const us = mkUsers("bm15_mix_", CFG.users);
+      await tokens(us);
+      await pool(us, 4, async (u) => {
+        await seedRecords(client, [u], "history", 1000);
+        for (const coll of ["bookmarks", "passwords", "tabs", "clients"]) await client.post(u, coll, recordsBody(20, (j) => recordId("m", j)));
+      });
+      for (const c of CONCURRENCY) await measure(server, "mix", "mix15", { users: us, c, label });
+    }
+  }
+  if (which.includes("auth")) {
+    if (bad.info) return skipRow("auth", authLabel, server, bad.info);
+    const us = mkUsers("bm15_auth_", CFG.users);
+    await tokens(us);
+    if (noauth) {
+      const p = `/1.5/${us[0].uid}/info/collections`;
+      const r = await http(server, "GET", p, { headers: { authorization: hawkHeader({ ...us[0], key: "wrong-key" }, "GET", p, "127.0.0.1", new URL(server.url).port) } });
+      if (r.status === 401) return skipRow("auth", authLabel, server, "n/a: server ignores BENCH_NO_AUTH for Hawk (wrong MAC → 401)");
+    }
+    for (const c of CONCURRENCY) await measure(server, "auth", "info", { users: us, c, label: authLabel, extra: { variant: noauth ? "bypass" : "basic", protocol: "1.5" } });
   }
 }
 
@@ -486,6 +594,13 @@ function report() {
   }
   table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; wrangler dev cpu: workerd (whole tree))", H, lines);
 
+  const mixes = measured.filter((r) => r.group === "mix" && r.tags && Object.keys(r.tags).length);
+  if (mixes.length) {
+    const tags = [...new Set(mixes.flatMap((r) => Object.keys(r.tags)))];
+    table("Mix by operation: p50 ms (requests)", ["workload", "server", "c", ...tags],
+      mixes.map((r) => [r.workload, r.server, r.c, ...tags.map((t) => (r.tags[t] ? `${fmtMs(r.tags[t].p50)} (${r.tags[t].n})` : "-"))]));
+  }
+
   const scale = measured.filter((r) => r.group === "scale");
   if (scale.length) {
     const smallest = Math.min(...scale.map((r) => r.size));
@@ -501,12 +616,12 @@ function report() {
   const auth = measured.filter((r) => r.group === "auth");
   if (auth.length) {
     const l3 = auth.map((r) => {
-      const b = auth.find((x) => x.variant === "bypass" && x.c === r.c);
+      const b = auth.find((x) => x.variant === "bypass" && x.c === r.c && x.protocol === r.protocol);
       r.vsBypass = b && r.variant === "basic" ? { p50: ratio(r.p50, b.p50), cpu: ratio(r.cpuPer1k, b.cpuPer1k) } : undefined;
       return [r.workload, r.server, r.c, fmt(r.rps), fmtMs(r.p50), fmtMs(r.p95), fmtMs(r.p99), fmt(r.cpuPer1k, 3),
         r.vsBypass ? fmtX(r.vsBypass.p50) : "", r.vsBypass ? fmtX(r.vsBypass.cpu) : "", r.errors || ""];
     });
-    table("Authentication cost: GET info/collections (×bypass = Basic / short-circuited; target < 1.10×)",
+    table("Authentication cost: GET info/collections (×byp = with auth / short-circuited, same protocol; target < 1.10×)",
       ["variant", "server", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "cpu s/1k", "p50 ×byp", "cpu ×byp", "err"], l3);
   }
 
@@ -571,9 +686,9 @@ async function main() {
   // Start the direct servers together (startup dominates a quick run), measure one at a time.
   const want = [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]];
   if (bundle) {
-    want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: OUR_VARS, migrations }]);
+    want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
     if (GROUPS.has("auth"))
-      want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, BENCH_NO_AUTH: "1" }, migrations }]);
+      want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15, BENCH_NO_AUTH: "1" }, migrations }]);
   }
   const started = await Promise.allSettled(want.map(([key, , o]) => startDirect(key, o)));
   const plan = {
@@ -595,7 +710,10 @@ async function main() {
     try {
       if (key === "ours-noauth" && !rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
         skipRow("auth", "1.1 Basic, auth short-circuited", s, "the Basic-auth cell did not run");
-      } else await runServer(s, plan[key]);
+      } else {
+        await runServer(s, plan[key]);
+        if (flavour === "sync11") await runServer15(s, plan[key]);
+      }
     } catch (e) {
       notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
       log(`${key} failed: ${e.stack}`);
@@ -603,8 +721,6 @@ async function main() {
       await stopGroup(s.child);
     }
   }
-  if (GROUPS.has("auth")) notes.push("auth: 1.5 Hawk cell skipped: Storage 1.5 / tokenserver not benchmarked yet");
-  if (GROUPS.has("mix")) notes.push("mix: 1.5 batch uploads skipped: Storage 1.5 not benchmarked yet (1.1 mix only)");
 
   // wrangler dev: the same micro-benchmarks through the dev proxy, floor and ours
   if (wdev.length) {
@@ -622,8 +738,10 @@ async function main() {
       try {
         await runServer(s, ["micro"]);
       } catch (e) {
-        notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
-        log(`${key} failed: ${e.stack}`);
+        const tail = s.stderr().split("\n").filter((l) => l && !/Request\.cf|ENOTFOUND|^\s+at /.test(l)).slice(-8).join(" | ");
+        const state = s.child.exitCode !== null ? `wrangler dev had exited (${s.child.exitCode})` : "wrangler dev still running";
+        notes.push(`${key} failed: ${e.message.slice(0, 300)}; ${state}; stderr: ${tail.slice(0, 600)}`);
+        log(`${key} failed: ${e.stack}\n${state}\n${tail}`);
       } finally {
         await stopGroup(s.child);
       }

@@ -1,3 +1,5 @@
+import { createHmac, randomBytes } from "node:crypto";
+
 /**
  * @module bench/lib/ops
  * The benchmark's vocabulary: abstract operations (info, post100, getFull, ...)
@@ -43,10 +45,37 @@ export function basicAuth(user, password) {
 }
 
 /**
- * Turns an abstract op into {method, path, headers, body} for one server flavour.
- * `user` is {name, password}; op fields: kind, coll, id, body, query.
+ * Hawk 1.0 Authorization header (hawk.md §2–§4): MAC over the normalised
+ * request with the token's `key` string as HMAC key; no payload hash, as
+ * Firefox sends none.
  */
-export function toRequest(flavour, user, op) {
+export function hawkHeader(cred, method, target, host, port) {
+  const ts = Math.floor(Date.now() / 1000);
+  const nonce = randomBytes(6).toString("base64");
+  const normalized = `hawk.1.header\n${ts}\n${nonce}\n${method}\n${target}\n${host.toLowerCase()}\n${port}\n\n\n`;
+  const mac = createHmac("sha256", cred.key).update(normalized).digest("base64");
+  return `Hawk id="${cred.id}", ts="${ts}", nonce="${nonce}", mac="${mac}"`;
+}
+
+/**
+ * Turns an abstract op into {method, path, headers, body} for one server flavour.
+ * `user` is {name, password} (1.1, floor) or {uid, id, key} (1.5, a tokenserver
+ * token); `at` is {host, port} of the server, for Hawk; op fields: kind, coll,
+ * id, body, query.
+ */
+export function toRequest(flavour, user, op, at) {
+  if (flavour === "sync15") {
+    const q = op.query ? `?${op.query}` : "";
+    const base = `/1.5/${user.uid}`;
+    const path =
+      op.kind === "info" ? `${base}/info/collections`
+      : op.kind === "put" ? `${base}/storage/${op.coll}/${op.id}${q}`
+      : `${base}/storage/${op.coll}${q}`;
+    const method = METHOD[op.kind];
+    const headers = { authorization: hawkHeader(user, method, path, at.host, at.port) };
+    if (op.body) headers["content-type"] = "application/json";
+    return { method, path, headers, body: op.body };
+  }
   const q = op.query ? `?${op.query}` : "";
   if (flavour === "floor") {
     const base = `/${user.name}`;
@@ -121,5 +150,40 @@ export const WORKLOADS = {
     }
     if (r < 98) return { kind: "put", coll: "clients", id: recordId("c", st.n++ % 4), body: putBody(st.n), tag: "put" };
     return { kind: "delete", coll: "tabs", tag: "delete coll" };
+  },
+  /**
+   * The realistic mix over Storage 1.5: as `mix`, but the write slot advances a
+   * batch upload of 1000 records (POSTs of 100: `batch=true`, 8 appends, then
+   * `commit=true`), one request at a time, per connection.
+   */
+  mix15: (p, st) => {
+    const op = WORKLOADS.mix(p, st);
+    if (op.tag === "paged read") {
+      // 1.5 offsets are opaque: follow X-Weave-Next-Offset, start over after the last page
+      op.query = `full=1&limit=100${st.next ? `&offset=${encodeURIComponent(st.next)}` : ""}`;
+      op.parse = (status, text, headers) => (st.next = status === 200 ? headers["x-weave-next-offset"] : undefined);
+      return op;
+    }
+    if (op.kind !== "post") return op;
+    const b = (st.batch ??= { k: 0, id: null, coll: op.coll });
+    const base = 100 * b.k;
+    const body = recordsBody(100, (j) => recordId("b", (base + j) % 1000));
+    const k = b.k;
+    const query = k === 0 ? "batch=true" : `batch=${encodeURIComponent(b.id)}${k === 9 ? "&commit=true" : ""}`;
+    const reset = () => (st.batch = undefined);
+    return {
+      kind: "post", coll: b.coll, body, query, tag: k === 0 ? "batch create" : k === 9 ? "batch commit" : "batch append",
+      parse(status, text) {
+        if (status < 200 || status >= 300) return reset();
+        if (k === 0) {
+          try {
+            b.id = JSON.parse(text).batch;
+          } catch {}
+          if (!b.id) return reset();
+        }
+        if (k === 9) return reset();
+        b.k++;
+      },
+    };
   },
 };
