@@ -26,6 +26,8 @@ export interface Config {
   publicUrl: string | null;
   /** Retry-After seconds on 503. */
   retryAfter: number;
+  /** PBKDF2-SHA256 iterations for newly written password hashes (Workers caps PBKDF2 at 100000). */
+  pbkdf2Iterations: number;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +111,7 @@ export function parseConfig(vars: Vars): Config {
     batchMaxBytes: readInt(vars, "BATCH_MAX_BYTES", 1048576, 1, 1024 * 1024 * 1024),
     publicUrl: publicUrl === undefined ? null : normaliseNodeUrl(publicUrl),
     retryAfter: readInt(vars, "RETRY_AFTER", 1800, 0, 86400 * 7),
+    pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
   };
 }
 

@@ -10,7 +10,19 @@ export type Principal =
   /** A Sync 1.1 account from the D1 `user` table (HTTP Basic). */
   | { kind: "account"; userid: number; username: string }
   /** A Sync 1.5 token holder (Hawk), uid from the tokenserver's `users` table. */
-  | { kind: "token"; uid: number; fxaUid: string; expired: boolean };
+  | {
+      kind: "token";
+      uid: number;
+      fxaUid: string;
+      /** Token expired; only routes that tolerate it (GET info/collections) see this true. */
+      expired: boolean;
+      /** From the token (tokenserver-1.0 §9.2); absent in Python-minted test tokens. */
+      fxaKid?: string;
+      hashedFxaUid?: string;
+      hashedDeviceId?: string;
+      /** Token expiry, seconds since the epoch. */
+      expires?: number;
+    };
 
 export type AppEnv = {
   Bindings: Env;

@@ -11,6 +11,8 @@ import { crashResponse } from "./protocol/errors";
 import { dispatchLegacy } from "./routes/legacy-router";
 import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
+import { setupPageApp } from "./routes/setup-page";
+import { tokenserverApp } from "./tokenserver/routes";
 
 export { UserStore } from "./objects/user-store";
 
@@ -25,6 +27,12 @@ app.onError((err) => {
   }
   return crashResponse(err);
 });
+
+// The setup page for whoever deployed this server.
+app.route("/", setupPageApp);
+
+// Tokenserver (tokenserver-1.0 §2): /1.0/sync/1.5, /token/1.0/sync/1.5.
+app.route("/", tokenserverApp);
 
 app.all("*", (c) => dispatchLegacy(legacyRoutes, c.req.raw, c.env, c.executionCtx as ExecutionContext, getConfig(c.env)));
 

@@ -8,6 +8,7 @@
  * pipeline renders as 503 with Retry-After (user-1.0 §2, storage-1.1 §14.4).
  */
 import { StorageUnavailable } from "../storage/stub";
+import { getConfig } from "../config";
 import { hashPassword, needsRehash, timingSafeEqualBytes, verifyPassword } from "./password";
 
 // ---------------------------------------------------------------------------
@@ -233,13 +234,13 @@ export async function verifyCredentials(
     return { ok: false };
   }
   entry.good = mac;
-  if (needsRehash(stored)) ctx.waitUntil(rehash(env, username, row.userid, stored, password, mac));
+  if (needsRehash(stored, getConfig(env).pbkdf2Iterations)) ctx.waitUntil(rehash(env, username, row.userid, stored, password, mac));
   return { ok: true, userid: row.userid, hash: stored };
 }
 
 async function rehash(env: Env, username: string, userid: number, oldHash: string, password: string, mac: Uint8Array): Promise<void> {
   try {
-    const newHash = await hashPassword(password);
+    const newHash = await hashPassword(password, getConfig(env).pbkdf2Iterations);
     if (await setPasswordHash(env, userid, oldHash, newHash)) rememberGood(username, userid, newHash, mac);
   } catch (err) {
     console.error("password re-hash failed (the old hash stays valid):", err);

@@ -15,22 +15,24 @@
  *   as a whole, so (as in the reference) a value without a known prefix
  *   falls to the `{SSHA}` rule and can never verify.
  *
- * Refused: `{SSCRYPT}` (scrypt N=16384, r=8, p=1). WebCrypto has no scrypt
- * and a pure-TS scrypt needs 16 MiB and far more than the 10 ms CPU budget
- * of a request, so such accounts cannot log in until their password is set
- * again by an operator (or a later reset flow). {@link verifyPassword}
- * returns `false` for them and {@link hashScheme} reports `"sscrypt"` so an
- * operator tool can find them.
+ *   `{SSCRYPT}` base64(scrypt(P, S, N=16384, r=8, p=1, dkLen=64) ‖ S), the
+ *   format server-full always wrote. WebCrypto has no scrypt, so it is
+ *   computed by src/auth/scrypt.ts: 16 MiB and ~150 ms of CPU (beyond the
+ *   Free plan's 10 ms), paid once per imported account, since the first
+ *   successful login re-hashes to PBKDF2.
  *
  * Any successful verification of a hash weaker than the current parameters
  * ({@link needsRehash}) should be followed by storing {@link hashPassword}'s
  * output (src/auth/accounts.ts does, with a compare-and-set).
  */
 
+import { scrypt } from "./scrypt";
+
 /**
- * Cloudflare Workers refuse PBKDF2 with more than 100000 iterations
- * (a platform cap, not configurable), so this is both the current cost and
- * the largest one this runtime can verify.
+ * Cloudflare's edge refuses PBKDF2 with more than 100000 iterations (a
+ * platform cap, not configurable; local workerd does not enforce it, so we
+ * enforce it ourselves), so this is both the current cost and the largest
+ * one a deployed Worker can verify.
  */
 export const PBKDF2_MAX_ITERATIONS = 100_000;
 export const PBKDF2_ITERATIONS = 100_000;
@@ -83,6 +85,19 @@ export async function hashPassword(password: string, iterations: number = PBKDF2
   return `{PBKDF2-SHA256}${iterations}$${toBase64(salt)}$${toBase64(hash)}`;
 }
 
+const SSCRYPT_SALT_BYTES = 8;
+
+async function verifySscrypt(password: string, stored: string): Promise<boolean> {
+  const blob = fromBase64(stored.slice("{SSCRYPT}".length));
+  if (!blob || blob.length !== 64 + SSCRYPT_SALT_BYTES) return false;
+  const salt = blob.slice(blob.length - SSCRYPT_SALT_BYTES);
+  const derived = await scrypt(password, salt, 16384, 8, 1, 64);
+  const rebuilt = new Uint8Array(derived.length + salt.length);
+  rebuilt.set(derived);
+  rebuilt.set(salt, derived.length);
+  return timingSafeEqualStrings(`{SSCRYPT}${toBase64(rebuilt)}`, stored);
+}
+
 const PBKDF2_FORMAT = /^\{PBKDF2-SHA256\}([1-9][0-9]{0,8})\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
 export type HashScheme = "pbkdf2-sha256" | "ssha-256" | "ssha" | "sscrypt";
@@ -96,9 +111,9 @@ export function hashScheme(stored: string): HashScheme {
 }
 
 /** True when the stored hash is weaker than what {@link hashPassword} writes now. */
-export function needsRehash(stored: string): boolean {
+export function needsRehash(stored: string, iterations: number = PBKDF2_ITERATIONS): boolean {
   const m = PBKDF2_FORMAT.exec(stored);
-  return !m || Number(m[1]) < PBKDF2_ITERATIONS;
+  return !m || Number(m[1]) < iterations;
 }
 
 async function verifySalted(password: string, stored: string, prefix: string, digest: "SHA-1" | "SHA-256"): Promise<boolean> {
@@ -138,6 +153,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
     case "ssha":
       return verifySalted(password, stored, "{SSHA}", "SHA-1");
     case "sscrypt":
-      return false;
+      return verifySscrypt(password, stored);
   }
 }

@@ -61,8 +61,9 @@ const REASONS: Record<number, [string, string]> = {
 };
 
 export function escapeHtml(s: string): string {
-  const map: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" };
-  return s.replace(/[&<>"']/g, (c) => map[c] as string);
+  // cgi.escape(s, quote=True), as WebOb renders error details.
+  const map: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
+  return s.replace(/[&<>"]/g, (c) => map[c] as string);
 }
 
 /** WebOb 1.0 chooses the HTML template when Accept mentions html or is a wildcard. */

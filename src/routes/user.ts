@@ -11,8 +11,10 @@
  *    REGISTRATION=closed (the reference's `allow_new_users = false`), at the
  *    same point of the check order (step 8, after validation), with no
  *    detail, so the response does not say which of the two modes is active.
- *  - Names longer than 32 characters (possible only with strict usernames
- *    off) → Weave code 3 "invalid username", checked right after step 1.
+ *  - With strict usernames off, names longer than 32 characters → Weave
+ *    code 3 "invalid username", checked right after step 1 (user-1.0 §3.3
+ *    recommends rejecting them; 3 is the code for an invalid user name).
+ *    With strict mode on they fail the e-mail check (15), as in the reference.
  *  - Invalid request bodies never crash: non-object JSON → 6, non-string or
  *    missing e-mail → 12, non-string password → 7 (the spec's
  *    recommendations); a non-UTF-8 password body on POST password → 400
@@ -86,12 +88,14 @@ async function recheck(c: LegacyContext): Promise<Extract<VerifiedAccount, { ok:
   return r.ok ? r : null;
 }
 
-/** Erases a principal's stored collections. Replaceable in tests (the UserStore DO lives on main). */
+/**
+ * Erases a principal's stored collections through the UserStore Durable
+ * Object. An object, not a bare function, so tests can simulate an
+ * unreachable store.
+ */
 export const storageWiper = {
   wipe: async (env: Env, principal: Principal): Promise<void> => {
-    // The UserStore Durable Object's `wipe()` RPC method (src/objects/user-store.ts, owned by the lead).
-    const stub = userStoreFor(env, principal) as unknown as { wipe(): Promise<unknown> };
-    await callStore(() => stub.wipe());
+    await callStore(() => userStoreFor(env, principal).wipe());
   },
 };
 
@@ -105,8 +109,9 @@ async function createUser(c: LegacyContext): Promise<Response> {
   const user = c.params.user as string;
   // 1. name taken
   if (await usernameExists(c.env, user)) throw new WeaveError(WeaveCode.INVALID_WRITE);
-  // (decision) over-long names, reachable only with strict usernames off
-  if (user.length > MAX_USERNAME_LENGTH) throw new WeaveError(WeaveCode.INVALID_USERNAME);
+  // (decision) over-long names with strict usernames off; with strict mode on
+  // they fail step 4 (code 15) like in the reference, as no hash is that long.
+  if (!c.config.strictUsernames && user.length > MAX_USERNAME_LENGTH) throw new WeaveError(WeaveCode.INVALID_USERNAME);
   // 2. JSON object
   const raw = await bodyText(c.req);
   let data: unknown;
@@ -130,7 +135,7 @@ async function createUser(c: LegacyContext): Promise<Response> {
   // 7. captcha: not configured on this server (server-full default), always passes.
   // 8. registration policy, then insert
   if (!registrationAllowed(c)) throw new HttpError(503);
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
   const userid = await createAccount(c.env, user, hash, email);
   if (userid === null) throw new HttpError(500, "User creation failed.");
   await rememberPassword(user, userid, hash, password);
@@ -197,7 +202,7 @@ async function changePassword(c: LegacyContext): Promise<Response> {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }
   // 5. compare-and-set against the hash that just verified
-  const hash = await hashPassword(password);
+  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
   if (!(await setPasswordHash(c.env, verified.userid, verified.hash, hash))) {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }

@@ -70,10 +70,10 @@ const SQL = {
              modified = CASE WHEN ?10 & ${SET_MODIFIED} THEN excluded.modified ELSE modified END,
              expiry = excluded.expiry
            RETURNING modified`,
-  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ?`,
+  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ? RETURNING 1 AS n`,
   deleteAllRecords: `DELETE FROM bso`,
   deleteAllCollections: `DELETE FROM collections`,
-  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?)`,
+  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
   nextExpiry: `SELECT MIN(expiry) AS expiry FROM bso WHERE expiry IS NOT NULL`,
 } as const;
 
@@ -281,10 +281,10 @@ export class StorageEngine {
       const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
       if (pre) return { ok: false, failure: pre, ts };
       const { where, bindings } = this.filterClause(p, null);
-      const deleted = this.sql.run(
-        `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where} ${orderClause(p)} ${limitClause(p)})`,
+      const deleted = this.sql.all(
+        `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where} ${orderClause(p)} ${limitClause(p)}) RETURNING 1 AS n`,
         ...bindings,
-      );
+      ).length;
       this.commitStamp(ts);
       return { ok: true, ts, deleted };
     });
@@ -296,7 +296,7 @@ export class StorageEngine {
       const ts = this.writeStamp();
       const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
       if (pre) return { ok: false, failure: pre, ts };
-      const deleted = this.sql.run(SQL.deleteRecord, p.collection, p.id);
+      const deleted = this.sql.all(SQL.deleteRecord, p.collection, p.id).length;
       this.commitStamp(ts);
       return { ok: true, ts, deleted };
     });
@@ -317,7 +317,8 @@ export class StorageEngine {
 
   /** Removes up to `max` records that expired before `PURGE_GRACE_MS` ago. Returns how many. */
   purgeExpired(max = 5000): number {
-    return this.sql.transaction(() => this.sql.run(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max));
+    // Counted with RETURNING: rowsWritten would include the triggers' writes.
+    return this.sql.transaction(() => this.sql.all(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max).length);
   }
 
   /** When the next purge has something to do (ms), or null. */

@@ -16,3 +16,15 @@ describe("smoke", () => {
     expect(info.json).toEqual({ col2: Number(JSON.parse(post.text).modified) });
   });
 });
+
+describe("tokenserver and 1.1 share /1.0/", () => {
+  it("storage-1.1 §3.2: GET /1.0/<u>/storage stays 405 and /1.0/<u>/info 404 with the tokenserver mounted", async () => {
+    const a = await register();
+    const r405 = await call(a, "GET", "/storage", { version: "1.0" });
+    expect(r405.status).toBe(405);
+    expect(r405.headers.get("X-Weave-Timestamp")).toMatch(/^\d+\.\d\d$/);
+    const r404 = await call(a, "GET", "/info", { version: "1.0" });
+    expect(r404.status).toBe(404);
+    expect(r404.text.startsWith("404 Not Found")).toBe(true);
+  });
+});

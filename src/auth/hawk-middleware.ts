@@ -1,0 +1,87 @@
+/**
+ * @module hawk-middleware
+ * Hono middleware for Storage 1.5 routes: verifies Hawk (hawk.md §7) and sets
+ * `c.var.principal = { kind: "token", … }`. Failure answers are the
+ * reference's (storage-1.5 §3): 401 with JSON body `0` (plus
+ * `WWW-Authenticate`), and 400 body `0` when the token's uid is not the path
+ * uid. Mount on the user routes, e.g.
+ *
+ *   app.use("/1.5/:uid/*", hawkAuth());  app.use("/1.5/:uid", hawkAuth());
+ *
+ * Settings (HAWK_SKEW_SECONDS, HAWK_NONCE_CHECK, TRUST_FORWARDED_HOST,
+ * SYNC_MASTER_SECRET[_PREVIOUS]) are documented in src/tokenserver/config.ts.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { formatTs } from "../lib/timestamp";
+import { getHawkConfig } from "../tokenserver/config";
+import { verifyHawk } from "./hawk";
+import { MemoryNonceStore, NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
+
+export interface HawkAuthOptions {
+  /** Replay store; default: one {@link MemoryNonceStore} per isolate (if HAWK_NONCE_CHECK). */
+  nonceStore?: NonceStore;
+  /** Whether this request may use an expired token. Default: `GET …/1.5/{uid}/info/collections` only. */
+  allowExpired?: (c: Context<AppEnv>) => boolean;
+  /** The uid in the path. Default: the `uid` route param, else the number after `/1.5/`. */
+  pathUid?: (c: Context<AppEnv>) => string | undefined;
+  /** Clock (seconds); tests inject it. */
+  nowSeconds?: () => number;
+}
+
+const isolateNonces = new MemoryNonceStore();
+
+const UID_IN_PATH = /\/1\.5\/(\d{1,10})(?:\/|$)/;
+
+/** storage-1.5 §3.3: only `GET /1.5/{uid}/info/collections` accepts an expired token. */
+export function isInfoCollections(c: Context<AppEnv>): boolean {
+  return c.req.method === "GET" && /\/1\.5\/\d{1,10}\/info\/collections$/.test(new URL(c.req.url).pathname);
+}
+
+function defaultPathUid(c: Context<AppEnv>): string | undefined {
+  const p = c.req.param("uid" as never) as string | undefined;
+  if (p !== undefined) return p;
+  return UID_IN_PATH.exec(new URL(c.req.url).pathname)?.[1];
+}
+
+function bodyZero(status: 400 | 401, headers: Record<string, string> = {}): Response {
+  const now = Math.floor(Date.now() / 10) * 10;
+  return new Response("0", {
+    status,
+    headers: { "Content-Type": "application/json", "X-Weave-Timestamp": formatTs(now), ...headers },
+  });
+}
+
+export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> {
+  return async function hawkAuthMiddleware(c, next) {
+    const cfg = getHawkConfig(c.env);
+    const result = await verifyHawk(
+      { method: c.req.method, url: c.req.url, headers: c.req.raw.headers },
+      {
+        secrets: cfg.masterSecrets,
+        nowSeconds: opts.nowSeconds?.(),
+        skewSeconds: cfg.skewSeconds,
+        allowExpired: (opts.allowExpired ?? isInfoCollections)(c),
+        nonceStore: opts.nonceStore ?? (cfg.nonceCheck ? isolateNonces : NO_NONCE_CHECK),
+        trustForwarded: cfg.trustForwarded,
+        // Only called when the client sent `hash` (no Sync client does); Hono caches the body for the handler.
+        readBody: async () => new Uint8Array(await c.req.arrayBuffer()),
+      },
+    );
+    if (!result.ok) return bodyZero(401, { "WWW-Authenticate": result.challenge });
+    const pathUid = (opts.pathUid ?? defaultPathUid)(c);
+    if (pathUid !== undefined && Number(pathUid) !== result.token.uid) return bodyZero(400);
+    const t = result.token;
+    c.set("principal", {
+      kind: "token",
+      uid: t.uid,
+      fxaUid: t.fxa_uid ?? "",
+      expired: result.expired,
+      fxaKid: t.fxa_kid,
+      hashedFxaUid: t.hashed_fxa_uid,
+      hashedDeviceId: t.hashed_device_id,
+      expires: t.expires,
+    });
+    await next();
+  };
+}

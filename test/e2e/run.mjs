@@ -1,0 +1,71 @@
+// End-to-end runner: starts one `wrangler dev` (fresh local D1 and Durable
+// Objects), runs every test/e2e/*.e2e.mjs suite against it over real HTTP,
+// and prints `e2e: N passed, N failed` (read by .ci/run).
+//
+// A suite's default export receives { baseUrl, test, log }: it registers
+// tests with test(name, fn). A suite that registers nothing is run as one
+// test (suites that start their own servers do that).
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { startWranglerDev } from "./harness.mjs";
+import { startMockFxa } from "./mock-fxa.mjs";
+
+const only = process.argv.slice(2);
+const dir = join(process.cwd(), "test", "e2e");
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".e2e.mjs"))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+
+const log = (...a) => console.log("  ", ...a);
+let passed = 0;
+let failed = 0;
+
+// The mock Mozilla-account server the tokenserver verifies tokens against.
+const fxa = await startMockFxa();
+
+// Small quota so that the quota rules can be exercised over HTTP.
+export const E2E_VARS = {
+  QUOTA_SIZE_KB: "64",
+  SHARED_SECRET: "e2e-shared-secret",
+  SYNC_MASTER_SECRET: "e2e-master-secret-0123456789abcdef",
+  FXA_OAUTH_SERVER_URL: fxa.url,
+};
+
+const server = await startWranglerDev({ vars: E2E_VARS, log });
+const cleanup = () => {
+  server.stop();
+  void fxa.close();
+};
+process.on("SIGINT", () => {
+  cleanup();
+  process.exit(130);
+});
+
+try {
+  for (const file of files) {
+    console.log(`suite ${file}`);
+    const mod = await import(pathToFileURL(join(dir, file)).href);
+    const tests = [];
+    const test = (name, fn) => tests.push({ name, fn });
+    const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS, fxa });
+    if (tests.length === 0) tests.push({ name: file, fn: () => ret });
+    else await ret;
+    for (const t of tests) {
+      const started = Date.now();
+      try {
+        await t.fn();
+        passed++;
+        console.log(`  ✓ ${t.name} (${Date.now() - started} ms)`);
+      } catch (err) {
+        failed++;
+        console.log(`  ✗ ${t.name}\n      ${String(err?.stack ?? err).split("\n").join("\n      ")}`);
+      }
+    }
+  }
+} finally {
+  cleanup();
+}
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
