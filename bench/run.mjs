@@ -84,6 +84,11 @@ function cleanupSync() {
   } catch {}
 }
 process.on("exit", cleanupSync);
+// `npm run` does not pass SIGTERM on to us: if our parent goes away, stop as if signalled.
+const PARENT = process.ppid;
+setInterval(() => {
+  if (process.ppid !== PARENT) process.kill(process.pid, "SIGTERM");
+}, 1000).unref();
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(sig, async () => {
     log(`${sig}: stopping everything`);
@@ -158,7 +163,7 @@ async function startWranglerDev(key, { config, vars = {}, migrations = false }) 
   const args = [WRANGLER_JS, "dev", "-c", config, "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn",
     "--persist-to", persist, "--inspector-port", String(inspector), "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawnGroup(process.execPath, args, { cwd: ROOT, env });
+  const child = spawnGroup(process.execPath, [path.join(BENCH, "lib", "guard.mjs"), process.execPath, ...args], { cwd: ROOT, env });
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   child.stdout.on("data", () => {});
