@@ -221,7 +221,7 @@ async function pool(items, n, fn) {
 
 /** The wire client for one server flavour: register, post, probe. */
 function clientFor(server) {
-  if (server.flavour === "floor") {
+  if (server.flavour === "floor" || server.flavour === "floord1") {
     return {
       register: async () => ({ ok: true }),
       post: async (user, coll, body) => {
@@ -457,6 +457,13 @@ async function runServer(server, which) {
     }
   }
 
+  if (which.includes("micro") && server.key === "floor-direct") {
+    // Breakdown: the floor plus one D1 lookup per request (what our account lookup costs by itself)
+    const d1 = { ...server, flavour: "floord1" };
+    for (const c of CONCURRENCY)
+      await measure(d1, "breakdown", "info", { users: users.micro, c, label: "floor + D1 lookup: GET info" });
+  }
+
   if (which.includes("mix")) {
     const label = "realistic mix (1.1)";
     if (why("mix")) skipRow("mix", label, server, why("mix"));
@@ -605,6 +612,22 @@ function report() {
     table("Mix by operation: p50 ms (requests)", ["workload", "server", "c", ...tags],
       mixes.map((r) => [r.workload, r.server, r.c, ...tags.map((t) => (r.tags[t] ? `${fmtMs(r.tags[t].p50)} (${r.tags[t].n})` : "-"))]));
   }
+
+  const bd = [];
+  for (const c of CONCURRENCY) {
+    const pick = (pred) => measured.find((r) => r.c === c && pred(r));
+    const parts = [
+      ["floor", pick((r) => r.server === "floor-direct" && r.workload === "GET info/collections")],
+      ["floor + D1 lookup", pick((r) => r.group === "breakdown")],
+      ["ours, 1.1, auth short-circuited", pick((r) => r.group === "auth" && r.variant === "bypass" && r.protocol === "1.1")],
+      ["ours, 1.1 Basic", pick((r) => r.group === "auth" && r.variant === "basic" && r.protocol === "1.1")],
+    ];
+    const f = parts[0][1];
+    for (const [name, r] of parts) if (r) bd.push([name, r.server, c, fmt(r.rps), fmtMs(r.p50), fmt(r.cpuPer1k, 3), fmtX(ratio(r.cpuPer1k, f?.cpuPer1k))]);
+  }
+  if (bd.length)
+    table("Where the time goes: GET info/collections, direct (each step adds one thing; cpu ×fl = cpu / floor cpu)",
+      ["step", "server", "c", "req/s", "p50 ms", "cpu s/1k", "cpu ×fl"], bd);
 
   const scale = measured.filter((r) => r.group === "scale");
   if (scale.length) {

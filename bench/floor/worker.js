@@ -7,6 +7,10 @@
  * trivial read, one upsert) and answers JSON of the same shape and size.
  * Every number the benchmark prints for our server is divided by this one.
  *
+ * A `/d1` prefix on any route adds one D1 point lookup in the Worker before the
+ * DO call, the shape of our per-request account lookup, so the benchmark can
+ * show what that hop costs on its own.
+ *
  * Routes (user = DO name):
  *   GET    /<user>/info                     trivial read (collections table)
  *   GET    /<user>/<coll>?newer=&limit=&offset=&full=1   range read
@@ -109,9 +113,22 @@ export class FloorStore {
   }
 }
 
+let accountsTable;
+
 export default {
   async fetch(request, env) {
-    const user = new URL(request.url).pathname.split("/")[1];
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/d1/")) {
+      accountsTable ??= env.DB.exec(
+        "CREATE TABLE IF NOT EXISTS user (userid INTEGER PRIMARY KEY, username TEXT UNIQUE NOT NULL, password TEXT)",
+      );
+      await accountsTable;
+      url.pathname = url.pathname.slice(3);
+      const user = url.pathname.split("/")[1];
+      await env.DB.prepare("SELECT userid, password FROM user WHERE username = ?").bind(user).first();
+      request = new Request(url, request);
+    }
+    const user = url.pathname.split("/")[1];
     if (!user) return new Response("ok");
     return env.FLOOR.get(env.FLOOR.idFromName(user)).fetch(request);
   },

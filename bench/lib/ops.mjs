@@ -77,8 +77,8 @@ export function toRequest(flavour, user, op, at) {
     return { method, path, headers, body: op.body };
   }
   const q = op.query ? `?${op.query}` : "";
-  if (flavour === "floor") {
-    const base = `/${user.name}`;
+  if (flavour === "floor" || flavour === "floord1") {
+    const base = `${flavour === "floord1" ? "/d1" : ""}/${user.name}`;
     const path =
       op.kind === "info" ? `${base}/info`
       : op.kind === "put" ? `${base}/${op.coll}/${op.id}${q}`
