@@ -13,10 +13,12 @@ import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
 import { setupPageApp } from "./routes/setup-page";
 import { tokenserverApp } from "./tokenserver/routes";
+import { recoveryRoutes } from "./routes/recovery";
 
 export { UserStore } from "./objects/user-store";
+export { LoginThrottle } from "./objects/login-throttle";
 
-const legacyRoutes = [...storage11Routes, ...userRoutes];
+const legacyRoutes = [...storage11Routes, ...userRoutes, ...recoveryRoutes];
 
 const app = new Hono<AppEnv>();
 

@@ -47,8 +47,8 @@ export function parseTs11(text: string): number | null {
   let cs: bigint;
   if (exp >= 0) {
     cs = digits * 10n ** BigInt(exp);
-  } else if (-exp > 60) {
-    cs = 0n; // below half a hundredth
+  } else if (-exp > digits.toString().length + 1) {
+    cs = 0n; // digits < 10^(-exp) / 10: below half a hundredth
   } else {
     const div = 10n ** BigInt(-exp);
     const q = digits / div;

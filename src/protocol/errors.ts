@@ -89,8 +89,11 @@ export function webobResponse(status: number, opts: WebobOptions = {}): Response
   let body: string;
   if (status === 405) {
     const expl = `The method ${opts.method ?? "GET"} is not allowed for this resource. `;
+    // WebOb's 405 body template is "EXPL<br /><br />\n${detail}" with no trailing
+    // blank lines (hence the plain form's single trailing space), so the HTML
+    // form has one newline after the detail, not three.
     body = html
-      ? `<html>\n <head>\n  <title>${statusLine}</title>\n </head>\n <body>\n  <h1>${statusLine}</h1>\n  ${escapeHtml(expl)}<br /><br />\n\n\n\n </body>\n</html>`
+      ? `<html>\n <head>\n  <title>${statusLine}</title>\n </head>\n <body>\n  <h1>${statusLine}</h1>\n  ${escapeHtml(expl)}<br /><br />\n\n </body>\n</html>`
       : `${statusLine}\n\n${expl}\n\n `;
   } else if (html) {
     body = `<html>\n <head>\n  <title>${statusLine}</title>\n </head>\n <body>\n  <h1>${statusLine}</h1>\n  ${explanation}<br /><br />\n${escapeHtml(detail)}\n\n\n </body>\n</html>`;

@@ -68,7 +68,7 @@ export function pyStrFloat(x: number): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
   let s: string;
   if (x === 0) {
-    s = "0";
+    s = Object.is(x, -0) ? "-0" : "0";
   } else {
     const exp = Math.floor(Math.log10(Math.abs(Number(x.toPrecision(12)))));
     if (exp < -4 || exp >= 12) {

@@ -23,14 +23,70 @@ export class JsonNumber {
     readonly value: number,
     readonly source: string,
   ) {}
+  /** A JSON integer token (Python int); fractions, exponents and NaN/Infinity are Python floats. */
   get isInteger(): boolean {
-    return !/[.eE]/.test(this.source);
+    return /^-?\d+$/.test(this.source);
   }
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Decodes and parses a request body; null when it is not valid UTF-8 JSON (Weave code 6). */
+/**
+ * The reference's JSON parser also accepts the bare literals `NaN`, `Infinity`
+ * and `-Infinity` (storage-1.1 §5.2). They are swapped for number tokens whose
+ * text carries a per-call nonce (padded with spaces so they cannot fuse with a
+ * neighbouring token), and the reviver turns those back into non-finite
+ * numbers, which validation then rejects like any unconvertible value.
+ */
+function replaceNonFiniteLiterals(text: string): { text: string; sentinels: Map<string, JsonNumber> } | null {
+  if (!text.includes("NaN") && !text.includes("Infinity")) return null;
+  const nonce = String(crypto.getRandomValues(new Uint32Array(1))[0]);
+  const literals: Array<[string, number]> = [
+    ["-Infinity", -Infinity],
+    ["Infinity", Infinity],
+    ["NaN", NaN],
+  ];
+  const sentinels = new Map<string, JsonNumber>();
+  literals.forEach(([lit, value], i) => sentinels.set(`0e-9${nonce}${i}`, new JsonNumber(value, lit)));
+  // Strings are skipped with indexOf (payloads are long strings; the structure
+  // around them is short), so the scan stays linear and cheap.
+  const parts: string[] = [];
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text.charCodeAt(i) === 0x22) {
+      const close = closingQuote(text, i + 1);
+      if (close < 0) break; // unterminated: JSON.parse will refuse it anyway
+      i = close + 1;
+      continue;
+    }
+    const hit = literals.findIndex(([lit]) => text.startsWith(lit, i));
+    if (hit >= 0) {
+      parts.push(text.slice(copied, i), ` 0e-9${nonce}${hit} `);
+      i += (literals[hit] as [string, number])[0].length;
+      copied = i;
+      continue;
+    }
+    i += 1;
+  }
+  parts.push(text.slice(copied));
+  return { text: parts.join(""), sentinels };
+}
+
+/** Index of the unescaped `"` closing a string whose content starts at `from`, or -1. */
+function closingQuote(text: string, from: number): number {
+  let k = from;
+  for (;;) {
+    const q = text.indexOf('"', k);
+    if (q < 0) return -1;
+    let backslashes = 0;
+    for (let b = q - 1; b >= from && text.charCodeAt(b) === 0x5c; b--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    k = q + 1;
+  }
+}
+
+/** Decodes and parses a request body; undefined when it is not valid UTF-8 JSON (Weave code 6). */
 export function parseJsonBody(bytes: ArrayBuffer): JsonIn | undefined {
   let text: string;
   try {
@@ -38,9 +94,13 @@ export function parseJsonBody(bytes: ArrayBuffer): JsonIn | undefined {
   } catch {
     return undefined;
   }
+  const swapped = replaceNonFiniteLiterals(text);
   try {
-    return JSON.parse(text, function reviver(this: unknown, _key: string, value: unknown, context?: { source?: string }) {
-      if (typeof value === "number") return new JsonNumber(value, context?.source ?? String(value));
+    return JSON.parse(swapped?.text ?? text, function reviver(this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+      if (typeof value === "number") {
+        const source = context?.source ?? String(value);
+        return swapped?.sentinels.get(source) ?? new JsonNumber(value, source);
+      }
       return value;
     }) as JsonIn;
   } catch {
@@ -50,6 +110,11 @@ export function parseJsonBody(bytes: ArrayBuffer): JsonIn | undefined {
 
 function isScalar(v: JsonIn): boolean {
   return v === null || typeof v === "string" || typeof v === "boolean" || v instanceof JsonNumber;
+}
+
+/** V1 (storage-1.1 §5.2): every value of the object is null, a number, a boolean or a string. */
+export function hasOnlyScalars(obj: { [k: string]: JsonIn }): boolean {
+  return Object.values(obj).every(isScalar);
 }
 
 export function isJsonObject(v: JsonIn | undefined): v is { [k: string]: JsonIn } {
@@ -62,6 +127,9 @@ export function pyStr(v: JsonIn): string | null {
   if (typeof v === "boolean") return v ? "True" : "False";
   if (v instanceof JsonNumber) {
     if (v.isInteger) return BigInt(v.source).toString();
+    // NaN/Infinity literals: invalid (storage-1.1 §5.2 REF-BUG). An overflowing
+    // number such as 1e999 is a Python float inf, and str() of it is "inf".
+    if (!Number.isFinite(v.value)) return /^-?\d/.test(v.source) ? pyStrFloat(v.value) : null;
     return pyStrFloat(v.value);
   }
   return "None";
@@ -130,9 +198,17 @@ export function validateWbo(obj: { [k: string]: JsonIn }): WboVerdict {
   if (payload !== null) {
     if (typeof payload !== "string") return { ok: false, key, error: "payload not a string" };
     if (utf8Length(payload) > MAX_PAYLOAD_BYTES) return { ok: false, key, error: "payload too large" };
+    // SQLite stores text as UTF-8, which cannot hold a lone surrogate: storing
+    // one would silently return U+FFFD instead. Refuse rather than corrupt.
+    if (hasLoneSurrogate(payload)) return { ok: false, key, error: "invalid wbo" };
     fields.payload = payload;
   }
   return { ok: true, fields, id };
+}
+
+/** True when the string holds a UTF-16 surrogate that is not part of a pair (not representable in UTF-8). */
+export function hasLoneSurrogate(s: string): boolean {
+  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
 /** UTF-8 byte length without allocating. */
@@ -222,42 +298,56 @@ const OFFERS: Array<[string, ListFormat]> = [
   ["application/whoisi", "whoisi"],
 ];
 
+/** One `, media-range [params] ;q=value` part, as WebOb 1.0's Accept.parse reads it. */
+const ACCEPT_PART = /,\s*([^\s;,\n]+)(?:[^,]*?;\s*q=([0-9.]*))?/g;
+
+/** (media range, q) pairs with q > 0, as WebOb 1.0 MIMEAccept parses them (storage-1.1 §7.2). */
+function parseAccept(accept: string): Array<{ mask: string; q: number }> {
+  const out: Array<{ mask: string; q: number }> = [];
+  for (const m of `,${accept}`.matchAll(ACCEPT_PART)) {
+    const mask = m[1] as string;
+    if (mask === "q") continue;
+    let q = 1;
+    const qText = m[2] ?? "";
+    if (qText !== "") {
+      const n = Number(qText);
+      if (!Number.isNaN(n)) q = Math.max(Math.min(n, 1), 0);
+    }
+    const halves = mask.split("/");
+    if (halves.length !== 2) continue; // no "/" or more than one
+    if (halves[0] === "*" && halves[1] !== "*") continue;
+    if (q > 0) out.push({ mask, q });
+  }
+  return out;
+}
+
+function maskMatches(mask: string, offer: string): boolean {
+  if (mask === "*/*") return true;
+  if (mask.endsWith("/*")) return offer.split("/")[0] === mask.slice(0, -2);
+  return mask === offer;
+}
+
+const stars = (s: string) => s.split("*").length - 1;
+
 /** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
 export function negotiate(accept: string | null): ListFormat {
   if (!accept) return "json";
-  const ranges: Array<{ type: string; sub: string; q: number }> = [];
-  for (const part of accept.split(",")) {
-    const [mediaRaw, ...params] = part.split(";");
-    const media = (mediaRaw ?? "").trim();
-    if (!media.includes("/")) continue;
-    const [type = "", sub = ""] = media.split("/", 2);
-    if (type === "*" && sub !== "*") continue;
-    let q = 1;
-    for (const p of params) {
-      const [k, v] = p.split("=", 2).map((s) => s.trim());
-      if (k === "q") {
-        const n = Number(v);
-        q = v === undefined || v === "" || Number.isNaN(n) ? 1 : Math.min(1, Math.max(0, n));
-      }
-    }
-    if (q === 0) continue;
-    ranges.push({ type, sub, q });
-  }
-  let best: { format: ListFormat; q: number; specificity: number } | null = null;
+  const ranges = parseAccept(accept);
+  let best: ListFormat = "json";
+  let bestQ = -1;
+  let matchedBy = "*/*";
   for (const [offer, format] of OFFERS) {
-    const [ot, os] = offer.split("/") as [string, string];
-    for (const r of ranges) {
-      let specificity: number;
-      if (r.type === "*" && r.sub === "*") specificity = 0;
-      else if (r.type === ot && r.sub === "*") specificity = 1;
-      else if (r.type === ot && r.sub === os) specificity = 2;
-      else continue;
-      if (!best || r.q > best.q || (r.q === best.q && specificity > best.specificity)) {
-        best = { format, q: r.q, specificity };
-      }
+    for (const { mask, q } of ranges) {
+      if (q < bestQ) continue;
+      // On equal q a more specific range wins ("a/b" over "a/*" over "*/*"), else the earlier offer.
+      if (q === bestQ && stars(matchedBy) <= stars(mask)) continue;
+      if (!maskMatches(mask, offer)) continue;
+      best = format;
+      bestQ = q;
+      matchedBy = mask;
     }
   }
-  return best?.format ?? "json";
+  return best;
 }
 
 // ------------------------------------------------------------------ rendering
@@ -380,11 +470,13 @@ export function tsBody(ms: number | null): string {
   return ms === null ? "null" : formatTs(ms);
 }
 
-/** `{name: value}` maps of info/*, with Python's separators. */
+/**
+ * `{name: value}` maps of info/* and the batch `failed` map, with Python's
+ * separators. Built from the entries directly: a plain object would turn a
+ * collection or record named `__proto__` into a prototype change and drop it.
+ */
 export function renderMap(entries: Array<[string, PyValue]>): string {
-  const obj: Record<string, PyValue> = {};
-  for (const [k, v] of entries) obj[k] = v;
-  return dumps(obj);
+  return `{${entries.map(([k, v]) => `${pyString(k)}: ${dumps(v)}`).join(", ")}}`;
 }
 
 export { Raw, tsToken, dumps };

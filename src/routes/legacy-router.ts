@@ -19,6 +19,7 @@ import { crashResponse, HttpError, WeaveError, webobResponse, weaveResponse } fr
 import { formatTs, nowTick } from "../lib/timestamp";
 import { StorageUnavailable } from "../storage/stub";
 import { unavailableResponse } from "../protocol/errors";
+import { attemptFor, guardedLogin, throttledError } from "../throttle/guard";
 
 export interface LegacyContext {
   req: Request;
@@ -107,7 +108,14 @@ export async function basicAuth(
   }
   // URL ownership before the password check (§4 step 5).
   if (creds.user !== user) return unauthorized(accept);
-  const result = await authenticateAccount(env, ctx, creds.user, creds.password);
+  // Password guessing is throttled per (account, address), account and address (src/throttle/).
+  const result = await guardedLogin(env, attemptFor(req, creds.user), () =>
+    authenticateAccount(env, ctx, creds.user, creds.password),
+  );
+  if ("throttled" in result) {
+    const e = throttledError(result.throttled);
+    return webobResponse(e.status, { detail: e.detail, accept, headers: e.headers });
+  }
   if (!result.ok) return unauthorized(accept);
   return { kind: "account", userid: result.userid, username: creds.user };
 }

@@ -12,6 +12,7 @@ import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { pyFloat, pyStrFloat, Raw } from "../protocol/pyjson";
 import {
   CONTENT_TYPES,
+  hasOnlyScalars,
   isJsonObject,
   jsonResponse,
   negotiate,
@@ -123,6 +124,10 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   const ius = parseIfUnmodifiedSince(c.req);
   const body = parseJsonBody(await readBody(c.req));
   const failed: Record<string, string[]> = {};
+  // defineProperty, not assignment: a record id "__proto__" must become a key like
+  // any other (a null-prototype object would not survive the RPC to the store).
+  const fail1 = (key: string, message: string) =>
+    Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
   const records: RecordFields[] = [];
   let rejectAfterChecks: number | undefined;
   if (body === undefined) {
@@ -131,32 +136,58 @@ async function postCollection(c: LegacyContext): Promise<Response> {
     // A lone object with an id is a PUT of that id (§8.8 step 3).
     if (isJsonObject(body) && Object.prototype.hasOwnProperty.call(body, "id") && body.id !== null) {
       const id = pyStr(body.id as JsonIn);
-      if (id !== null && !id.includes("/")) return putOne(c, collection, id, body, ius);
+      if (id !== null && !id.includes("/")) {
+        // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
+        // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
+        // header must win over "over quota". The store's post answers a
+        // precondition failure before looking at the (refused, empty) batch,
+        // so this probe never writes; PUT re-checks the header atomically.
+        if (ius !== undefined && c.config.useQuota) {
+          const probe = await callStore(() =>
+            store(c).post({
+              dialect: "1.1",
+              collection,
+              records: [],
+              failed: {},
+              quota: null,
+              ifUnmodifiedSince: ius,
+              rejectAfterChecks: WeaveCode.INVALID_WRITE,
+            }),
+          );
+          if (!probe.ok && probe.failure.kind !== "rejected") fail(probe.failure, collection);
+        }
+        return putOne(c, collection, id, body, ius);
+      }
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;
   } else {
     let bytes = 0;
     body.forEach((item, index) => {
-      if (!isJsonObject(item)) {
-        failed[""] = ["invalid wbo"];
+      // §8.8 step 4: not a scalar-valued object, then no id, then V2-V5.
+      if (!isJsonObject(item) || !hasOnlyScalars(item)) {
+        fail1("", "invalid wbo");
+        return;
+      }
+      if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
+        fail1("", "invalid id");
         return;
       }
       const v = validateWbo(item);
       if (!v.ok) {
-        failed[v.key] = [v.error];
+        fail1(v.key, v.error);
         return;
       }
       if (v.id === null) {
-        failed[""] = ["invalid id"];
+        fail1("", "invalid id");
         return;
       }
       if (index >= c.config.batchMaxCount) {
-        failed[v.id] = ["retry wbo"];
+        fail1(v.id, "retry wbo");
         return;
       }
       bytes += v.fields.payload?.length ?? 0;
       if (bytes >= c.config.batchMaxBytes) {
-        failed[v.id] = ["retry bytes"];
+        fail1(v.id, "retry bytes");
         return;
       }
       records.push({ ...v.fields, id: v.id });

@@ -2,8 +2,9 @@
  * @module user
  * User API 1.0 (user-1.0 §1, §7) on the shared 1.x pipeline: account
  * availability, creation, deletion, password and e-mail changes, node
- * assignment, and the server-full default answers for the parts left to a
- * later issue (password-reset e-mails, captcha: user-1.0 §7.7, §7.8, §10).
+ * assignment, password reset by e-mail and the Turnstile captcha
+ * (user-1.0 §7.5, §7.7-§7.9, §10; the shared operations are in
+ * src/recovery/reset.ts, the HTML pages in src/routes/recovery.ts).
  *
  * Decisions where the spec is silent or recommends (each also in a test):
  *  - REGISTRATION=secret: account creation needs `X-Weave-Secret` equal to
@@ -22,6 +23,11 @@
  *  - DELETE user erases the stored data first, then the row (see
  *    {@link deleteUser}).
  *  - Unknown query parameters are ignored everywhere.
+ *  - Captcha is Cloudflare Turnstile (src/recovery/captcha.ts): the token is
+ *    `captcha-response` (PUT body key, password_reset query parameter).
+ *  - Reset with `X-Weave-Password-Reset` uses the code up (the spec's
+ *    recommendation; the reference left it valid) and is throttled like a
+ *    login; without any e-mail configured, codes cannot exist → code 10.
  */
 import type { LegacyContext, LegacyRoute } from "./legacy-router";
 import { basicAuth } from "./legacy-router";
@@ -29,6 +35,7 @@ import type { Principal } from "../env";
 import { parseBasic } from "../auth/basic";
 import {
   createAccount,
+  findAccount,
   deleteAccount,
   rememberPassword,
   setMail,
@@ -39,8 +46,12 @@ import {
 } from "../auth/accounts";
 import { hashPassword, timingSafeEqualStrings } from "../auth/password";
 import { serverUsername, validEmail, validPassword } from "../lib/usernames";
-import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
+import { escapeHtml, HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { callStore, userStoreFor } from "../storage/stub";
+import { captchaPasses, TURNSTILE_SCRIPT } from "../recovery/captcha";
+import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
+import { clearResetCodes } from "../recovery/reset-codes";
+import { throttledError } from "../throttle/guard";
 
 const V = String.raw`(?:1\.0|1)`;
 const U = String.raw`(?<user>[a-zA-Z0-9._-]+)`;
@@ -132,7 +143,10 @@ async function createUser(c: LegacyContext): Promise<Response> {
   const password = body.password;
   if (typeof password !== "string" || password === "") throw new WeaveError(WeaveCode.MISSING_PASSWORD);
   if (!validPassword(user, password)) throw new WeaveError(WeaveCode.WEAK_PASSWORD);
-  // 7. captcha: not configured on this server (server-full default), always passes.
+  // 7. captcha (§7.9), skipped with the shared secret
+  if (!sharedSecretPresented(c) && !(await captchaPasses(c.config, stringOrNull(body["captcha-response"]), c.req))) {
+    throw new WeaveError(WeaveCode.INVALID_CAPTCHA);
+  }
   // 8. registration policy, then insert
   if (!registrationAllowed(c)) throw new HttpError(503);
   const hash = await hashPassword(password, c.config.pbkdf2Iterations);
@@ -143,17 +157,25 @@ async function createUser(c: LegacyContext): Promise<Response> {
   return text(user, HTML);
 }
 
+function stringOrNull(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+/** X-Weave-Secret equals SHARED_SECRET (constant time); false when no secret is configured. */
+function sharedSecretPresented(c: LegacyContext): boolean {
+  const given = c.req.headers.get("X-Weave-Secret");
+  const secret = c.config.sharedSecret;
+  return given !== null && secret !== null && timingSafeEqualStrings(given, secret);
+}
+
 function registrationAllowed(c: LegacyContext): boolean {
   switch (c.config.registration) {
     case "open":
       return true;
     case "closed":
       return false;
-    case "secret": {
-      const given = c.req.headers.get("X-Weave-Secret");
-      const secret = c.config.sharedSecret;
-      return given !== null && secret !== null && timingSafeEqualStrings(given, secret);
-    }
+    case "secret":
+      return sharedSecretPresented(c);
   }
 }
 
@@ -171,7 +193,9 @@ async function deleteUser(c: LegacyContext): Promise<Response> {
   const verified = await recheck(c);
   if (!verified || verified.userid !== principal.userid) return text("0");
   await storageWiper.wipe(c.env, principal);
-  return text((await deleteAccount(c.env, principal.userid, verified.hash)) ? "1" : "0");
+  const deleted = await deleteAccount(c.env, principal.userid, verified.hash);
+  if (deleted) await clearResetCodes(c.env, principal.userid);
+  return text(deleted ? "1" : "0");
 }
 
 // --- §7.4 ------------------------------------------------------------------
@@ -189,10 +213,17 @@ async function changePassword(c: LegacyContext): Promise<Response> {
   if (password === null) throw new HttpError(400, "Password is not valid UTF-8");
   // 2. strength, before any authentication
   if (!validPassword(user, password)) throw new HttpError(400, WEAK_PASSWORD_DETAIL);
-  // 3. reset code: no reset-code backend on this server yet
-  if (c.req.headers.has("X-Weave-Password-Reset")) {
-    if (!(await usernameExists(c.env, user))) throw new HttpError(404);
-    throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
+  // 3. reset code (§8): unknown user 404, else the code must be valid
+  const code = c.req.headers.get("X-Weave-Password-Reset");
+  if (code !== null) {
+    const row = await findAccount(c.env, user);
+    if (!row) throw new HttpError(404);
+    if (!resetConfigured(c.config)) throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
+    const r = await resetWithCode(c, row, code, password);
+    if (r.ok) return text("success");
+    if (r.reason === "throttled") throw throttledError(r.retryAfter);
+    if (r.reason === "bad-code") throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
+    throw new HttpError(500, "Password change failed unexpectedly.");
   }
   // 4. Basic auth in the handler: a missing header gets no WWW-Authenticate
   const auth = await basicAuth(c.req, c.env, c.ctx, user, { challengeOnMissing: false });
@@ -222,13 +253,35 @@ async function changeEmail(c: LegacyContext): Promise<Response> {
   return text(email);
 }
 
-// --- §7.7, §7.8, §10: server-full defaults (no reset-code backend, no captcha) ---
-function noResetBackend(): Response {
-  throw new HttpError(503);
+// --- §7.7 ------------------------------------------------------------------
+async function passwordReset(c: LegacyContext): Promise<Response> {
+  await sendResetMail(c, c.params.user as string, c.query.get("captcha-response") ?? null);
+  return text("success");
 }
 
-function noCaptcha(): Response {
-  throw new HttpError(404, "No captcha configured");
+// --- §7.8 ------------------------------------------------------------------
+async function cancelReset(c: LegacyContext): Promise<Response> {
+  if (!resetConfigured(c.config)) throw new HttpError(503);
+  if (!(await captchaPasses(c.config, c.query.get("captcha-response") ?? null, c.req))) {
+    throw new WeaveError(WeaveCode.INVALID_CAPTCHA);
+  }
+  await clearResetCodes(c.env, (c.principal as Principal & { kind: "account" }).userid);
+  return text("success");
+}
+
+// --- §10 -------------------------------------------------------------------
+/** The Turnstile widget as the HTML fragment old clients embedded; 404 without a captcha. */
+function captchaHtml(c: LegacyContext): Response {
+  const captcha = c.config.recovery.captcha;
+  if (captcha === null) throw new HttpError(404, "No captcha configured");
+  const key = escapeHtml(captcha.siteKey);
+  return text(
+    `<body>\n<form action="/misc/1.0/captcha_html" method="post">\n` +
+      `<script src="${TURNSTILE_SCRIPT}" async defer></script>\n` +
+      `<div class="cf-turnstile" data-sitekey="${key}" data-response-field-name="captcha-response"></div>\n` +
+      `</form>\n</body>\n`,
+    HTML,
+  );
 }
 
 export const userRoutes: LegacyRoute[] = [
@@ -238,8 +291,8 @@ export const userRoutes: LegacyRoute[] = [
   { method: "GET", pattern: NODE_PATH, auth: "none", handler: nodeWeave },
   { method: "POST", pattern: PASSWORD_PATH, auth: "none", handler: changePassword },
   { method: "POST", pattern: EMAIL_PATH, auth: "basic", handler: changeEmail },
-  { method: "GET", pattern: RESET_PATH, auth: "none", handler: noResetBackend },
-  { method: "DELETE", pattern: RESET_PATH, auth: "basic", handler: noResetBackend },
-  { method: "GET", pattern: CAPTCHA_PATH, auth: "none", handler: noCaptcha },
-  { method: "POST", pattern: CAPTCHA_PATH, auth: "none", handler: noCaptcha },
+  { method: "GET", pattern: RESET_PATH, auth: "none", handler: passwordReset },
+  { method: "DELETE", pattern: RESET_PATH, auth: "basic", handler: cancelReset },
+  { method: "GET", pattern: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
+  { method: "POST", pattern: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
 ];

@@ -1,0 +1,188 @@
+/**
+ * @module policy
+ * Throttling of password guessing and reset-mail flooding (issue 4): the
+ * rules, and the engine that applies them over a {@link SqlPort}. One
+ * engine runs inside each LoginThrottle Durable Object instance
+ * (src/objects/login-throttle.ts); the Worker side is src/throttle/guard.ts.
+ *
+ * Design (why an attacker on one address cannot lock out the owner on another):
+ *
+ *  - Instances: one per account name (`acct:<username>`) and one per client
+ *    address (`addr:<ip>`, IPv6 reduced to its /64).
+ *  - Counters, each with its own limit of "free" events:
+ *      pair     (account, address)  THROTTLE_FAILURES_PER_CLIENT  (5)
+ *      account  (all addresses)      THROTTLE_FAILURES_PER_ACCOUNT (50)
+ *      address  (all accounts)       THROTTLE_FAILURES_PER_ADDRESS (100)
+ *    Past its limit, every further event locks the counter for 1 s, 2 s, 4 s…
+ *    up to THROTTLE_MAX_LOCKOUT: first slowed, then refused for a while.
+ *    A counter forgets everything after a quiet window (no event for
+ *    max(1 h, 2 × max lockout)).
+ *  - A request is refused while its pair or its address is locked, or while
+ *    the account counter is locked AND the address is not one the account
+ *    logged in from successfully in the last 30 days ("known").
+ *  - So a single attacking address only ever locks its own pair and itself;
+ *    the account-wide ceiling (which must be higher than the pair limit,
+ *    enforced by config) needs many addresses, and even then addresses the
+ *    owner really uses keep working. Success clears the pair counter, never
+ *    the account or address counters (an attacker with one account of his
+ *    own must not be able to reset his address counter by logging in).
+ *  - Reset-mail requests are counted the same way (every request is an
+ *    event, successful or not) with small fixed limits, {@link RESET_LIMITS}.
+ *
+ * Storage (DO SQLite, table `counters`): key TEXT, events INTEGER, quiet_until
+ * INTEGER (ms: the counter is forgotten after it), locked_until INTEGER (ms).
+ * Table `known`: address TEXT, until INTEGER (ms).
+ */
+import type { SqlPort } from "../storage/sql";
+
+export type ThrottleAction = "login" | "reset";
+
+/** Events allowed per counter before lockouts start. */
+export interface Limits {
+  pair: number;
+  account: number;
+  address: number;
+  /** ms */
+  maxLockout: number;
+}
+
+/** Reset-mail requests: 3 per (account, address), 10 per account, 20 per address, per quiet window. */
+export const RESET_LIMITS = { pair: 3, account: 10, address: 20 } as const;
+
+export const HOUR_MS = 3_600_000;
+export const KNOWN_ADDRESS_MS = 30 * 24 * HOUR_MS;
+
+export function quietWindow(maxLockout: number): number {
+  return Math.max(HOUR_MS, 2 * maxLockout);
+}
+
+/** Lock length after the `events`-th event of a counter whose limit is `free` (0 while within it). */
+export function lockoutFor(events: number, free: number, maxLockout: number): number {
+  if (events <= free) return 0;
+  const exp = Math.min(events - free - 1, 30);
+  return Math.min(1000 * 2 ** exp, maxLockout);
+}
+
+/** ms until a lock ends → whole seconds for Retry-After (at least 1 while locked). */
+export function retryAfterSeconds(ms: number): number {
+  return ms <= 0 ? 0 : Math.max(1, Math.ceil(ms / 1000));
+}
+
+type CounterRow = { events: number; quiet_until: number; locked_until: number };
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, events INTEGER NOT NULL,
+     quiet_until INTEGER NOT NULL, locked_until INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS known (address TEXT PRIMARY KEY, until INTEGER NOT NULL)`,
+];
+
+const STMTS = {
+  get: `SELECT events, quiet_until, locked_until FROM counters WHERE key = ?1`,
+  put: `INSERT INTO counters (key, events, quiet_until, locked_until) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (key) DO UPDATE SET events = ?2, quiet_until = ?3, locked_until = ?4`,
+  del: `DELETE FROM counters WHERE key = ?1`,
+  purge: `DELETE FROM counters WHERE quiet_until <= ?1 AND locked_until <= ?1`,
+  known: `SELECT until FROM known WHERE address = ?1`,
+  markKnown: `INSERT INTO known (address, until) VALUES (?1, ?2) ON CONFLICT (address) DO UPDATE SET until = ?2`,
+  purgeKnown: `DELETE FROM known WHERE until <= ?1`,
+} as const;
+
+/** What a check tells the Worker. */
+export interface Verdict {
+  /** Seconds until the request may be retried; 0 = allowed now. */
+  retryAfter: number;
+  /** The caller should report a successful login (pair has failures, or the address is not (freshly) known). */
+  reportSuccess: boolean;
+}
+
+/** Counter keys inside an account instance. */
+const pairKey = (action: ThrottleAction, address: string) => `${action}|pair|${address}`;
+const accountKey = (action: ThrottleAction) => `${action}|account`;
+/** Counter key inside an address instance. */
+const addressKey = (action: ThrottleAction) => `${action}|address`;
+
+export class ThrottleEngine {
+  constructor(
+    private readonly sql: SqlPort,
+    private readonly clock: () => number = Date.now,
+  ) {
+    for (const s of SCHEMA) sql.run(s);
+  }
+
+  private counter(key: string, now: number): CounterRow | null {
+    const row = this.sql.one<CounterRow>(STMTS.get, key);
+    if (!row) return null;
+    if (row.quiet_until <= now && row.locked_until <= now) return null;
+    return row;
+  }
+
+  private remaining(key: string, now: number): number {
+    const row = this.counter(key, now);
+    return row ? Math.max(0, row.locked_until - now) : 0;
+  }
+
+  private bump(key: string, free: number, maxLockout: number, now: number): number {
+    const row = this.counter(key, now);
+    const events = (row?.events ?? 0) + 1;
+    const lock = lockoutFor(events, free, maxLockout);
+    const lockedUntil = Math.max(row?.locked_until ?? 0, now + lock);
+    this.sql.run(STMTS.put, key, events, now + quietWindow(maxLockout), lockedUntil);
+    return Math.max(0, lockedUntil - now);
+  }
+
+  private isKnown(address: string, now: number): { known: boolean; fresh: boolean } {
+    const row = this.sql.one<{ until: number }>(STMTS.known, address);
+    if (!row || row.until <= now) return { known: false, fresh: false };
+    // Refreshed at most once a day.
+    return { known: true, fresh: row.until - now > KNOWN_ADDRESS_MS - 24 * HOUR_MS };
+  }
+
+  /** Account instance: may `address` try now? */
+  checkAccount(action: ThrottleAction, address: string): Verdict {
+    const now = this.clock();
+    const pair = this.counter(pairKey(action, address), now);
+    const pairWait = pair ? Math.max(0, pair.locked_until - now) : 0;
+    const known = this.isKnown(address, now);
+    const accountWait = action === "login" && known.known ? 0 : this.remaining(accountKey(action), now);
+    return {
+      retryAfter: retryAfterSeconds(Math.max(pairWait, accountWait)),
+      reportSuccess: action === "login" && (pair !== null || !known.fresh),
+    };
+  }
+
+  /** Account instance: records a failed login (or a reset request) from `address`; returns the new wait. */
+  failAccount(action: ThrottleAction, address: string, limits: Limits): number {
+    const now = this.clock();
+    return this.sql.transaction(() => {
+      this.sql.run(STMTS.purge, now);
+      const p = this.bump(pairKey(action, address), limits.pair, limits.maxLockout, now);
+      const a = this.bump(accountKey(action), limits.account, limits.maxLockout, now);
+      const known = action === "login" && this.isKnown(address, now).known;
+      return retryAfterSeconds(Math.max(p, known ? 0 : a));
+    });
+  }
+
+  /** Account instance: a login from `address` succeeded. */
+  loginSucceeded(address: string): void {
+    const now = this.clock();
+    this.sql.transaction(() => {
+      this.sql.run(STMTS.del, pairKey("login", address));
+      this.sql.run(STMTS.purgeKnown, now);
+      this.sql.run(STMTS.markKnown, address, now + KNOWN_ADDRESS_MS);
+    });
+  }
+
+  /** Address instance: may this address try now? (seconds) */
+  checkAddress(action: ThrottleAction): number {
+    return retryAfterSeconds(this.remaining(addressKey(action), this.clock()));
+  }
+
+  /** Address instance: records an event; returns the new wait (seconds). */
+  failAddress(action: ThrottleAction, limits: Limits): number {
+    const now = this.clock();
+    return this.sql.transaction(() => {
+      this.sql.run(STMTS.purge, now);
+      return retryAfterSeconds(this.bump(addressKey(action), limits.address, limits.maxLockout, now));
+    });
+  }
+}
