@@ -13,7 +13,8 @@
  * answers 404/405 is reported as "skipped: route not available".
  *
  * Options: --quick (CI smoke, < 2 min), --no-wrangler (direct servers only),
- *          --only=micro,mix,scale,auth (groups), --seconds=N (measure time per cell).
+ *          --only=micro,mix,scale,auth (groups), --seconds=N (measure time per cell),
+ *          --root=DIR (benchmark the Worker of another checkout; its node_modules must exist).
  */
 import { fork, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -26,7 +27,7 @@ import { basicAuth, hawkHeader, recordId, recordsBody, putBody } from "./lib/ops
 import { createHash, generateKeyPairSync, createSign } from "node:crypto";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(BENCH);
+const REPO = path.dirname(BENCH);
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
@@ -36,6 +37,8 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const QUICK = flag("quick");
+/** The checkout whose Worker is benchmarked (default: this one), e.g. to compare two branches. */
+const ROOT = path.resolve(opt("root") ?? REPO);
 const GROUPS = new Set((opt("only") ?? "micro,mix,scale,auth").split(","));
 const WRANGLER = !flag("no-wrangler");
 const CONCURRENCY = (opt("concurrency") ?? "1,8,32").split(",").map(Number);
@@ -779,7 +782,7 @@ async function main() {
 
   report();
   const out = {
-    startedAt: new Date(T0).toISOString(), seconds: (Date.now() - T0) / 1000, quick: QUICK, config: CFG,
+    root: ROOT, startedAt: new Date(T0).toISOString(), seconds: (Date.now() - T0) / 1000, quick: QUICK, config: CFG,
     concurrency: CONCURRENCY, machine: info, loadavgAtEnd: os.loadavg(),
     servers: Object.fromEntries(Object.values(servers).map((s) => [s.key, { mode: s.mode, flavour: s.flavour }])),
     rows: rows.map(({ skipKey, ...r }) => r), notes,
@@ -791,7 +794,7 @@ async function main() {
   console.log(
     `\n${QUICK ? "quick" : "full"} run: ${((Date.now() - T0) / 1000).toFixed(0)} s on ${info.cores}× ${info.cpu}, ` +
       `${info.memGB} GB, node ${info.node}, workerd ${info.workerd}; load average ${info.loadavgAtStart[0]} at start, ` +
-      `${os.loadavg()[0].toFixed(2)} at end${os.loadavg()[0] > info.cores ? " (busy machine: ratios are more trustworthy than absolutes)" : ""}\nJSON: ${path.relative(ROOT, file)}`,
+      `${os.loadavg()[0].toFixed(2)} at end${os.loadavg()[0] > info.cores ? " (busy machine: ratios are more trustworthy than absolutes)" : ""}\nJSON: ${path.relative(REPO, file)}`,
   );
 }
 

@@ -49,9 +49,7 @@ export function basicAuth(user, password) {
  * request with the token's `key` string as HMAC key; no payload hash, as
  * Firefox sends none.
  */
-export function hawkHeader(cred, method, target, host, port) {
-  const ts = Math.floor(Date.now() / 1000);
-  const nonce = randomBytes(6).toString("base64");
+export function hawkHeader(cred, method, target, host, port, ts = Math.floor(Date.now() / 1000), nonce = randomBytes(6).toString("base64")) {
   const normalized = `hawk.1.header\n${ts}\n${nonce}\n${method}\n${target}\n${host.toLowerCase()}\n${port}\n\n\n`;
   const mac = createHmac("sha256", cred.key).update(normalized).digest("base64");
   return `Hawk id="${cred.id}", ts="${ts}", nonce="${nonce}", mac="${mac}"`;
@@ -165,7 +163,8 @@ export const WORKLOADS = {
       return op;
     }
     if (op.kind !== "post") return op;
-    const b = (st.batch ??= { k: 0, id: null, coll: op.coll });
+    // never batch into tabs: the mix deletes tabs now and then, which (rightly) voids a pending batch there
+    const b = (st.batch ??= { k: 0, id: null, coll: op.coll === "tabs" ? "history" : op.coll });
     const base = 100 * b.k;
     const body = recordsBody(100, (j) => recordId("b", (base + j) % 1000));
     const k = b.k;
