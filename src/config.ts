@@ -32,6 +32,8 @@ export interface Config {
   recovery: RecoveryConfig;
   /** Failed-login / reset-request throttling (src/throttle/policy.ts). */
   throttle: ThrottleConfig;
+  /** Storage 1.5 limits and quota (see {@link Storage15Config}). */
+  storage15: Storage15Config;
 }
 
 /**
@@ -65,6 +67,35 @@ export interface ThrottleConfig {
   /** Longest lockout, seconds. */
   maxLockout: number;
 }
+
+/**
+ * Storage 1.5 limits, advertised in `info/configuration` and enforced
+ * (storage-1.5 §6.5, §8.2, §9.5, §13.1). Clients size uploads from them, so
+ * every layer must accept what is advertised.
+ *
+ * | Var | Default | Meaning and why |
+ * |---|---|---|
+ * | SYNC15_MAX_RECORD_PAYLOAD_BYTES | 1 900 000 | Largest payload (UTF-8 bytes) of one record. A Durable Object SQLite row (and value) is capped at 2 MB (taken as 2 000 000 bytes); a record's row also holds its id (≤ 64 B), collection (≤ 32 B) and integers, and a staged batch item is a row too, so 100 KB of headroom is left. Values above {@link MAX_ROW_PAYLOAD_BYTES} are refused. The reference advertises 2 621 440, which SQLite here could not store. |
+ * | SYNC15_MAX_POST_RECORDS | 100 | Records per POST (reference value); the surplus fails with "retry bso". |
+ * | SYNC15_MAX_POST_BYTES | 2 621 440 | Summed payload bytes per POST (reference, 2.5 MiB); later records fail with "retry bytes". Keep it ≥ the record limit so that a maximal record fits in a POST. |
+ * | SYNC15_MAX_REQUEST_BYTES | 2 625 536 | Largest request body (reference: 2.5 MiB + 4 KiB of JSON framing); larger → 413 / 17. The body crosses the Durable Object RPC (32 MiB cap) as parsed records, far below it. |
+ * | SYNC15_MAX_TOTAL_RECORDS | 10 000 | Records per batch (reference); also the page size of a listing without `limit`. A commit applies the batch in one transaction, so it stays bounded. |
+ * | SYNC15_MAX_TOTAL_BYTES | 100 000 000 | Payload bytes per batch. Lower than the reference's MySQL value (262 144 000) and equal to its Spanner value: a commit copies the whole batch inside one synchronous Durable Object transaction, and staged plus committed copies coexist until it ends. |
+ * | SYNC15_QUOTA_BYTES | 0 (off) | Per-user quota on live payload bytes; 0 disables it, as syncstorage-rs does by default. When on, a write that starts at or over it fails with 400 / 14 and `info/quota` reports it. |
+ */
+export interface Storage15Config {
+  maxRecordPayloadBytes: number;
+  maxPostRecords: number;
+  maxPostBytes: number;
+  maxRequestBytes: number;
+  maxTotalRecords: number;
+  maxTotalBytes: number;
+  /** Bytes; null when quotas are off. */
+  quotaBytes: number | null;
+}
+
+/** The most payload bytes a record's SQLite row can hold with room for its other columns. */
+export const MAX_ROW_PAYLOAD_BYTES = 1_900_000;
 
 export class ConfigError extends Error {
   constructor(
@@ -150,6 +181,7 @@ export function parseConfig(vars: Vars): Config {
     pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
     recovery: parseRecovery(vars),
     throttle: parseThrottle(vars),
+    storage15: parseStorage15(vars),
   };
 }
 
@@ -227,6 +259,21 @@ function parseThrottle(vars: Vars): ThrottleConfig {
     failuresPerAccount,
     failuresPerAddress: readInt(vars, "THROTTLE_FAILURES_PER_ADDRESS", 100, 1, 100000),
     maxLockout: readInt(vars, "THROTTLE_MAX_LOCKOUT", 900, 1, 86400),
+  };
+}
+
+function parseStorage15(vars: Vars): Storage15Config {
+  const maxRecordPayloadBytes = readInt(vars, "SYNC15_MAX_RECORD_PAYLOAD_BYTES", MAX_ROW_PAYLOAD_BYTES, 1, MAX_ROW_PAYLOAD_BYTES);
+  const maxPostBytes = readInt(vars, "SYNC15_MAX_POST_BYTES", 2_621_440, 1, 64 * 1024 * 1024);
+  const quota = readInt(vars, "SYNC15_QUOTA_BYTES", 0, 0, Number.MAX_SAFE_INTEGER);
+  return {
+    maxRecordPayloadBytes,
+    maxPostRecords: readInt(vars, "SYNC15_MAX_POST_RECORDS", 100, 1, 10_000),
+    maxPostBytes,
+    maxRequestBytes: readInt(vars, "SYNC15_MAX_REQUEST_BYTES", 2_625_536, 1, 16 * 1024 * 1024),
+    maxTotalRecords: readInt(vars, "SYNC15_MAX_TOTAL_RECORDS", 10_000, 1, 1_000_000),
+    maxTotalBytes: readInt(vars, "SYNC15_MAX_TOTAL_BYTES", 100_000_000, 1, 1024 * 1024 * 1024),
+    quotaBytes: quota === 0 ? null : quota,
   };
 }
 

@@ -13,6 +13,8 @@ import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
 import { setupPageApp } from "./routes/setup-page";
 import { tokenserverApp } from "./tokenserver/routes";
+import { healthApp } from "./routes/health";
+import { storage15App } from "./routes/storage-1.5";
 import { recoveryRoutes } from "./routes/recovery";
 
 export { UserStore } from "./objects/user-store";
@@ -35,6 +37,11 @@ app.route("/", setupPageApp);
 
 // Tokenserver (tokenserver-1.0 §2): /1.0/sync/1.5, /token/1.0/sync/1.5.
 app.route("/", tokenserverApp);
+
+// Service endpoints (__lbheartbeat__, __version__, JSON __heartbeat__) and
+// Storage 1.5 at /1.5/<uid>/..., Hawk-authenticated per route (after 404/405).
+app.route("/", healthApp);
+app.route("/", storage15App);
 
 app.all("*", (c) => dispatchLegacy(legacyRoutes, c.req.raw, c.env, c.executionCtx as ExecutionContext, getConfig(c.env)));
 

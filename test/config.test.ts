@@ -74,3 +74,25 @@ describe("config", () => {
     expect((await findAccount(env, user))?.password).toMatch(/^\{PBKDF2-SHA256\}20000\$/);
   });
 });
+
+describe("config: Storage 1.5 limits", () => {
+  it("storage-1.5 §6.5: defaults keep a record below the 2 MB SQLite row limit; quota off", () => {
+    expect(parseConfig({}).storage15).toEqual({
+      maxRecordPayloadBytes: 1_900_000,
+      maxPostRecords: 100,
+      maxPostBytes: 2_621_440,
+      maxRequestBytes: 2_625_536,
+      maxTotalRecords: 10_000,
+      maxTotalBytes: 100_000_000,
+      quotaBytes: null,
+    });
+    expect(parseConfig({ SYNC15_QUOTA_BYTES: "1048576" }).storage15.quotaBytes).toBe(1048576);
+  });
+  it.each([
+    ["SYNC15_MAX_RECORD_PAYLOAD_BYTES", "2000000"],
+    ["SYNC15_MAX_POST_RECORDS", "0"],
+    ["SYNC15_QUOTA_BYTES", "-1"],
+  ])("an invalid %s = %j is a ConfigError naming it", (name, value) => {
+    expect(() => parseConfig({ [name]: value })).toThrow(name);
+  });
+});

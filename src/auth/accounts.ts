@@ -260,6 +260,25 @@ export async function rememberPassword(username: string, userid: number, hash: s
   rememberGood(username, userid, hash, await passwordMac(password));
 }
 
+/**
+ * The cheap half of {@link verifyCredentials}: succeeds only when this
+ * isolate already verified exactly this password against the account's
+ * current hash (one D1 read and one HMAC, no KDF). Null means "not known to
+ * be right": the caller must do the full, throttled check. Lets the steady
+ * stream of a client's requests skip the login throttle without letting a
+ * single guess skip it (a guess is never a cached good password).
+ */
+export async function cachedLogin(env: Env, username: string, password: string): Promise<{ ok: true; userid: number } | null> {
+  const cached = cache.get(username);
+  if (!cached?.good || benchNoAuth(env)) return null;
+  const mac = await passwordMac(password);
+  if (!timingSafeEqualBytes(cached.good, mac)) return null;
+  const row = await findAccount(env, username);
+  if (!row || row.accountStatus !== 1 || row.userid !== cached.userid || row.password !== cached.hash) return null;
+  authStats.cacheHits++;
+  return { ok: true, userid: row.userid };
+}
+
 /** The check behind HTTP Basic on every 1.x route (imported by src/routes/legacy-router.ts). */
 export async function authenticateAccount(
   env: Env,

@@ -8,7 +8,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { StorageEngine } from "../storage/engine";
 import { durableObjectSql } from "../storage/sql";
-import type { DeleteParams, Dialect, ListParams, PostParams, PutParams } from "../storage/types";
+import type {
+  DeleteCollectionParams,
+  DeleteParams,
+  Dialect,
+  GetParams,
+  InfoParams,
+  ListParams,
+  PostParams,
+  Preconditions,
+  PutParams,
+  QueryParams,
+} from "../storage/types";
 
 export class UserStore extends DurableObject<Env> {
   private engine: StorageEngine;
@@ -35,12 +46,13 @@ export class UserStore extends DurableObject<Env> {
   }
   async put(p: PutParams) {
     const r = this.engine.put(p);
-    if (p.record.ttl !== undefined) await this.schedulePurge();
+    if (p.dialect === "1.5" && p.record.ttl !== undefined) await this.schedulePurge();
     return r;
   }
   async post(p: PostParams) {
     const r = this.engine.post(p);
-    if (p.records.some((rec) => rec.ttl !== undefined)) await this.schedulePurge();
+    // A batch commit may apply ttls staged by earlier requests.
+    if (p.dialect === "1.5" && (p.batch?.commit || p.records.some((rec) => rec.ttl !== undefined))) await this.schedulePurge();
     return r;
   }
   deleteRecords(p: DeleteParams) {
@@ -53,6 +65,26 @@ export class UserStore extends DurableObject<Env> {
     return this.engine.deleteAll();
   }
 
+  // Storage 1.5 (reads and deletes with preconditions; writes go through put/post).
+  info(p: InfoParams) {
+    return this.engine.info(p);
+  }
+  query(p: QueryParams) {
+    return this.engine.query(p);
+  }
+  getOne(p: GetParams) {
+    return this.engine.getOne(p);
+  }
+  deleteCollection(p: DeleteCollectionParams) {
+    return this.engine.deleteCollection(p);
+  }
+  deleteOne(p: GetParams) {
+    return this.engine.deleteOne(p);
+  }
+  deleteStorage(p: Preconditions) {
+    return this.engine.deleteStorage(p);
+  }
+
   /** Erases everything this object stores (account deletion). */
   async wipe(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
@@ -60,7 +92,13 @@ export class UserStore extends DurableObject<Env> {
     this.engine = new StorageEngine(durableObjectSql(this.ctx.storage));
   }
 
-  /** Physically removes long-expired records, then re-arms for the next ones. */
+  /**
+   * Physically removes long-expired records, then re-arms for the next ones.
+   * Armed by Storage 1.5 writes only: in 1.1, expired records still count for
+   * info/collections and X-If-Unmodified-Since (storage-1.1 §8.1, §10, §12),
+   * and the reference never purged them; 1.1 records with a ttl are
+   * overwritten by id in practice (tabs, clients), so they do not pile up.
+   */
   override async alarm(): Promise<void> {
     while (this.engine.purgeExpired() > 0) {
       /* keep going in bounded transactions */

@@ -13,7 +13,7 @@
  */
 import type { Config } from "../config";
 import type { Principal } from "../env";
-import { authenticateAccount } from "../auth/accounts";
+import { authenticateAccount, cachedLogin } from "../auth/accounts";
 import { parseBasic } from "../auth/basic";
 import { crashResponse, HttpError, WeaveError, webobResponse, weaveResponse } from "../protocol/errors";
 import { formatTs, nowTick } from "../lib/timestamp";
@@ -108,9 +108,15 @@ export async function basicAuth(
   }
   // URL ownership before the password check (§4 step 5).
   if (creds.user !== user) return unauthorized(accept);
-  // Password guessing is throttled per (account, address), account and address (src/throttle/).
-  const result = await guardedLogin(env, attemptFor(req, creds.user), () =>
-    authenticateAccount(env, ctx, creds.user, creds.password),
+  // Password guessing is throttled per (account, address), account and
+  // address (src/throttle/). A password this isolate already verified
+  // against the current hash needs no KDF run; that check overlaps the
+  // throttle lookup but counts only if the throttle lets the attempt through.
+  const result = await guardedLogin(
+    env,
+    attemptFor(req, creds.user),
+    () => authenticateAccount(env, ctx, creds.user, creds.password),
+    () => cachedLogin(env, creds.user, creds.password),
   );
   if ("throttled" in result) {
     const e = throttledError(result.throttled);

@@ -53,6 +53,10 @@ function fail(f: Failure, collection: string): never {
       throw new WeaveError(f.code);
     case "not-found":
       throw new HttpError(404);
+    case "not-modified":
+    case "batch-not-found":
+      // 1.5-only outcomes (X-If-Modified-Since, batches): 1.1 never asks for them.
+      throw new Error(`unexpected storage failure for 1.1: ${f.kind}`);
   }
 }
 

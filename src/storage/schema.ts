@@ -54,6 +54,32 @@ export const MIGRATIONS: readonly Migration[] = [
        END`,
     ],
   },
+  {
+    version: 2,
+    name: "1.5 batch uploads",
+    statements: [
+      // A pending batch upload (storage-1.5 §9): valid for 2 hours after
+      // `created` (ms), only for the collection it was created in.
+      `CREATE TABLE batches (
+         id TEXT PRIMARY KEY,
+         collection TEXT NOT NULL,
+         created INTEGER NOT NULL
+       ) WITHOUT ROWID`,
+      `CREATE INDEX batches_created ON batches (created)`,
+      `CREATE INDEX batches_collection ON batches (collection)`,
+      // Staged records, merged field by field per id (NULL: not supplied);
+      // rowid keeps first-staging order. ttl in seconds, applied at commit.
+      `CREATE TABLE batch_items (
+         batch_id TEXT NOT NULL,
+         id TEXT NOT NULL,
+         sortindex INTEGER,
+         payload TEXT,
+         payload_size INTEGER,
+         ttl INTEGER,
+         UNIQUE (batch_id, id)
+       )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION_KEY = "schema_version";

@@ -203,12 +203,18 @@ describe("engine: schema", () => {
 });
 
 describe("UserStore (Durable Object shell)", () => {
-  it("a TTL write arms the purge alarm, and the alarm runs", async () => {
+  it("storage-1.5 §4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
     const stub = freshStub();
-    await stub.put({ dialect: "1.1", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
+    await stub.put({ dialect: "1.5", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
     expect(alarm).toBeGreaterThan(Date.now() + PURGE_GRACE_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
+  });
+
+  it("storage-1.1 §12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
+    const stub = freshStub();
+    await stub.put({ dialect: "1.1", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
+    expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeNull();
   });
 
   it("user-1.0 §7.3: wipe() erases every record and the object stays usable", async () => {

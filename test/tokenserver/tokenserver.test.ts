@@ -486,7 +486,8 @@ describe("tokenserver §7 users and uids", () => {
 
 describe("tokenserver config", () => {
   it("tokenserver §9.1: missing SYNC_MASTER_SECRET → 500 JSON internal-error", async () => {
-    delete (vars as Record<string, string | undefined>).SYNC_MASTER_SECRET;
+    // Empty counts as unset (and also overrides a SYNC_MASTER_SECRET that a local .dev.vars gives env).
+    vars.SYNC_MASTER_SECRET = "";
     const jwt = await fxa.mint({ sub: randomUid() });
     const res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A) });
     expect(res.status).toBe(500);
