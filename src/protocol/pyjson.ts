@@ -24,8 +24,13 @@ const ESCAPES: Record<string, string> = {
   "\t": "\\t",
 };
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** A JSON string literal with Python's ensure_ascii escaping. */
 export function pyString(s: string): string {
+  // Printable ASCII needs only `"` and `\` escaped, which JSON.stringify does
+  // identically (and natively, several times faster on large payloads).
+  if (PRINTABLE_ASCII.test(s)) return JSON.stringify(s);
   // eslint-disable-next-line no-control-regex
   return `"${s.replace(/["\\\u0000-\u001f\u007f-\uffff]/g, (ch) => {
     const e = ESCAPES[ch];
