@@ -234,6 +234,29 @@ function fail(failure: HawkFailure, challenge = "Hawk"): HawkResult {
 }
 
 /** hawk §7 steps 1–6, in that order. The uid check (step 7) is the caller's. */
+type GoodToken = Extract<Awaited<ReturnType<typeof parseToken>>, { ok: true }>;
+
+/**
+ * Tokens whose signature already verified in this isolate, with their derived
+ * Hawk key, keyed by the exact token string. A client reuses one token for
+ * every request of its hour, so a hit saves the token HMAC and the HKDF. A hit
+ * counts only while the secret that signed the token is still configured
+ * (rotation); expiry is still checked on every request.
+ */
+const tokenCache = new Map<string, { tok: GoodToken; key: string }>();
+export const TOKEN_CACHE_MAX = 5000;
+
+async function verifiedToken(id: string, secrets: readonly string[]): Promise<{ tok: GoodToken; key: string } | null> {
+  const hit = tokenCache.get(id);
+  if (hit && secrets.includes(hit.tok.secret)) return hit;
+  const tok = await parseToken(id, secrets);
+  if (!tok.ok) return null;
+  const entry = { tok, key: await deriveHawkKey(id, tok.payload.salt, tok.secret) };
+  if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.delete(tokenCache.keys().next().value as string);
+  tokenCache.set(id, entry);
+  return entry;
+}
+
 export async function verifyHawk(req: HawkRequest, opts: HawkVerifyOptions): Promise<HawkResult> {
   const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
   const parsed = parseHawkHeader(req.headers.get("authorization"));
@@ -242,12 +265,12 @@ export async function verifyHawk(req: HawkRequest, opts: HawkVerifyOptions): Pro
   if (parsed.kind === "malformed") return fail("malformed");
   const { attrs } = parsed;
 
-  const tok = await parseToken(attrs.id, opts.secrets);
-  if (!tok.ok) return fail("bad-token");
+  const verified = await verifiedToken(attrs.id, opts.secrets);
+  if (!verified) return fail("bad-token");
+  const { tok, key } = verified;
   const expired = isExpired(tok.payload, now);
   if (expired && !opts.allowExpired) return fail("expired");
 
-  const key = await deriveHawkKey(attrs.id, tok.payload.salt, tok.secret);
   const target = requestTarget(req.url, req.headers, opts.trustForwarded);
   const normalized = normalizedString({ ts: attrs.ts, nonce: attrs.nonce, method: req.method, ...target, hash: attrs.hash, ext: attrs.ext });
   const expected = utf8(await computeMac(key, normalized));

@@ -279,3 +279,26 @@ describe("hawk §4 / §7 verification failures", () => {
     expect(r).toMatchObject({ ok: true, token: { uid: 7, expires: 1700000300.5 } });
   });
 });
+
+describe("verified-token cache", () => {
+  it("hawk §1 / tokenserver §9.1: a cached token stops verifying once its secret is removed (rotation)", async () => {
+    const url = "https://sync.example.net/1.5/42/info/collections";
+    const auth1 = await sign("GET", url, { ts: 1700000150, nonce: "cache-1" });
+    expect((await verifyHawk(req("GET", url, auth1), opts())).ok).toBe(true);
+    // Same token again: served from the cache, still fully MAC-checked.
+    const auth2 = await sign("GET", url, { ts: 1700000150, nonce: "cache-2" });
+    expect((await verifyHawk(req("GET", url, auth2), opts())).ok).toBe(true);
+    const wrongMac = auth2.replace(/mac="[^"]+"/, 'mac="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="');
+    expect((await verifyHawk(req("GET", url, wrongMac), opts())).ok).toBe(false);
+    const auth3 = await sign("GET", url, { ts: 1700000150, nonce: "cache-3" });
+    expect(await verifyHawk(req("GET", url, auth3), opts({ secrets: ["another-secret"] }))).toMatchObject({ ok: false });
+  });
+
+  it("hawk §7 step 4: a cached token is still refused once it has expired", async () => {
+    const url = "https://sync.example.net/1.5/42/storage/bookmarks";
+    const a = await sign("GET", url, { ts: 1700000150, nonce: "exp-1" });
+    expect((await verifyHawk(req("GET", url, a), opts())).ok).toBe(true);
+    const b = await sign("GET", url, { ts: 1700003700, nonce: "exp-2" });
+    expect((await verifyHawk(req("GET", url, b), opts({ nowSeconds: 1700003700 }))).ok).toBe(false);
+  });
+});
