@@ -26,6 +26,7 @@
  * output (src/auth/accounts.ts does, with a compare-and-set).
  */
 
+import { timingSafeEqual, toBase64 } from "./encoding";
 import { scrypt } from "./scrypt";
 
 /**
@@ -41,11 +42,7 @@ const HASH_BITS = 256;
 
 const utf8 = new TextEncoder();
 
-export function toBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
+export { toBase64 };
 
 /** Strict standard base64 with padding; null on anything else. */
 export function fromBase64(text: string): Uint8Array | null {
@@ -57,12 +54,7 @@ export function fromBase64(text: string): Uint8Array | null {
 }
 
 /** Constant-time equality of two byte strings (the length is not secret). */
-export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
-}
+export const timingSafeEqualBytes = timingSafeEqual;
 
 /** Constant-time equality of two strings, compared as UTF-8. */
 export function timingSafeEqualStrings(a: string, b: string): boolean {

@@ -16,12 +16,11 @@
  *  - Cookie name `__Host-weave_csrf` (Secure) over https, `weave_csrf` over
  *    plain http (local development).
  */
-import { timingSafeEqualStrings, toBase64 } from "../auth/password";
+import { toBase64UrlNoPad } from "../auth/encoding";
+import { timingSafeEqualStrings } from "../auth/password";
 import { hmac, serverKey } from "./secrets";
 
-function b64url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+const b64url = toBase64UrlNoPad;
 
 function cookieName(req: Request): string {
   return new URL(req.url).protocol === "https:" ? "__Host-weave_csrf" : "weave_csrf";
