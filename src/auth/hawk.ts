@@ -243,15 +243,18 @@ type GoodToken = Extract<Awaited<ReturnType<typeof parseToken>>, { ok: true }>;
  * counts only while the secret that signed the token is still configured
  * (rotation); expiry is still checked on every request.
  */
-const tokenCache = new Map<string, { tok: GoodToken; key: string }>();
+const tokenCache = new Map<string, { tok: GoodToken; key: string; macKey: CryptoKey }>();
 export const TOKEN_CACHE_MAX = 5000;
 
-async function verifiedToken(id: string, secrets: readonly string[]): Promise<{ tok: GoodToken; key: string } | null> {
+async function verifiedToken(id: string, secrets: readonly string[]): Promise<{ tok: GoodToken; key: string; macKey: CryptoKey } | null> {
   const hit = tokenCache.get(id);
   if (hit && secrets.includes(hit.tok.secret)) return hit;
   const tok = await parseToken(id, secrets);
   if (!tok.ok) return null;
-  const entry = { tok, key: await deriveHawkKey(id, tok.payload.salt, tok.secret) };
+  const key = await deriveHawkKey(id, tok.payload.salt, tok.secret);
+  // The MAC key is the ASCII of the key string (hawk §1), imported once per token.
+  const macKey = await crypto.subtle.importKey("raw", utf8(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const entry = { tok, key, macKey };
   if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.delete(tokenCache.keys().next().value as string);
   tokenCache.set(id, entry);
   return entry;
@@ -267,13 +270,13 @@ export async function verifyHawk(req: HawkRequest, opts: HawkVerifyOptions): Pro
 
   const verified = await verifiedToken(attrs.id, opts.secrets);
   if (!verified) return fail("bad-token");
-  const { tok, key } = verified;
+  const { tok, key, macKey } = verified;
   const expired = isExpired(tok.payload, now);
   if (expired && !opts.allowExpired) return fail("expired");
 
   const target = requestTarget(req.url, req.headers, opts.trustForwarded);
   const normalized = normalizedString({ ts: attrs.ts, nonce: attrs.nonce, method: req.method, ...target, hash: attrs.hash, ext: attrs.ext });
-  const expected = utf8(await computeMac(key, normalized));
+  const expected = utf8(toBase64(await hmacSha256(macKey, utf8(normalized))));
   if (!timingSafeEqual(expected, utf8(attrs.mac))) return fail("bad-mac");
 
   if (attrs.hash !== undefined && opts.readBody) {
