@@ -14,9 +14,13 @@ import { getConfig } from "../config";
 import type { AppEnv } from "../env";
 import { syncCors } from "./cors";
 
-/** What `__version__` reports. */
+/**
+ * What `__version__` reports. `source` names the project rather than a URL:
+ * a self-hosted deployment's code may live anywhere. `commit` and `build` are
+ * not known to the Worker at run time (a build step could inject them).
+ */
 export const VERSION_INFO = {
-  source: "https://github.com/weave-edge/weave-edge",
+  source: "weave-edge",
   version: "0.1.0",
   commit: "unknown",
   build: "unknown",
