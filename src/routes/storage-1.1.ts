@@ -84,7 +84,14 @@ async function readBody(req: Request): Promise<ArrayBuffer> {
 }
 
 /** PUT of one record, also used for a POST whose body is a single object with an id (§8.8 step 3). */
-async function putOne(c: LegacyContext, collection: string, id: string, body: JsonIn | undefined, ius: number | undefined) {
+async function putOne(
+  c: LegacyContext,
+  collection: string,
+  id: string,
+  body: JsonIn | undefined,
+  ius: number | undefined,
+  preconditionFirst = false,
+) {
   let record: RecordFields = { id };
   let rejectAfterChecks: number | undefined;
   if (body === undefined) rejectAfterChecks = WeaveCode.JSON_PARSE;
@@ -102,6 +109,7 @@ async function putOne(c: LegacyContext, collection: string, id: string, body: Js
       quota: quotaLimit(c.config),
       ifUnmodifiedSince: ius,
       rejectAfterChecks,
+      preconditionFirst,
     }),
   );
   if (!r.ok) fail(r.failure, collection);
@@ -143,24 +151,8 @@ async function postCollection(c: LegacyContext): Promise<Response> {
       if (id !== null && !id.includes("/")) {
         // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
         // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
-        // header must win over "over quota". The store's post answers a
-        // precondition failure before looking at the (refused, empty) batch,
-        // so this probe never writes; PUT re-checks the header atomically.
-        if (ius !== undefined && c.config.useQuota) {
-          const probe = await callStore(() =>
-            store(c).post({
-              dialect: "1.1",
-              collection,
-              records: [],
-              failed: {},
-              quota: null,
-              ifUnmodifiedSince: ius,
-              rejectAfterChecks: WeaveCode.INVALID_WRITE,
-            }),
-          );
-          if (!probe.ok && probe.failure.kind !== "rejected") fail(probe.failure, collection);
-        }
-        return putOne(c, collection, id, body, ius);
+        // header must win over "over quota".
+        return putOne(c, collection, id, body, ius, true);
       }
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;

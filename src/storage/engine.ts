@@ -326,14 +326,18 @@ export class StorageEngine {
     return row?.modified ?? null;
   }
 
-  /** PUT of one record. Check order of 1.1: quota, precondition, then the adapter's body verdict. */
+  /**
+   * PUT of one record. Check order of 1.1: quota, precondition, then the
+   * adapter's body verdict (precondition first when `preconditionFirst`).
+   */
   put(p: PutParams): Result<PutResult> {
     if (p.dialect === "1.5") return this.put15(p);
     return this.sql.transaction((): Result<PutResult> => {
       const ts = this.writeStamp();
+      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
+      if (pre && p.preconditionFirst) return { ok: false, failure: pre, ts };
       const q = this.quotaFailure(p.dialect, ts, p.quota);
       if (q.failure) return { ok: false, failure: q.failure, ts };
-      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
       if (pre) return { ok: false, failure: pre, ts };
       if (p.rejectAfterChecks !== undefined) return { ok: false, failure: { kind: "rejected", code: p.rejectAfterChecks }, ts };
       const modified = this.upsert11(p.collection, p.record, ts, this.ttlNow(p.dialect, ts), false);

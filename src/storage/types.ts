@@ -88,6 +88,12 @@ export interface PutParams extends Preconditions, QuotaParams {
    * preconditions pass (1.1 checks them first, storage-1.1 §8.7).
    */
   rejectAfterChecks?: number;
+  /**
+   * Check the precondition before the quota (1.1 checks the quota first for
+   * a PUT, but a POST of a lone object checks its precondition before
+   * handing over to PUT: storage-1.1 §8.8 step 1, then §8.7).
+   */
+  preconditionFirst?: boolean;
 }
 
 export interface PostParams extends Preconditions, QuotaParams {

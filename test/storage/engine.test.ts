@@ -98,6 +98,9 @@ describe("engine: writes", () => {
       expect(pre).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
       const body = put(e, "c", { id: "2", payload: "y" }, { quota: 1000, rejectAfterChecks: 6 });
       expect(body).toMatchObject({ ok: false, failure: { kind: "rejected", code: 6 } });
+      // A lone-object POST (storage-1.1 §8.8 step 1): the precondition wins over the quota.
+      const lone = put(e, "c", { id: "2", payload: "y" }, { quota: 100, ifUnmodifiedSince: 0, preconditionFirst: true });
+      expect(lone).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
     });
   });
 
