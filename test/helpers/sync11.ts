@@ -5,6 +5,7 @@
  */
 import { SELF } from "cloudflare:test";
 import { clientUsername } from "../../src/lib/usernames";
+import { readReply, type Reply } from "./reply";
 
 export const ORIGIN = "http://sync.test";
 let counter = 0;
@@ -34,12 +35,7 @@ export async function register(prefix = "user"): Promise<Account> {
   return { username, password, auth: basic(username, password) };
 }
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
+export type { Reply };
 
 export async function call(
   account: Account | null,
@@ -52,14 +48,7 @@ export async function call(
   const prefix = account ? `/${opts.version ?? "1.1"}/${account.username}` : "";
   const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   const res = await SELF.fetch(`${ORIGIN}${prefix}${path}`, { method, headers, body });
-  const text = await res.text();
-  let json: unknown = undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(res);
 }
 
 /** "1300000000.12" → 1300000000120 */

@@ -10,6 +10,7 @@ import { ConfigError } from "../../src/config";
 import type { AppEnv } from "../../src/env";
 import { healthApp } from "../../src/routes/health";
 import { storage15Routes } from "../../src/routes/storage-1.5";
+import { readReply, type Reply } from "./reply";
 
 export const ORIGIN = "http://sync.test";
 export const PRINCIPAL_HEADER = "X-Test-Principal";
@@ -34,12 +35,7 @@ testApp.route("/", storage15Routes(testAuth));
 // What the legacy router would answer for a plain /__heartbeat__.
 testApp.all("*", () => new Response(null, { status: 200, headers: { "Content-Type": "text/plain; charset=UTF-8" } }));
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
+export type { Reply };
 
 export async function raw(
   method: string,
@@ -50,14 +46,7 @@ export async function raw(
   const bindings = init.vars ? { ...env, ...init.vars } : env;
   const res = await testApp.fetch(new Request(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body }), bindings, ctx);
   await waitOnExecutionContext(ctx);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(res);
 }
 
 let next = 1000 + Math.floor(Math.random() * 1_000_000);

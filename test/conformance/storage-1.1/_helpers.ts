@@ -11,6 +11,7 @@ import { dispatchLegacy } from "../../../src/routes/legacy-router";
 import { storage11Routes } from "../../../src/routes/storage-1.1";
 import { userRoutes } from "../../../src/routes/user";
 import { call, ORIGIN, type Account, type Reply } from "../../helpers/sync11";
+import { readReply } from "../../helpers/reply";
 
 export { call, register, basic, tsMs, ORIGIN, type Account, type Reply } from "../../helpers/sync11";
 
@@ -87,14 +88,7 @@ export async function dispatchWith(
   const ctx = createExecutionContext();
   const res = await dispatchLegacy([...storage11Routes, ...userRoutes], new Request(`${ORIGIN}${prefix}${path}`, { method, headers, body }), e, ctx, parseConfig(e as unknown as Record<string, unknown>));
   await waitOnExecutionContext(ctx);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(res);
 }
 
 /** The binary body of a reply (for application/whoisi). */
