@@ -62,9 +62,6 @@ export function turnstileVerifier(secretKey: string, fetcher: typeof fetch = fet
   };
 }
 
-/** Test hook: when set, replaces the Turnstile verifier. */
-export const captchaOverride: { current: CaptchaVerifier | null } = { current: null };
-
 /**
  * The captcha rule (user-1.0 §7.9): passes when no captcha is configured or
  * when the shared secret was presented (callers decide that); otherwise the
@@ -74,6 +71,5 @@ export async function captchaPasses(config: Config, token: string | null | undef
   const captcha = config.recovery.captcha;
   if (captcha === null) return true;
   if (typeof token !== "string" || token === "") return false;
-  const verifier = captchaOverride.current ?? turnstileVerifier(captcha.secretKey);
-  return verifier.verify(token, req.headers.get("CF-Connecting-IP"));
+  return turnstileVerifier(captcha.secretKey).verify(token, req.headers.get("CF-Connecting-IP"));
 }
