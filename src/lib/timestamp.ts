@@ -4,7 +4,6 @@
  * decimal seconds with exactly two fractional digits on the wire
  * (storage-1.1 §6, storage-1.5 §5.1). Formatting happens only at the edge.
  */
-import { Raw } from "../protocol/pyjson";
 
 /** Current wall clock rounded half-to-even to 10 ms, as the 1.1 reference does. */
 export function nowTick(nowMs: number = Date.now()): number {
@@ -20,11 +19,6 @@ export function formatTs(ms: number): string {
   const neg = cs < 0;
   const a = Math.abs(cs);
   return `${neg ? "-" : ""}${Math.floor(a / 100)}.${String(a % 100).padStart(2, "0")}`;
-}
-
-/** The timestamp as a raw JSON number token. */
-export function tsToken(ms: number): Raw {
-  return new Raw(formatTs(ms));
 }
 
 const DECIMAL = /^\s*([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*$/;

@@ -4,10 +4,10 @@
  * query parameters (§9), Accept negotiation (§7.2), and rendering of records,
  * lists and info answers byte for byte (§7). Nothing here touches storage.
  */
-import { formatTs, parseTs11, tsToken } from "../lib/timestamp";
+import { formatTs, parseTs11 } from "../lib/timestamp";
 import type { RecordFields, RecordFilter, SortOrder, StoredRecord } from "../storage/types";
 import { HttpError } from "./errors";
-import { dumps, pyStrFloat, pyString, Raw, type PyValue } from "./pyjson";
+import { dumps, pyStrFloat, pyString, type PyValue } from "./pyjson";
 
 export const MAX_PAYLOAD_BYTES = 262144;
 export const MAX_TTL = 31536000;
@@ -478,5 +478,3 @@ export function tsBody(ms: number | null): string {
 export function renderMap(entries: Array<[string, PyValue]>): string {
   return `{${entries.map(([k, v]) => `${pyString(k)}: ${dumps(v)}`).join(", ")}}`;
 }
-
-export { Raw, tsToken, dumps };

@@ -9,7 +9,7 @@ import type { Config } from "../config";
 import type { Principal } from "../env";
 import { formatTs } from "../lib/timestamp";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
-import { pyFloat, pyStrFloat, Raw } from "../protocol/pyjson";
+import { pyFloat, pyStrFloat, pyString, Raw } from "../protocol/pyjson";
 import {
   CONTENT_TYPES,
   hasOnlyScalars,
@@ -27,7 +27,6 @@ import {
   validateWbo,
   type JsonIn,
 } from "../protocol/v1_1";
-import { pyString } from "../protocol/pyjson";
 import { callStore, userStoreFor } from "../storage/stub";
 import type { Failure, RecordFields } from "../storage/types";
 import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./legacy-router";
