@@ -16,18 +16,18 @@
  *   falls to the `{SSHA}` rule and can never verify.
  *
  *   `{SSCRYPT}` base64(scrypt(P, S, N=16384, r=8, p=1, dkLen=64) ‖ S), the
- *   format server-full always wrote. WebCrypto has no scrypt, so it is
- *   computed by src/auth/scrypt.ts: 16 MiB and ~150 ms of CPU (beyond the
- *   Free plan's 10 ms), paid once per imported account, since the first
- *   successful login re-hashes to PBKDF2.
+ *   format server-full always wrote. WebCrypto has no scrypt, so it is the
+ *   runtime's `node:crypto` scrypt (nodejs_compat): 16 MiB and 100-250 ms
+ *   of CPU (beyond the Free plan's 10 ms), paid once per imported account,
+ *   since the first successful login re-hashes to PBKDF2.
  *
  * Any successful verification of a hash weaker than the current parameters
  * ({@link needsRehash}) should be followed by storing {@link hashPassword}'s
  * output (src/auth/accounts.ts does, with a compare-and-set).
  */
 
+import { scrypt as nodeScrypt } from "node:crypto";
 import { timingSafeEqual, toBase64 } from "./encoding";
-import { scrypt } from "./scrypt";
 
 /**
  * Cloudflare's edge refuses PBKDF2 with more than 100000 iterations (a
@@ -78,6 +78,15 @@ export async function hashPassword(password: string, iterations: number = PBKDF2
 }
 
 const SSCRYPT_SALT_BYTES = 8;
+
+/** scrypt (RFC 7914) from the runtime's `node:crypto`; `maxmem` leaves room for N=16384, r=8 (16 MiB). */
+export function scrypt(password: string, salt: Uint8Array, N: number, r: number, p: number, dkLen: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    nodeScrypt(utf8.encode(password), salt, dkLen, { N, r, p, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.byteLength)),
+    );
+  });
+}
 
 async function verifySscrypt(password: string, stored: string): Promise<boolean> {
   const blob = fromBase64(stored.slice("{SSCRYPT}".length));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scrypt } from "../../src/auth/scrypt";
+import { scrypt } from "../../src/auth/password";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const bytes = (s: string) => new TextEncoder().encode(s);
