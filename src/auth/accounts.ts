@@ -9,7 +9,8 @@
  */
 import { StorageUnavailable } from "../storage/stub";
 import { getConfig } from "../config";
-import { hashPassword, needsRehash, timingSafeEqualBytes, verifyPassword } from "./password";
+import { timingSafeEqual } from "./encoding";
+import { hashPassword, needsRehash, verifyPassword } from "./password";
 
 // ---------------------------------------------------------------------------
 // Queries
@@ -218,11 +219,11 @@ export async function verifyCredentials(
 
   const mac = await passwordMac(password);
   const entry = entryFor(username, row.userid, stored);
-  if (entry.good && timingSafeEqualBytes(entry.good, mac)) {
+  if (entry.good && timingSafeEqual(entry.good, mac)) {
     authStats.cacheHits++;
     return { ok: true, userid: row.userid, hash: stored };
   }
-  if (entry.bad.some((b) => timingSafeEqualBytes(b, mac))) {
+  if (entry.bad.some((b) => timingSafeEqual(b, mac))) {
     authStats.cacheHits++;
     return { ok: false };
   }
@@ -272,7 +273,7 @@ export async function cachedLogin(env: Env, username: string, password: string):
   const cached = cache.get(username);
   if (!cached?.good || benchNoAuth(env)) return null;
   const mac = await passwordMac(password);
-  if (!timingSafeEqualBytes(cached.good, mac)) return null;
+  if (!timingSafeEqual(cached.good, mac)) return null;
   const row = await findAccount(env, username);
   if (!row || row.accountStatus !== 1 || row.userid !== cached.userid || row.password !== cached.hash) return null;
   authStats.cacheHits++;

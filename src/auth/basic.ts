@@ -23,10 +23,7 @@ export function lenientBase64(text: string): Uint8Array | null {
   const padded = cleaned.length % 4 === 0 ? cleaned : null;
   if (padded === null) return null;
   try {
-    const bin = atob(padded);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return Uint8Array.fromBase64(padded);
   } catch {
     return null;
   }

@@ -1,8 +1,10 @@
 /**
  * @module encoding
- * Byte helpers shared by the token and Hawk code: UTF-8, hex, standard and
- * URL-safe base64 (tokenserver-1.0 §9.3, hawk §4), and a constant-time
- * byte comparison for secrets (hawk §9).
+ * Byte helpers shared by the password, token, Hawk and recovery code: UTF-8,
+ * hex, standard and URL-safe base64 (tokenserver-1.0 §9.3, hawk §4), and a
+ * constant-time comparison for secrets (hawk §9). The runtime does the work
+ * (`Uint8Array.prototype.toBase64`/`toHex`, `Uint8Array.fromBase64`,
+ * `crypto.subtle.timingSafeEqual`); this module fixes the strictness rules.
  */
 
 const enc = new TextEncoder();
@@ -12,39 +14,34 @@ export function utf8(s: string): Uint8Array<ArrayBuffer> {
 }
 
 export function toHex(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
+  return b.toHex();
 }
 
 export function toBase64(b: Uint8Array): string {
-  let bin = "";
-  for (const x of b) bin += String.fromCharCode(x);
-  return btoa(bin);
+  return b.toBase64();
 }
 
 /** URL-safe alphabet, with '=' padding (tokenlib tokens and Hawk keys). */
 export function toBase64Url(b: Uint8Array): string {
-  return toBase64(b).replace(/\+/g, "-").replace(/\//g, "_");
+  return b.toBase64({ alphabet: "base64url" });
 }
 
 export function toBase64UrlNoPad(b: Uint8Array): string {
-  return toBase64Url(b).replace(/=+$/, "");
+  return b.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
+// The runtime decoder also skips ASCII whitespace; these patterns keep it out.
 const STD = /^[A-Za-z0-9+/]*={0,2}$/;
 const URLSAFE = /^[A-Za-z0-9_-]*={0,2}$/;
+const STD_PADDED = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function decode(s: string): Uint8Array<ArrayBuffer> | null {
-  const unpadded = s.replace(/=+$/, "");
-  if (unpadded.length % 4 === 1) return null;
-  // Padding, when present, must be exactly what the length requires.
-  if (s.length !== unpadded.length && s.length % 4 !== 0) return null;
+/**
+ * The runtime's decoder in its "loose" mode: padding optional, but when
+ * present exactly what the length requires; a length of 4n+1 is refused.
+ */
+function decode(s: string, alphabet: "base64" | "base64url"): Uint8Array<ArrayBuffer> | null {
   try {
-    const bin = atob(unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4));
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return Uint8Array.fromBase64(s, { alphabet });
   } catch {
     return null;
   }
@@ -52,23 +49,31 @@ function decode(s: string): Uint8Array<ArrayBuffer> | null {
 
 /** Standard alphabet; padding optional. Null on any invalid input. */
 export function fromBase64(s: string): Uint8Array<ArrayBuffer> | null {
-  return STD.test(s) ? decode(s) : null;
+  return STD.test(s) ? decode(s, "base64") : null;
+}
+
+/** Standard alphabet with the padding required (stored password hashes). Null on anything else. */
+export function fromBase64Padded(s: string): Uint8Array<ArrayBuffer> | null {
+  return STD_PADDED.test(s) ? decode(s, "base64") : null;
 }
 
 /** URL-safe alphabet; padding optional. Null on any invalid input. */
 export function fromBase64Url(s: string): Uint8Array<ArrayBuffer> | null {
-  return URLSAFE.test(s) ? decode(s.replace(/-/g, "+").replace(/_/g, "/")) : null;
+  return URLSAFE.test(s) ? decode(s, "base64url") : null;
 }
 
 /**
- * Compares two byte strings without an early exit on the first difference.
- * The length is not secret (MACs and signatures have fixed lengths).
+ * Compares two byte strings in constant time (the runtime's
+ * `crypto.subtle.timingSafeEqual`). The length is not secret (MACs and
+ * signatures have fixed lengths), so different lengths are simply unequal.
  */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+}
+
+/** Constant-time equality of two strings, compared as UTF-8. */
+export function timingSafeEqualStrings(a: string, b: string): boolean {
+  return timingSafeEqual(enc.encode(a), enc.encode(b));
 }
 
 /**

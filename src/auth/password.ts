@@ -27,7 +27,7 @@
  */
 
 import { scrypt as nodeScrypt } from "node:crypto";
-import { timingSafeEqual, toBase64 } from "./encoding";
+import { fromBase64Padded as fromBase64, timingSafeEqual as timingSafeEqualBytes, timingSafeEqualStrings, toBase64 } from "./encoding";
 
 /**
  * Cloudflare's edge refuses PBKDF2 with more than 100000 iterations (a
@@ -41,25 +41,6 @@ const SALT_BYTES = 16;
 const HASH_BITS = 256;
 
 const utf8 = new TextEncoder();
-
-export { toBase64 };
-
-/** Strict standard base64 with padding; null on anything else. */
-export function fromBase64(text: string): Uint8Array | null {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return null;
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Constant-time equality of two byte strings (the length is not secret). */
-export const timingSafeEqualBytes = timingSafeEqual;
-
-/** Constant-time equality of two strings, compared as UTF-8. */
-export function timingSafeEqualStrings(a: string, b: string): boolean {
-  return timingSafeEqualBytes(utf8.encode(a), utf8.encode(b));
-}
 
 async function pbkdf2(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", utf8.encode(password), "PBKDF2", false, ["deriveBits"]);

@@ -17,7 +17,7 @@
  *    plain http (local development).
  */
 import { toBase64UrlNoPad } from "../auth/encoding";
-import { timingSafeEqualStrings } from "../auth/password";
+import { timingSafeEqualStrings } from "../auth/encoding";
 import { hmac, serverKey } from "./secrets";
 
 const b64url = toBase64UrlNoPad;

@@ -14,7 +14,7 @@
  * A failed delivery is a {@link MailError} whose message is safe to show
  * (never the API key, URL or provider response body); callers map it to 503.
  */
-import { toBase64 } from "../auth/password";
+import { toBase64 } from "../auth/encoding";
 import type { MailConfig } from "../config";
 import { StorageUnavailable } from "../storage/stub";
 

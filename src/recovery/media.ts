@@ -6,7 +6,7 @@
  * (REF-QUIRK asserted by the reference test suite); unknown names, and
  * anything containing "/" or "..", are 404.
  */
-import { fromBase64 } from "../auth/password";
+import { fromBase64Padded as fromBase64 } from "../auth/encoding";
 
 export const FORGOT_PASSWORD_CSS = `
 body { margin: 0; padding: 0 1em; font: 15px/1.5 "Helvetica Neue", Arial, sans-serif; color: #1d2733; background: #eef3f9; }

@@ -4,7 +4,7 @@
  * created on first use from the CSPRNG, shared by every isolate through D1,
  * cached per isolate. They never leave the Worker.
  */
-import { fromBase64, toBase64 } from "../auth/password";
+import { fromBase64Padded as fromBase64, toBase64 } from "../auth/encoding";
 import { StorageUnavailable } from "../storage/stub";
 
 export type SecretName = "reset-codes" | "csrf";

@@ -17,7 +17,7 @@
  *    the literal "password"); the delete form works (REF-BUG: it crashed).
  */
 import { deleteAccount, findAccount, verifyCredentials } from "../auth/accounts";
-import { toBase64 } from "../auth/password";
+import { toBase64 } from "../auth/encoding";
 import type { Principal } from "../env";
 import { HttpError, WeaveError } from "../protocol/errors";
 import { captchaPasses } from "../recovery/captcha";

@@ -44,7 +44,8 @@ import {
   verifyCredentials,
   type VerifiedAccount,
 } from "../auth/accounts";
-import { hashPassword, timingSafeEqualStrings } from "../auth/password";
+import { timingSafeEqualStrings } from "../auth/encoding";
+import { hashPassword } from "../auth/password";
 import { serverUsername, validEmail, validPassword } from "../lib/usernames";
 import { escapeHtml, HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { callStore, userStoreFor } from "../storage/stub";

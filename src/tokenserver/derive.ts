@@ -45,7 +45,5 @@ export function hashedDeviceId(metricsSecret: string, hashedFxaUidValue: string)
 
 /** §9.2: `%013d` of keys_changed_at (or generation) + "-" + base64url_nopad(client state bytes). */
 export function formatFxaKid(keysChangedAtOrGeneration: number, clientStateHex: string): string {
-  const bytes = new Uint8Array(clientStateHex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(clientStateHex.slice(2 * i, 2 * i + 2), 16);
-  return `${String(keysChangedAtOrGeneration).padStart(13, "0")}-${toBase64UrlNoPad(bytes)}`;
+  return `${String(keysChangedAtOrGeneration).padStart(13, "0")}-${toBase64UrlNoPad(Uint8Array.fromHex(clientStateHex))}`;
 }

@@ -4,9 +4,9 @@ import {
   hashScheme,
   needsRehash,
   PBKDF2_ITERATIONS,
-  timingSafeEqualBytes,
   verifyPassword,
 } from "../../src/auth/password";
+import { timingSafeEqual as timingSafeEqualBytes } from "../../src/auth/encoding";
 
 // Independent vectors, computed with Python's hashlib (user-1.0 §4.2 constructions).
 const SSHA256 = "{SSHA-256}WoK046h4hsUFsfWZi46mM8/fnt/rKaR92eh/GSb5YrtBYkNkMTIzNA==";

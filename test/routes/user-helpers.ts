@@ -4,7 +4,7 @@ import { parseConfig, type Config } from "../../src/config";
 import { dispatchLegacy } from "../../src/routes/legacy-router";
 import { userRoutes } from "../../src/routes/user";
 import { clientUsername } from "../../src/lib/usernames";
-import { toBase64 } from "../../src/auth/password";
+import { toBase64 } from "../../src/auth/encoding";
 
 export const ORIGIN = "http://sync.example:8787";
 
