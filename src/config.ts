@@ -1,10 +1,21 @@
 /**
  * @module config
- * Reads and validates the Worker's vars and secrets once per isolate. Every
- * setting is documented in README.md ("Configuration"). An invalid value is a
- * {@link ConfigError} naming the setting; the app answers 500 with that
- * message instead of crashing on first use.
+ * The one configuration module: every var and secret of every part of the
+ * Worker (accounts, recovery, throttling, Storage 1.5, tokenserver, Hawk,
+ * operator), described by one zod schema and read once per env object.
+ * Every setting is documented in README.md ("Configuration").
+ *
+ * One trimming rule: a value is trimmed of surrounding whitespace, and a
+ * value that is empty after trimming counts as unset. The only exception is
+ * key material (SYNC_MASTER_SECRET, SYNC_MASTER_SECRET_PREVIOUS,
+ * FXA_METRICS_HASH_SECRET): its bytes sign tokens and derive Hawk keys, so a
+ * non-blank value is used exactly as given.
+ *
+ * An invalid value is a {@link ConfigError} naming the setting and the rule
+ * it breaks, never the value (it may be a secret or embed one); the app
+ * answers 500 with that message instead of failing somewhere later.
  */
+import { z } from "zod";
 
 export type Registration = "open" | "secret" | "closed";
 
@@ -22,7 +33,11 @@ export interface Config {
   batchMaxCount: number;
   /** Payload characters accepted per POST; later ones fail with "retry bytes". */
   batchMaxBytes: number;
-  /** Base URL returned by node/weave (trailing slash added). Empty: the request's own origin. */
+  /**
+   * PUBLIC_URL normalised like server-full's fallback_node (https:// added
+   * when no scheme, one trailing slash added when none). Null: the request's
+   * own origin. Read it through {@link publicBaseUrl}.
+   */
   publicUrl: string | null;
   /** Retry-After seconds on 503. */
   retryAfter: number;
@@ -34,6 +49,14 @@ export interface Config {
   throttle: ThrottleConfig;
   /** Storage 1.5 limits and quota (see {@link Storage15Config}). */
   storage15: Storage15Config;
+  /** The tokenserver (tokenserver-1.0); read it through {@link tokenserverSettings}. */
+  tokenserver: TokenserverConfig;
+  /** Hawk verification of Storage 1.5 requests; read it through {@link hawkSettings}. */
+  hawk: HawkConfig;
+  /** Who runs this server, shown on the setup and account pages. */
+  operator: OperatorConfig;
+  /** Benchmark only: BENCH_NO_AUTH skips password and Hawk checks. Never on in a deployment. */
+  benchNoAuth: boolean;
 }
 
 /**
@@ -71,17 +94,12 @@ export interface ThrottleConfig {
 /**
  * Storage 1.5 limits, advertised in `info/configuration` and enforced
  * (storage-1.5 §6.5, §8.2, §9.5, §13.1). Clients size uploads from them, so
- * every layer must accept what is advertised.
- *
- * | Var | Default | Meaning and why |
- * |---|---|---|
- * | SYNC15_MAX_RECORD_PAYLOAD_BYTES | 1 900 000 | Largest payload (UTF-8 bytes) of one record. A Durable Object SQLite row (and value) is capped at 2 MB (taken as 2 000 000 bytes); a record's row also holds its id (≤ 64 B), collection (≤ 32 B) and integers, and a staged batch item is a row too, so 100 KB of headroom is left. Values above {@link MAX_ROW_PAYLOAD_BYTES} are refused. The reference advertises 2 621 440, which SQLite here could not store. |
- * | SYNC15_MAX_POST_RECORDS | 100 | Records per POST (reference value); the surplus fails with "retry bso". |
- * | SYNC15_MAX_POST_BYTES | 2 621 440 | Summed payload bytes per POST (reference, 2.5 MiB); later records fail with "retry bytes". Keep it ≥ the record limit so that a maximal record fits in a POST. |
- * | SYNC15_MAX_REQUEST_BYTES | 2 625 536 | Largest request body (reference: 2.5 MiB + 4 KiB of JSON framing); larger → 413 / 17. The body crosses the Durable Object RPC (32 MiB cap) as parsed records, far below it. |
- * | SYNC15_MAX_TOTAL_RECORDS | 10 000 | Records per batch (reference); also the page size of a listing without `limit`. A commit applies the batch in one transaction, so it stays bounded. |
- * | SYNC15_MAX_TOTAL_BYTES | 100 000 000 | Payload bytes per batch. Lower than the reference's MySQL value (262 144 000) and equal to its Spanner value: a commit copies the whole batch inside one synchronous Durable Object transaction, and staged plus committed copies coexist until it ends. |
- * | SYNC15_QUOTA_BYTES | 0 (off) | Per-user quota on live payload bytes; 0 disables it, as syncstorage-rs does by default. When on, a write that starts at or over it fails with 400 / 14 and `info/quota` reports it. |
+ * every layer must accept what is advertised. Why each default is what it is:
+ * README.md, "Storage 1.5 limits". In short: a Durable Object SQLite row is
+ * capped at 2 MB, so a record's payload stays at or below
+ * {@link MAX_ROW_PAYLOAD_BYTES} (the reference's 2 621 440 would not fit); a
+ * batch commit is one synchronous transaction, so its total stays at the
+ * reference's Spanner value.
  */
 export interface Storage15Config {
   maxRecordPayloadBytes: number;
@@ -92,6 +110,53 @@ export interface Storage15Config {
   maxTotalBytes: number;
   /** Bytes; null when quotas are off. */
   quotaBytes: number | null;
+}
+
+/** Sync 1.5 secrets (tokenserver-1.0 §9.1): the first mints, all verify. Empty when unset. */
+export interface AuthSecrets {
+  masterSecrets: string[];
+}
+
+export interface HawkConfig extends AuthSecrets {
+  /** Accepted |ts − now| (hawk §6). */
+  skewSeconds: number;
+  /** Refuse replayed nonces (per isolate). */
+  nonceCheck: boolean;
+  /** Check signatures against Forwarded / X-Forwarded-Host / -Proto. */
+  trustForwarded: boolean;
+}
+
+/**
+ * The tokenserver's settings. SYNC_ALLOWED_ACCOUNTS lists Mozilla account
+ * ids (or `<id>@<FXA_EMAIL_DOMAIN>`): Sync access tokens carry no e-mail
+ * address, so the list cannot use one.
+ */
+export interface TokenserverConfig extends AuthSecrets {
+  /** = the first master secret when FXA_METRICS_HASH_SECRET is unset. */
+  metricsHashSecret: string;
+  /** Without trailing slash. */
+  oauthServerUrl: string;
+  jwksUrl: string;
+  /** Pinned public keys; null = fetch {@link jwksUrl}. */
+  staticJwks: JsonWebKey[] | null;
+  issuer: string | null;
+  emailDomain: string;
+  tokenDuration: number;
+  allowNewUsers: boolean;
+  /** Lower-cased entries; null = no allow-list. */
+  allowedAccounts: Set<string> | null;
+  nodeType: string;
+  jwksCacheSeconds: number;
+}
+
+/** Shown in the footer of the setup and account pages. */
+export interface OperatorConfig {
+  /** Who runs this server; null: not said. */
+  name: string | null;
+  /** How to reach them: an e-mail address or an http(s) URL; null: not said. */
+  contact: { kind: "email" | "url"; value: string } | null;
+  /** Link to the operator's privacy policy; null: none. */
+  privacyPolicyUrl: string | null;
 }
 
 /** The most payload bytes a record's SQLite row can hold with room for its other columns. */
@@ -107,42 +172,6 @@ export class ConfigError extends Error {
   }
 }
 
-type Vars = Record<string, unknown>;
-
-function str(vars: Vars, name: string): string | undefined {
-  const v = vars[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") return String(v);
-  return v.trim() === "" ? undefined : v.trim();
-}
-
-export function readBool(vars: Vars, name: string, dflt: boolean): boolean {
-  const v = str(vars, name);
-  if (v === undefined) return dflt;
-  const l = v.toLowerCase();
-  if (["true", "1", "yes", "on"].includes(l)) return true;
-  if (["false", "0", "no", "off"].includes(l)) return false;
-  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(v)}`);
-}
-
-export function readInt(vars: Vars, name: string, dflt: number, min: number, max: number): number {
-  const v = str(vars, name);
-  if (v === undefined) return dflt;
-  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(v)}`);
-  const n = Number(v);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-export function readNumber(vars: Vars, name: string, dflt: number, min: number, max: number): number {
-  const v = str(vars, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new ConfigError(name, `expected a number, got ${JSON.stringify(v)}`);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
 /** Normalises a node URL like server-full: https:// prefixed if not http(s), trailing slash added. */
 export function normaliseNodeUrl(url: string): string {
   let u = url;
@@ -151,130 +180,306 @@ export function normaliseNodeUrl(url: string): string {
   return u;
 }
 
-export function parseConfig(vars: Vars): Config {
-  const reg = (str(vars, "REGISTRATION") ?? "open").toLowerCase();
-  if (reg !== "open" && reg !== "secret" && reg !== "closed") {
-    throw new ConfigError("REGISTRATION", `expected open, secret or closed, got ${JSON.stringify(reg)}`);
-  }
-  const sharedSecret = str(vars, "SHARED_SECRET") ?? null;
-  if (reg === "secret" && sharedSecret === null) {
-    throw new ConfigError("SHARED_SECRET", "must be set when REGISTRATION = secret");
-  }
-  const publicUrl = str(vars, "PUBLIC_URL");
-  if (publicUrl !== undefined) {
-    try {
-      new URL(normaliseNodeUrl(publicUrl));
-    } catch {
-      throw new ConfigError("PUBLIC_URL", `not a URL: ${JSON.stringify(publicUrl)}`);
-    }
-  }
-  return {
-    registration: reg,
-    sharedSecret,
-    strictUsernames: readBool(vars, "STRICT_USERNAMES", true),
-    useQuota: readBool(vars, "USE_QUOTA", true),
-    quotaSizeKb: readNumber(vars, "QUOTA_SIZE_KB", 5120, 0, 1e12),
-    batchMaxCount: readInt(vars, "BATCH_MAX_COUNT", 100, 1, 100000),
-    batchMaxBytes: readInt(vars, "BATCH_MAX_BYTES", 1048576, 1, 1024 * 1024 * 1024),
-    publicUrl: publicUrl === undefined ? null : normaliseNodeUrl(publicUrl),
-    retryAfter: readInt(vars, "RETRY_AFTER", 1800, 0, 86400 * 7),
-    pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
-    recovery: parseRecovery(vars),
-    throttle: parseThrottle(vars),
-    storage15: parseStorage15(vars),
-  };
+/**
+ * This deployment's public base URL: PUBLIC_URL (normalised) or, when unset,
+ * the request's own origin. With a trailing slash by default, as `node/weave`,
+ * reset links and the setup page use it; `{ trailingSlash: false }` strips
+ * every trailing slash, as the tokenserver's node URL and `api_endpoint` need.
+ * Never the Host header when PUBLIC_URL is set.
+ */
+export function publicBaseUrl(config: Config, requestUrl: string, opts: { trailingSlash?: boolean } = {}): string {
+  const base = config.publicUrl ?? `${new URL(requestUrl).origin}/`;
+  return opts.trailingSlash === false ? base.replace(/\/+$/, "") : base;
 }
 
-function parseRecovery(vars: Vars): RecoveryConfig {
-  const devMode = readBool(vars, "DEV_MODE", false);
-  const transport = (str(vars, "MAIL_TRANSPORT") ?? "none").toLowerCase();
-  let mail: MailConfig;
-  if (!["none", "cloudflare", "http", "outbox"].includes(transport)) {
-    throw new ConfigError("MAIL_TRANSPORT", `expected none, cloudflare, http or outbox, got ${JSON.stringify(transport)}`);
+// ---------------------------------------------------------------------------
+// The schema
+
+/** A setting: trimmed; blank is unset. Non-string vars (JSON in wrangler.toml) are read as text. */
+function trimmed(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = (typeof v === "string" ? v : String(v)).trim();
+  return s === "" ? undefined : s;
+}
+
+/** Key material: blank is unset, anything else is used byte for byte. */
+function verbatim(v: unknown): string | undefined {
+  return typeof v === "string" && v.trim() !== "" ? v : undefined;
+}
+
+const text = () => z.preprocess(trimmed, z.string().optional());
+
+const secret = () => z.preprocess(verbatim, z.string().optional());
+
+const TRUE = ["true", "1", "yes", "on"];
+const FALSE = ["false", "0", "no", "off"];
+
+const bool = (dflt: boolean) =>
+  z.preprocess(
+    (v) => trimmed(v)?.toLowerCase(),
+    z
+      .string()
+      .refine((s) => TRUE.includes(s) || FALSE.includes(s), "expected true or false")
+      .transform((s) => TRUE.includes(s))
+      .optional()
+      .transform((b) => b ?? dflt),
+  );
+
+const int = (dflt: number, min: number, max: number) =>
+  z.preprocess(
+    trimmed,
+    z
+      .string()
+      .regex(/^-?\d+$/, "expected an integer")
+      .transform(Number)
+      .pipe(z.number().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`))
+      .optional()
+      .transform((n) => n ?? dflt),
+  );
+
+const num = (dflt: number, min: number, max: number) =>
+  z.preprocess(
+    trimmed,
+    z
+      .string()
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .refine(Number.isFinite, "expected a number")
+          .pipe(z.number().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`)),
+      )
+      .optional()
+      .transform((n) => n ?? dflt),
+  );
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, dflt: T[number]) =>
+  z.preprocess(
+    (v) => trimmed(v)?.toLowerCase(),
+    z
+      .enum(values, { error: `expected ${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}` })
+      .optional()
+      .transform((v) => v ?? dflt),
+  );
+
+function isUrl(s: string, schemes: readonly string[] = ["https:", "http:"]): boolean {
+  try {
+    return schemes.includes(new URL(s).protocol);
+  } catch {
+    return false;
   }
-  if (transport === "none") {
-    mail = { transport: "none" };
-  } else {
-    const from = str(vars, "MAIL_FROM");
-    if (from === undefined) throw new ConfigError("MAIL_FROM", `must be set when MAIL_TRANSPORT = ${transport}`);
-    if (!/^[^\s@<>]+@[^\s@<>]+$/.test(from)) throw new ConfigError("MAIL_FROM", `not an e-mail address: ${JSON.stringify(from)}`);
-    switch (transport) {
-      case "cloudflare":
-        if (typeof (vars.SEND_EMAIL as { send?: unknown } | undefined)?.send !== "function") {
-          throw new ConfigError("SEND_EMAIL", "MAIL_TRANSPORT = cloudflare needs a send_email binding named SEND_EMAIL");
-        }
-        mail = { transport, from };
-        break;
-      case "http": {
-        const apiUrl = str(vars, "MAIL_API_URL");
-        if (apiUrl === undefined) throw new ConfigError("MAIL_API_URL", "must be set when MAIL_TRANSPORT = http");
-        let u: URL;
-        try {
-          u = new URL(apiUrl);
-        } catch {
-          throw new ConfigError("MAIL_API_URL", "not a URL"); // the value may embed a key: never echoed
-        }
-        if (u.protocol !== "https:" && !(devMode && u.protocol === "http:")) {
-          throw new ConfigError("MAIL_API_URL", "must be an https:// URL (http:// only with DEV_MODE = true)");
-        }
-        const apiKey = str(vars, "MAIL_API_KEY");
-        if (apiKey === undefined) throw new ConfigError("MAIL_API_KEY", "must be set when MAIL_TRANSPORT = http");
-        mail = { transport, from, apiUrl, apiKey };
-        break;
+}
+
+const url = () => text().refine((s) => s === undefined || isUrl(s), "expected an http(s) URL");
+
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
+
+const fields = z.object({
+  // Accounts and Storage 1.1 (User API 1.0)
+  REGISTRATION: oneOf(["open", "secret", "closed"], "open"),
+  SHARED_SECRET: text(),
+  PUBLIC_URL: text().refine((s) => s === undefined || isUrl(normaliseNodeUrl(s)), "not a URL"),
+  STRICT_USERNAMES: bool(true),
+  USE_QUOTA: bool(true),
+  QUOTA_SIZE_KB: num(5120, 0, 1e12),
+  BATCH_MAX_COUNT: int(100, 1, 100_000),
+  BATCH_MAX_BYTES: int(1_048_576, 1, 1024 * 1024 * 1024),
+  RETRY_AFTER: int(1800, 0, 7 * 86400),
+  PBKDF2_ITERATIONS: int(100_000, 10_000, 100_000),
+  // Account recovery
+  DEV_MODE: bool(false),
+  MAIL_TRANSPORT: oneOf(["none", "cloudflare", "http", "outbox"], "none"),
+  MAIL_FROM: text(),
+  MAIL_API_URL: text(),
+  MAIL_API_KEY: text(),
+  SEND_EMAIL: z.unknown().optional(),
+  RESET_CODE_TTL: int(21600, 60, 7 * 86400),
+  TURNSTILE_SITE_KEY: text(),
+  TURNSTILE_SECRET_KEY: text(),
+  // Throttling
+  THROTTLE: bool(true),
+  THROTTLE_FAILURES_PER_CLIENT: int(5, 1, 1000),
+  THROTTLE_FAILURES_PER_ACCOUNT: int(50, 1, 100_000),
+  THROTTLE_FAILURES_PER_ADDRESS: int(100, 1, 100_000),
+  THROTTLE_MAX_LOCKOUT: int(900, 1, 86400),
+  // Storage 1.5 limits
+  SYNC15_MAX_RECORD_PAYLOAD_BYTES: int(MAX_ROW_PAYLOAD_BYTES, 1, MAX_ROW_PAYLOAD_BYTES),
+  SYNC15_MAX_POST_BYTES: int(2_621_440, 1, 64 * 1024 * 1024),
+  SYNC15_QUOTA_BYTES: int(0, 0, Number.MAX_SAFE_INTEGER),
+  SYNC15_MAX_POST_RECORDS: int(100, 1, 10_000),
+  SYNC15_MAX_REQUEST_BYTES: int(2_625_536, 1, 16 * 1024 * 1024),
+  SYNC15_MAX_TOTAL_RECORDS: int(10_000, 1, 1_000_000),
+  SYNC15_MAX_TOTAL_BYTES: int(100_000_000, 1, 1024 * 1024 * 1024),
+  // Sync 1.5: tokenserver and Hawk
+  SYNC_MASTER_SECRET: secret(),
+  SYNC_MASTER_SECRET_PREVIOUS: secret(),
+  FXA_METRICS_HASH_SECRET: secret(),
+  FXA_OAUTH_SERVER_URL: url(),
+  FXA_JWKS_URL: url(),
+  FXA_OAUTH_JWKS: text(),
+  FXA_OAUTH_ISSUER: text(),
+  FXA_EMAIL_DOMAIN: text(),
+  TOKEN_DURATION: int(3600, 1, 7 * 86400),
+  ALLOW_NEW_SYNC_USERS: bool(true),
+  SYNC_ALLOWED_ACCOUNTS: text(),
+  TOKENSERVER_NODE_TYPE: text(),
+  JWKS_CACHE_SECONDS: int(21600, 0, 7 * 86400),
+  HAWK_SKEW_SECONDS: int(3600, 60, 52 * 7 * 86400),
+  HAWK_NONCE_CHECK: bool(true),
+  TRUST_FORWARDED_HOST: bool(false),
+  // The operator
+  OPERATOR_NAME: text().refine((s) => s === undefined || s.length <= 200, "at most 200 characters"),
+  OPERATOR_CONTACT: text().refine((s) => s === undefined || EMAIL.test(s) || isUrl(s), "expected an e-mail address or an http(s) URL"),
+  PRIVACY_POLICY_URL: url(),
+  // Benchmark only: exactly "1" turns it on (nothing that merely looks true).
+  BENCH_NO_AUTH: text(),
+});
+
+type Fields = z.output<typeof fields>;
+
+const schema = fields
+  .superRefine((v, ctx) => {
+    // Rules between settings, in the order a reader meets them in README.md;
+    // the first one broken is reported.
+    const fail = (setting: string, message: string) => ctx.addIssue({ code: "custom", path: [setting], message });
+    if (v.REGISTRATION === "secret" && v.SHARED_SECRET === undefined) return fail("SHARED_SECRET", "must be set when REGISTRATION = secret");
+    if (v.MAIL_TRANSPORT !== "none") {
+      const t = v.MAIL_TRANSPORT;
+      if (v.MAIL_FROM === undefined) return fail("MAIL_FROM", `must be set when MAIL_TRANSPORT = ${t}`);
+      if (!EMAIL.test(v.MAIL_FROM)) return fail("MAIL_FROM", "not an e-mail address");
+      if (t === "cloudflare" && typeof (v.SEND_EMAIL as { send?: unknown } | undefined)?.send !== "function") {
+        return fail("SEND_EMAIL", "MAIL_TRANSPORT = cloudflare needs a send_email binding named SEND_EMAIL");
       }
-      case "outbox":
-        if (!devMode) throw new ConfigError("MAIL_TRANSPORT", "outbox is a development transport and needs DEV_MODE = true");
-        mail = { transport, from };
-        break;
-      default:
-        throw new ConfigError("MAIL_TRANSPORT", `expected none, cloudflare, http or outbox, got ${JSON.stringify(transport)}`);
+      if (t === "http") {
+        if (v.MAIL_API_URL === undefined) return fail("MAIL_API_URL", "must be set when MAIL_TRANSPORT = http");
+        if (!isUrl(v.MAIL_API_URL, v.DEV_MODE ? ["https:", "http:"] : ["https:"])) {
+          return fail("MAIL_API_URL", "must be an https:// URL (http:// only with DEV_MODE = true)");
+        }
+        if (v.MAIL_API_KEY === undefined) return fail("MAIL_API_KEY", "must be set when MAIL_TRANSPORT = http");
+      }
+      if (t === "outbox" && !v.DEV_MODE) return fail("MAIL_TRANSPORT", "outbox is a development transport and needs DEV_MODE = true");
     }
-  }
-  const siteKey = str(vars, "TURNSTILE_SITE_KEY");
-  const secretKey = str(vars, "TURNSTILE_SECRET_KEY");
-  if ((siteKey === undefined) !== (secretKey === undefined)) {
-    throw new ConfigError(
-      siteKey === undefined ? "TURNSTILE_SITE_KEY" : "TURNSTILE_SECRET_KEY",
-      "TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together",
-    );
-  }
-  return {
-    mail,
-    resetCodeTtl: readInt(vars, "RESET_CODE_TTL", 21600, 60, 7 * 86400),
-    captcha: siteKey !== undefined && secretKey !== undefined ? { siteKey, secretKey } : null,
-    devMode,
-  };
-}
-
-function parseThrottle(vars: Vars): ThrottleConfig {
-  const failuresPerClient = readInt(vars, "THROTTLE_FAILURES_PER_CLIENT", 5, 1, 1000);
-  const failuresPerAccount = readInt(vars, "THROTTLE_FAILURES_PER_ACCOUNT", 50, 1, 100000);
-  if (failuresPerAccount <= failuresPerClient) {
+    if ((v.TURNSTILE_SITE_KEY === undefined) !== (v.TURNSTILE_SECRET_KEY === undefined)) {
+      return fail(v.TURNSTILE_SITE_KEY === undefined ? "TURNSTILE_SITE_KEY" : "TURNSTILE_SECRET_KEY", "TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together");
+    }
     // Otherwise one address alone could trip the account-wide limit and lock out the owner elsewhere.
-    throw new ConfigError("THROTTLE_FAILURES_PER_ACCOUNT", "must be greater than THROTTLE_FAILURES_PER_CLIENT");
+    if (v.THROTTLE_FAILURES_PER_ACCOUNT <= v.THROTTLE_FAILURES_PER_CLIENT) {
+      return fail("THROTTLE_FAILURES_PER_ACCOUNT", "must be greater than THROTTLE_FAILURES_PER_CLIENT");
+    }
+    if (v.FXA_OAUTH_JWKS !== undefined && parseJwks(v.FXA_OAUTH_JWKS) === null) {
+      return fail("FXA_OAUTH_JWKS", "expected RSA public key(s) as JSON: a JWK, an array of JWKs or {\"keys\": [...]}");
+    }
+  })
+  .transform((v): Config => {
+    const masterSecrets = [v.SYNC_MASTER_SECRET, v.SYNC_MASTER_SECRET_PREVIOUS].filter((s) => s !== undefined);
+    // No current secret: nothing verifies, not even with a previous one.
+    if (v.SYNC_MASTER_SECRET === undefined) masterSecrets.length = 0;
+    const oauthServerUrl = (v.FXA_OAUTH_SERVER_URL ?? "https://oauth.accounts.firefox.com").replace(/\/+$/, "");
+    const contact = v.OPERATOR_CONTACT;
+    return {
+      registration: v.REGISTRATION,
+      sharedSecret: v.SHARED_SECRET ?? null,
+      strictUsernames: v.STRICT_USERNAMES,
+      useQuota: v.USE_QUOTA,
+      quotaSizeKb: v.QUOTA_SIZE_KB,
+      batchMaxCount: v.BATCH_MAX_COUNT,
+      batchMaxBytes: v.BATCH_MAX_BYTES,
+      publicUrl: v.PUBLIC_URL === undefined ? null : normaliseNodeUrl(v.PUBLIC_URL),
+      retryAfter: v.RETRY_AFTER,
+      pbkdf2Iterations: v.PBKDF2_ITERATIONS,
+      recovery: {
+        mail: mailConfig(v),
+        resetCodeTtl: v.RESET_CODE_TTL,
+        captcha:
+          v.TURNSTILE_SITE_KEY !== undefined && v.TURNSTILE_SECRET_KEY !== undefined
+            ? { siteKey: v.TURNSTILE_SITE_KEY, secretKey: v.TURNSTILE_SECRET_KEY }
+            : null,
+        devMode: v.DEV_MODE,
+      },
+      throttle: {
+        enabled: v.THROTTLE,
+        failuresPerClient: v.THROTTLE_FAILURES_PER_CLIENT,
+        failuresPerAccount: v.THROTTLE_FAILURES_PER_ACCOUNT,
+        failuresPerAddress: v.THROTTLE_FAILURES_PER_ADDRESS,
+        maxLockout: v.THROTTLE_MAX_LOCKOUT,
+      },
+      storage15: {
+        maxRecordPayloadBytes: v.SYNC15_MAX_RECORD_PAYLOAD_BYTES,
+        maxPostRecords: v.SYNC15_MAX_POST_RECORDS,
+        maxPostBytes: v.SYNC15_MAX_POST_BYTES,
+        maxRequestBytes: v.SYNC15_MAX_REQUEST_BYTES,
+        maxTotalRecords: v.SYNC15_MAX_TOTAL_RECORDS,
+        maxTotalBytes: v.SYNC15_MAX_TOTAL_BYTES,
+        quotaBytes: v.SYNC15_QUOTA_BYTES === 0 ? null : v.SYNC15_QUOTA_BYTES,
+      },
+      tokenserver: {
+        masterSecrets,
+        metricsHashSecret: v.FXA_METRICS_HASH_SECRET ?? masterSecrets[0] ?? "",
+        oauthServerUrl,
+        jwksUrl: v.FXA_JWKS_URL ?? `${oauthServerUrl}/v1/jwks`,
+        staticJwks: v.FXA_OAUTH_JWKS === undefined ? null : parseJwks(v.FXA_OAUTH_JWKS),
+        issuer: v.FXA_OAUTH_ISSUER ?? null,
+        emailDomain: v.FXA_EMAIL_DOMAIN ?? "api.accounts.firefox.com",
+        tokenDuration: v.TOKEN_DURATION,
+        allowNewUsers: v.ALLOW_NEW_SYNC_USERS,
+        allowedAccounts:
+          v.SYNC_ALLOWED_ACCOUNTS === undefined
+            ? null
+            : new Set(
+                v.SYNC_ALLOWED_ACCOUNTS.split(/[\s,]+/)
+                  .map((s) => s.toLowerCase())
+                  .filter((s) => s !== ""),
+              ),
+        nodeType: v.TOKENSERVER_NODE_TYPE ?? "mysql",
+        jwksCacheSeconds: v.JWKS_CACHE_SECONDS,
+      },
+      hawk: {
+        masterSecrets,
+        skewSeconds: v.HAWK_SKEW_SECONDS,
+        nonceCheck: v.HAWK_NONCE_CHECK,
+        trustForwarded: v.TRUST_FORWARDED_HOST,
+      },
+      operator: {
+        name: v.OPERATOR_NAME ?? null,
+        contact: contact === undefined ? null : { kind: EMAIL.test(contact) ? "email" : "url", value: contact },
+        privacyPolicyUrl: v.PRIVACY_POLICY_URL ?? null,
+      },
+      benchNoAuth: v.BENCH_NO_AUTH === "1",
+    };
+  });
+
+function mailConfig(v: Fields): MailConfig {
+  const from = v.MAIL_FROM as string;
+  switch (v.MAIL_TRANSPORT) {
+    case "none":
+      return { transport: "none" };
+    case "http":
+      return { transport: "http", from, apiUrl: v.MAIL_API_URL as string, apiKey: v.MAIL_API_KEY as string };
+    case "cloudflare":
+    case "outbox":
+      return { transport: v.MAIL_TRANSPORT, from };
   }
-  return {
-    enabled: readBool(vars, "THROTTLE", true),
-    failuresPerClient,
-    failuresPerAccount,
-    failuresPerAddress: readInt(vars, "THROTTLE_FAILURES_PER_ADDRESS", 100, 1, 100000),
-    maxLockout: readInt(vars, "THROTTLE_MAX_LOCKOUT", 900, 1, 86400),
-  };
 }
 
-function parseStorage15(vars: Vars): Storage15Config {
-  const maxRecordPayloadBytes = readInt(vars, "SYNC15_MAX_RECORD_PAYLOAD_BYTES", MAX_ROW_PAYLOAD_BYTES, 1, MAX_ROW_PAYLOAD_BYTES);
-  const maxPostBytes = readInt(vars, "SYNC15_MAX_POST_BYTES", 2_621_440, 1, 64 * 1024 * 1024);
-  const quota = readInt(vars, "SYNC15_QUOTA_BYTES", 0, 0, Number.MAX_SAFE_INTEGER);
-  return {
-    maxRecordPayloadBytes,
-    maxPostRecords: readInt(vars, "SYNC15_MAX_POST_RECORDS", 100, 1, 10_000),
-    maxPostBytes,
-    maxRequestBytes: readInt(vars, "SYNC15_MAX_REQUEST_BYTES", 2_625_536, 1, 16 * 1024 * 1024),
-    maxTotalRecords: readInt(vars, "SYNC15_MAX_TOTAL_RECORDS", 10_000, 1, 1_000_000),
-    maxTotalBytes: readInt(vars, "SYNC15_MAX_TOTAL_BYTES", 100_000_000, 1, 1024 * 1024 * 1024),
-    quotaBytes: quota === 0 ? null : quota,
-  };
+/** FXA_OAUTH_JWKS: a JWK, an array of JWKs or `{"keys": [...]}`, all RSA; null when it is none of these. */
+function parseJwks(text: string): JsonWebKey[] | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const keys = z.looseObject({ kty: z.literal("RSA") }).array();
+  const list = Array.isArray(v) ? v : z.object({ keys: z.array(z.unknown()) }).safeParse(v).data?.keys ?? [v];
+  return keys.safeParse(list).success ? (list as JsonWebKey[]) : null;
+}
+
+/** Validates every setting; throws a {@link ConfigError} naming the first invalid one. */
+export function parseConfig(vars: Record<string, unknown>): Config {
+  const r = schema.safeParse(vars);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new ConfigError(String(issue?.path[0] ?? "configuration"), issue?.message ?? "invalid");
 }
 
 const cache = new WeakMap<object, Config>();
@@ -283,8 +488,28 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: object): Config {
   let c = cache.get(env);
   if (!c) {
-    c = parseConfig(env as Vars);
+    c = parseConfig(env as Record<string, unknown>);
     cache.set(env, c);
   }
+  return c;
+}
+
+function requireMasterSecret(c: AuthSecrets): void {
+  if (c.masterSecrets.length === 0) {
+    throw new ConfigError("SYNC_MASTER_SECRET", "must be set (wrangler secret put SYNC_MASTER_SECRET) to serve Sync 1.5");
+  }
+}
+
+/** The tokenserver's settings; a {@link ConfigError} when Sync 1.5 has no master secret. */
+export function tokenserverSettings(env: object): TokenserverConfig {
+  const c = getConfig(env).tokenserver;
+  requireMasterSecret(c);
+  return c;
+}
+
+/** Hawk's settings; a {@link ConfigError} when Sync 1.5 has no master secret. */
+export function hawkSettings(env: object): HawkConfig {
+  const c = getConfig(env).hawk;
+  requireMasterSecret(c);
   return c;
 }

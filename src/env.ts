@@ -16,12 +16,6 @@ export type Principal =
       fxaUid: string;
       /** Token expired; only routes that tolerate it (GET info/collections) see this true. */
       expired: boolean;
-      /** From the token (tokenserver-1.0 §9.2); absent in Python-minted test tokens. */
-      fxaKid?: string;
-      hashedFxaUid?: string;
-      hashedDeviceId?: string;
-      /** Token expiry, seconds since the epoch. */
-      expires?: number;
     };
 
 export type AppEnv = {

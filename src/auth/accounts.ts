@@ -1,14 +1,16 @@
 /**
  * @module accounts
  * The D1 `user` table (user-1.0 §6, migrations/0001_accounts.sql): prepared,
- * bound queries mapped to small domain types, and credential checking for
- * HTTP Basic with an isolate-level verification cache.
+ * bound queries mapped to small domain types, credential checking for HTTP
+ * Basic with an isolate-level verification cache, and {@link storePassword},
+ * the one place a password is set on an existing account. The account
+ * operations built on these are in src/accounts/service.ts.
  *
  * Every D1 failure is rethrown as {@link StorageUnavailable}, which the 1.x
  * pipeline renders as 503 with Retry-After (user-1.0 §2, storage-1.1 §14.4).
  */
 import { StorageUnavailable } from "../storage/stub";
-import { getConfig } from "../config";
+import { getConfig, type Config } from "../config";
 import { timingSafeEqual } from "./encoding";
 import { hashPassword, needsRehash, verifyPassword } from "./password";
 
@@ -30,6 +32,8 @@ const SQL = {
   insert: `INSERT INTO "user" (username, password, mail, accountStatus) VALUES (?1, ?2, ?3, 1)
            ON CONFLICT (username) DO NOTHING RETURNING userid`,
   deleteIfHash: `DELETE FROM "user" WHERE userid = ?1 AND password = ?2`,
+  delete: `DELETE FROM "user" WHERE userid = ?1`,
+  setStatus: `UPDATE "user" SET accountStatus = ?2 WHERE userid = ?1`,
   setPasswordIfHash: `UPDATE "user" SET password = ?3 WHERE userid = ?1 AND password = ?2`,
   setMailIfHash: `UPDATE "user" SET mail = ?3 WHERE userid = ?1 AND password = ?2`,
 } as const;
@@ -72,12 +76,26 @@ export async function createAccount(env: Env, username: string, passwordHash: st
 }
 
 /**
- * Deletes the account if its hash is still `expectedHash` (the one the
+ * Deletes the account row if its hash is still `expectedHash` (the one the
  * request's credentials verified against), so a concurrent password change
- * wins. True when a row was deleted.
+ * wins; null deletes unconditionally (an operator's decision). True when a
+ * row was deleted. The account's stored data is the caller's
+ * (src/accounts/service.ts deletes it first).
  */
-export async function deleteAccount(env: Env, userid: number, expectedHash: string): Promise<boolean> {
-  const r = await d1(() => env.DB.prepare(SQL.deleteIfHash).bind(userid, expectedHash).run());
+export async function deleteAccountRow(env: Env, userid: number, expectedHash: string | null): Promise<boolean> {
+  const stmt = expectedHash === null ? env.DB.prepare(SQL.delete).bind(userid) : env.DB.prepare(SQL.deleteIfHash).bind(userid, expectedHash);
+  const r = await d1(() => stmt.run());
+  forgetUserid(userid);
+  return (r.meta.changes ?? 0) > 0;
+}
+
+/** Account states of the `accountStatus` column: only {@link ACCOUNT_ACTIVE} may log in. */
+export const ACCOUNT_ACTIVE = 1;
+export const ACCOUNT_DISABLED = 0;
+
+/** Sets `accountStatus`; true when the account exists. */
+export async function setAccountStatus(env: Env, userid: number, status: number): Promise<boolean> {
+  const r = await d1(() => env.DB.prepare(SQL.setStatus).bind(userid, status).run());
   forgetUserid(userid);
   return (r.meta.changes ?? 0) > 0;
 }
@@ -172,17 +190,22 @@ function forgetUserid(userid: number): void {
   for (const [name, e] of cache) if (e.userid === userid) cache.delete(name);
 }
 
-/** Test hook: drops every cached verification of this isolate. */
-export function clearCredentialCache(): void {
-  cache.clear();
-}
-
-/** Number of KDF verifications this isolate ran (for tests and benchmarks). */
-export const authStats = { kdfVerifications: 0, cacheHits: 0 };
+/**
+ * This isolate's credential cache, seen from outside: how often the KDF ran
+ * and the cache answered (tests and benchmarks read these), and `clear()`,
+ * which makes the isolate behave as a fresh one.
+ */
+export const credentialCache = {
+  kdfVerifications: 0,
+  cacheHits: 0,
+  clear(): void {
+    cache.clear();
+  },
+};
 
 let benchWarned = false;
 function benchNoAuth(env: Env): boolean {
-  const on = (env as unknown as Record<string, unknown>).BENCH_NO_AUTH === "1";
+  const on = getConfig(env).benchNoAuth;
   if (on && !benchWarned) {
     benchWarned = true;
     console.warn(
@@ -220,32 +243,52 @@ export async function verifyCredentials(
   const mac = await passwordMac(password);
   const entry = entryFor(username, row.userid, stored);
   if (entry.good && timingSafeEqual(entry.good, mac)) {
-    authStats.cacheHits++;
+    credentialCache.cacheHits++;
     return { ok: true, userid: row.userid, hash: stored };
   }
   if (entry.bad.some((b) => timingSafeEqual(b, mac))) {
-    authStats.cacheHits++;
+    credentialCache.cacheHits++;
     return { ok: false };
   }
 
-  authStats.kdfVerifications++;
+  credentialCache.kdfVerifications++;
   if (!(await verifyPassword(password, stored))) {
     entry.bad.push(mac);
     if (entry.bad.length > BAD_MACS_PER_ENTRY) entry.bad.shift();
     return { ok: false };
   }
   entry.good = mac;
-  if (needsRehash(stored, getConfig(env).pbkdf2Iterations)) ctx.waitUntil(rehash(env, username, row.userid, stored, password, mac));
+  if (needsRehash(stored, getConfig(env).pbkdf2Iterations)) ctx.waitUntil(rehash(env, username, row.userid, stored, password));
   return { ok: true, userid: row.userid, hash: stored };
 }
 
-async function rehash(env: Env, username: string, userid: number, oldHash: string, password: string, mac: Uint8Array): Promise<void> {
+async function rehash(env: Env, username: string, userid: number, oldHash: string, password: string): Promise<void> {
   try {
-    const newHash = await hashPassword(password, getConfig(env).pbkdf2Iterations);
-    if (await setPasswordHash(env, userid, oldHash, newHash)) rememberGood(username, userid, newHash, mac);
+    await storePassword(env, getConfig(env), { userid, username }, oldHash, password);
   } catch (err) {
     console.error("password re-hash failed (the old hash stays valid):", err);
   }
+}
+
+/**
+ * Sets a new password on an existing account: hashes it at the configured
+ * cost, replaces the hash only if it is still `expectedHash` (the one the
+ * caller's credentials or reset code were checked against, so a concurrent
+ * change wins), and remembers the password for this isolate's cache. The new
+ * hash has a fresh salt, so every isolate's cached verification of the old
+ * password is void at once. True when the hash was replaced.
+ */
+export async function storePassword(
+  env: Env,
+  config: Config,
+  account: { userid: number; username: string },
+  expectedHash: string,
+  password: string,
+): Promise<boolean> {
+  const hash = await hashPassword(password, config.pbkdf2Iterations);
+  if (!(await setPasswordHash(env, account.userid, expectedHash, hash))) return false;
+  await rememberPassword(account.username, account.userid, hash, password);
+  return true;
 }
 
 function rememberGood(username: string, userid: number, hash: string, mac: Uint8Array): void {
@@ -276,7 +319,7 @@ export async function cachedLogin(env: Env, username: string, password: string):
   if (!timingSafeEqual(cached.good, mac)) return null;
   const row = await findAccount(env, username);
   if (!row || row.accountStatus !== 1 || row.userid !== cached.userid || row.password !== cached.hash) return null;
-  authStats.cacheHits++;
+  credentialCache.cacheHits++;
   return { ok: true, userid: row.userid };
 }
 

@@ -9,12 +9,12 @@
  *   app.use("/1.5/:uid/*", hawkAuth());  app.use("/1.5/:uid", hawkAuth());
  *
  * Settings (HAWK_SKEW_SECONDS, HAWK_NONCE_CHECK, TRUST_FORWARDED_HOST,
- * SYNC_MASTER_SECRET[_PREVIOUS]) are documented in src/tokenserver/config.ts.
+ * SYNC_MASTER_SECRET[_PREVIOUS]) are read by src/config.ts and documented in README.md.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { formatTs } from "../lib/timestamp";
-import { getHawkConfig } from "../tokenserver/config";
+import { getConfig, hawkSettings } from "../config";
 import { verifyHawk } from "./hawk";
 import { MemoryNonceStore, NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
 
@@ -60,7 +60,7 @@ let benchWarned = false;
  * benchmark measure what authentication costs. Logged loudly once per isolate.
  */
 function benchPrincipal(c: Context<AppEnv>, pathUid: string | undefined): boolean {
-  if ((c.env as unknown as Record<string, unknown>).BENCH_NO_AUTH !== "1" || pathUid === undefined) return false;
+  if (!getConfig(c.env).benchNoAuth || pathUid === undefined) return false;
   if (!benchWarned) {
     benchWarned = true;
     console.warn("!!!!!!!! BENCH_NO_AUTH=1: HAWK IS NOT CHECKED. Benchmark harness only; never set this on a real deployment. !!!!!!!!");
@@ -72,7 +72,7 @@ function benchPrincipal(c: Context<AppEnv>, pathUid: string | undefined): boolea
 export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> {
   return async function hawkAuthMiddleware(c, next) {
     if (benchPrincipal(c, (opts.pathUid ?? defaultPathUid)(c))) return next();
-    const cfg = getHawkConfig(c.env);
+    const cfg = hawkSettings(c.env);
     const result = await verifyHawk(
       { method: c.req.method, url: c.req.url, headers: c.req.raw.headers },
       {
@@ -89,17 +89,7 @@ export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> 
     if (!result.ok) return bodyZero(401, { "WWW-Authenticate": result.challenge });
     const pathUid = (opts.pathUid ?? defaultPathUid)(c);
     if (pathUid !== undefined && Number(pathUid) !== result.token.uid) return bodyZero(400);
-    const t = result.token;
-    c.set("principal", {
-      kind: "token",
-      uid: t.uid,
-      fxaUid: t.fxa_uid ?? "",
-      expired: result.expired,
-      fxaKid: t.fxa_kid,
-      hashedFxaUid: t.hashed_fxa_uid,
-      hashedDeviceId: t.hashed_device_id,
-      expires: t.expires,
-    });
+    c.set("principal", { kind: "token", uid: result.token.uid, fxaUid: result.token.fxa_uid ?? "", expired: result.expired });
     await next();
   };
 }

@@ -51,11 +51,6 @@ export function signingKey(secret: string): Promise<CryptoKey> {
   return k;
 }
 
-/** Raw signing key bytes, for tests against tokenserver-1.0 §12. */
-export async function signingKeyBytes(secret: string): Promise<Uint8Array> {
-  return hkdfSha256(utf8(secret), new Uint8Array(0), utf8(SIGNING_INFO), 32);
-}
-
 /** Signs already-serialized payload JSON (the signature covers these exact bytes, §9.2). */
 export async function encodeToken(payloadJson: string, secret: string): Promise<string> {
   const body = utf8(payloadJson);
@@ -136,14 +131,4 @@ export async function parseToken(token: string, secrets: readonly string[]): Pro
 /** Reference rule: expired iff round(expires) <= now (seconds), §9.5 step 4. */
 export function isExpired(payload: TokenPayload, nowSeconds: number): boolean {
   return Math.round(payload.expires) <= nowSeconds;
-}
-
-/**
- * Python production's per-node secret (`DerivedSecrets`, §9.1). Not used by
- * this server (we use the master secret directly); kept so a migration from a
- * Python deployment can compute the secret its nodes used.
- */
-export async function legacyNodeSecret(masterHex: string, nodeUrl: string): Promise<string> {
-  const out = await hkdfSha256(utf8(masterHex), new Uint8Array(0), utf8(`services.mozilla.com/mozsvc/v1/node_secret/${nodeUrl}`), masterHex.length / 2);
-  return toHex(out);
 }

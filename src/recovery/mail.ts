@@ -174,13 +174,9 @@ export async function readOutbox(env: Env, to: string | null, limit = 20): Promi
   }));
 }
 
-/** Test hook: when set, replaces the configured transport. */
-export const mailerOverride: { current: Mailer | null } = { current: null };
-
 /** The configured transport, or null when no e-mail is configured (reset then answers 503). */
 export function mailerFor(env: Env, mail: MailConfig): Mailer | null {
   if (mail.transport === "none") return null;
-  if (mailerOverride.current) return mailerOverride.current;
   switch (mail.transport) {
     case "cloudflare":
       return cloudflareMailer((env as unknown as { SEND_EMAIL: SendEmail }).SEND_EMAIL);

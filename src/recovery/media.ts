@@ -8,10 +8,11 @@
  */
 import { fromBase64Padded as fromBase64 } from "../auth/encoding";
 
-export const FORGOT_PASSWORD_CSS = `
+/** The one stylesheet of the setup and account pages (src/recovery/pages.ts). */
+export const PAGES_CSS = `
 body { margin: 0; padding: 0 1em; font: 15px/1.5 "Helvetica Neue", Arial, sans-serif; color: #1d2733; background: #eef3f9; }
-#header { max-width: 36em; margin: 1.5em auto 0; }
-#content { max-width: 36em; margin: 1em auto; }
+#header { max-width: 40em; margin: 1.5em auto 0; }
+#content { max-width: 40em; margin: 1em auto; }
 .box { background: #fff; border: 1px solid #c9d6e6; border-radius: 6px; padding: 1em 1.5em 1.5em; }
 h1 { font-size: 1.4em; margin: 0.2em 0 0.6em; color: #1f5fa8; }
 label { font-weight: bold; }
@@ -19,7 +20,11 @@ input[type=text], input[type=password] { width: 100%; max-width: 22em; padding: 
 input:focus { outline: 3px solid #f0b400; outline-offset: 1px; }
 input[type=submit] { padding: 0.5em 1.2em; font-size: 1em; color: #fff; background: #1f5fa8; border: 0; border-radius: 3px; cursor: pointer; }
 .error { color: #8b0000; background: #fdecea; border: 1px solid #e4a9a4; padding: 0.5em 0.8em; margin: 0.8em 0; }
-#footer { max-width: 36em; margin: 0 auto 2em; font-size: 0.85em; color: #44566b; }
+h2 { font-size: 1.15em; margin: 1.4em 0 0.4em; color: #1f5fa8; border-bottom: 1px solid #c9d6e6; }
+code { background: #eef3f9; padding: 0.1em 0.3em; border-radius: 3px; word-break: break-all; }
+dt { font-weight: bold; }
+.warn { background: #fff4de; border-left: 4px solid #f0b400; padding: 0.5em 1em; }
+#footer { max-width: 40em; margin: 0 auto 2em; font-size: 0.85em; color: #44566b; }
 #footer a { color: #1f5fa8; }
 `;
 
@@ -36,11 +41,9 @@ const IMAGES: Record<string, string> = {
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNywtQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT0//wAARCAAgACADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAAAAIH/8QAFRABAQAAAAAAAAAAAAAAAAAAABH/xAAWAQEBAQAAAAAAAAAAAAAAAAAAAQL/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwDRaVNK2yqlTSgmlTSqiqVNKD//2Q==",
 };
 
-export const MEDIA_FILES: readonly string[] = ["forgot_password.css", ...Object.keys(IMAGES)];
-
 /** The bytes of a bundled file, or null for any other name. */
 export function mediaFile(name: string): Uint8Array | string | null {
-  if (name === "forgot_password.css") return FORGOT_PASSWORD_CSS;
+  if (name === "forgot_password.css") return PAGES_CSS;
   const b64 = Object.hasOwn(IMAGES, name) ? IMAGES[name] : undefined;
   return b64 === undefined ? null : fromBase64(b64);
 }

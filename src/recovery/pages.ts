@@ -1,8 +1,10 @@
 /**
  * @module pages
- * The HTML of the account pages (user-1.0 §9.2, §9.3, §12): one layout, one
- * function per page. Every interpolated value goes through {@link escapeHtml}
- * (the reference inserted `key`, `username` and `error` raw: REF-BUG, XSS).
+ * The HTML of the account pages (user-1.0 §9.2, §9.3, §12) and the layout
+ * they share with the setup page (`/`): one look, one function per page.
+ * Built with Hono's `html` tagged template, which escapes every interpolated
+ * value (the reference inserted `key`, `username` and `error` raw: REF-BUG,
+ * XSS); only our own fragments are inserted as markup.
  *
  * Accessibility: every input has a <label>, errors are announced
  * (role="alert") and tied to the fields with aria-describedby, inputs carry
@@ -11,10 +13,17 @@
  * Styles are inlined (with a CSP nonce) rather than linked: `/media/*` must
  * answer `text/html` (REF-QUIRK, user-1.0 §11), which browsers refuse to
  * apply as a stylesheet. The same CSS is served at /media/forgot_password.css.
+ *
+ * The footer speaks for whoever runs this server (OPERATOR_NAME,
+ * OPERATOR_CONTACT, PRIVACY_POLICY_URL), never for Mozilla.
  */
-import { escapeHtml } from "../protocol/errors";
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { OperatorConfig } from "../config";
 import { TURNSTILE_ORIGIN, TURNSTILE_SCRIPT } from "./captcha";
-import { FORGOT_PASSWORD_CSS } from "./media";
+import { PAGES_CSS } from "./media";
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 export interface PageContext {
   /** Per-response nonce for the inline style (and the Turnstile script). */
@@ -22,62 +31,87 @@ export interface PageContext {
   csrf: string;
   /** Turnstile site key when a captcha is configured. */
   siteKey: string | null;
+  operator: OperatorConfig;
 }
 
 const RESET_TITLE = "Mozilla Labs / Weave / Forgot Password";
 const DELETE_TITLE = "Mozilla Labs / Weave / Delete Account";
 
-function layout(p: PageContext, title: string, heading: string, content: string): string {
-  const turnstile = p.siteKey
-    ? `\n<script src="${TURNSTILE_SCRIPT}" nonce="${escapeHtml(p.nonce)}" async="async" defer="defer"></script>`
-    : "";
-  return `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
-<html xmlns="http://www.w3.org/1999/xhtml" lang="en" xml:lang="en">
+/** Who runs this server, from the operator settings. */
+function footer(o: OperatorConfig): Html {
+  const who = o.name ? html`This Sync server is run by ${o.name}.` : html`This is a self-hosted Firefox Sync server; it is not run by Mozilla.`;
+  const contact =
+    o.contact === null
+      ? null
+      : html` &middot; Contact: <a href="${o.contact.kind === "email" ? `mailto:${o.contact.value}` : o.contact.value}">${o.contact.value}</a>`;
+  const privacy = o.privacyPolicyUrl === null ? null : html` &middot; <a href="${o.privacyPolicyUrl}">Privacy policy</a>`;
+  return html`<p>${who}${contact}${privacy}</p>`;
+}
+
+export interface LayoutOptions {
+  title: string;
+  heading: string;
+  nonce: string;
+  operator: OperatorConfig;
+  /** Loads the Turnstile script when set. */
+  siteKey?: string | null;
+}
+
+/** The one page layout of the setup and account pages. */
+export async function layout(o: LayoutOptions, content: Html): Promise<string> {
+  const turnstile = o.siteKey ? html`\n<script src="${TURNSTILE_SCRIPT}" nonce="${o.nonce}" async="async" defer="defer"></script>` : null;
+  const page = await html`<!DOCTYPE html>
+<html lang="en">
 <head>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
-<title>${escapeHtml(title)}</title>
-<style nonce="${escapeHtml(p.nonce)}">${FORGOT_PASSWORD_CSS}</style>${turnstile}
+<title>${o.title}</title>
+<style nonce="${o.nonce}">${PAGES_CSS}</style>${turnstile}
 </head>
 <body>
-<div id="header"><img src="/media/weave-logo.png" alt="Weave" width="160" height="48" /></div>
-<div id="content" role="main">
+<header id="header"><img src="/media/weave-logo.png" alt="Weave" width="160" height="48" /></header>
+<main id="content">
 <div class="box">
-<h1>${escapeHtml(heading)}</h1>
+<h1>${o.heading}</h1>
 ${content}
 </div>
-</div>
-<div id="footer">
-<p>&copy; 2010 Mozilla &middot; <a href="https://www.mozilla.org/about/legal/">Legal Notices</a> &middot; <a href="https://www.mozilla.org/privacy/">Privacy Policy</a></p>
-</div>
+</main>
+<footer id="footer">
+${footer(o.operator)}
+</footer>
 </body>
 </html>
 `;
+  return page.toString();
 }
 
-function errorBlock(error: string | null | undefined): string {
-  return error ? `<div class="error" id="form-error" role="alert">${escapeHtml(error)}</div>\n` : "";
+function accountPage(p: PageContext, title: string, heading: string, content: Html): Promise<string> {
+  return layout({ title, heading, nonce: p.nonce, operator: p.operator, siteKey: p.siteKey }, content);
 }
 
-function described(error: string | null | undefined): string {
-  return error ? ` aria-describedby="form-error" aria-invalid="true"` : "";
+function errorBlock(error: string | null | undefined): Html | null {
+  return error ? html`<div class="error" id="form-error" role="alert">${error}</div>\n` : null;
 }
 
-function hidden(name: string, value: string): string {
-  return `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}" />`;
+function described(error: string | null | undefined): Html | null {
+  return error ? html` aria-describedby="form-error" aria-invalid="true"` : null;
 }
 
-function widget(p: PageContext): string {
-  return p.siteKey ? `<div class="cf-turnstile" data-sitekey="${escapeHtml(p.siteKey)}"></div>\n` : "";
+function hidden(name: string, value: string): Html {
+  return html`<input type="hidden" name="${name}" value="${value}" />`;
+}
+
+function widget(p: PageContext): Html | null {
+  return p.siteKey ? html`<div class="cf-turnstile" data-sitekey="${p.siteKey}"></div>\n` : null;
 }
 
 /** §9.2 ask page: a form with one `username` field. */
-export function askPage(p: PageContext, error?: string | null): string {
-  return layout(
+export function askPage(p: PageContext, error?: string | null): Promise<string> {
+  return accountPage(
     p,
     RESET_TITLE,
     "Password Reset",
-    `<p>Enter your e-mail address or the user name of your Sync account. We will e-mail you a link to choose a new password.</p>
+    html`<p>Enter your e-mail address or the user name of your Sync account. We will e-mail you a link to choose a new password.</p>
 ${errorBlock(error)}<form method="post" action="/weave-password-reset">
 ${hidden("csrf", p.csrf)}
 <p><label for="username">E-mail address or user name</label><br />
@@ -88,24 +122,24 @@ ${widget(p)}<p><input type="submit" value="Request Reset Link" /></p>
 }
 
 /** §9.3 key-sent page. */
-export function keySentPage(p: PageContext, ttlSeconds: number): string {
+export function keySentPage(p: PageContext, ttlSeconds: number): Promise<string> {
   const hours = ttlSeconds % 3600 === 0 ? `${ttlSeconds / 3600} hours` : `${Math.round(ttlSeconds / 60)} minutes`;
-  return layout(
+  return accountPage(
     p,
     RESET_TITLE,
     "Password Reset",
-    `<p role="status">A password reset link has been sent to the e-mail address of this account. Please use it within the next ${escapeHtml(hours)}.</p>`,
+    html`<p role="status">A password reset link has been sent to the e-mail address of this account. Please use it within the next ${hours}.</p>`,
   );
 }
 
 /** §9.3 failure page: `Error: <detail>`. */
-export function failurePage(p: PageContext, detail: string): string {
-  return layout(
+export function failurePage(p: PageContext, detail: string): Promise<string> {
+  return accountPage(
     p,
     RESET_TITLE,
     "Password Reset",
-    `<p>We were unable to process your request.</p>
-<div class="error" role="alert">Error: ${escapeHtml(detail)}</div>
+    html`<p>We were unable to process your request.</p>
+<div class="error" role="alert">Error: ${detail}</div>
 <p><a href="/weave-password-reset">Try again</a></p>`,
   );
 }
@@ -117,17 +151,16 @@ export interface ResetFields {
 }
 
 /** §9.2 reset page: new password, confirmation, hidden key and user name. */
-export function resetPage(p: PageContext, f: ResetFields): string {
-  const user = f.username ? `${hidden("username", f.username)}\n` : "";
-  return layout(
+export function resetPage(p: PageContext, f: ResetFields): Promise<string> {
+  return accountPage(
     p,
     RESET_TITLE,
     "Password Reset",
-    `<p>Choose a new password for your Sync account. Please do not use your passphrase (sync key) as your password.</p>
+    html`<p>Choose a new password for your Sync account. Please do not use your passphrase (sync key) as your password.</p>
 ${errorBlock(f.error)}<form method="post" action="/weave-password-reset">
 ${hidden("csrf", p.csrf)}
 ${hidden("key", f.key)}
-${user}<p><label for="password">New password</label><br />
+${f.username ? html`${hidden("username", f.username)}\n` : null}<p><label for="password">New password</label><br />
 <input type="password" id="password" name="password" autocomplete="new-password" required="required" minlength="8"${described(f.error)} /></p>
 <p><label for="confirm">Confirm new password</label><br />
 <input type="password" id="confirm" name="confirm" autocomplete="new-password" required="required" minlength="8"${described(f.error)} /></p>
@@ -137,17 +170,17 @@ ${user}<p><label for="password">New password</label><br />
 }
 
 /** §9.3 changed page. */
-export function changedPage(p: PageContext): string {
-  return layout(p, RESET_TITLE, "Password Reset", `<p role="status">Password successfully changed.</p>`);
+export function changedPage(p: PageContext): Promise<string> {
+  return accountPage(p, RESET_TITLE, "Password Reset", html`<p role="status">Password successfully changed.</p>`);
 }
 
 /** §12 delete-account page. */
-export function deletePage(p: PageContext): string {
-  return layout(
+export function deletePage(p: PageContext): Promise<string> {
+  return accountPage(
     p,
     DELETE_TITLE,
     "Delete Account",
-    `<p>This permanently deletes your Sync account and all the data stored for it on this server. This cannot be undone.</p>
+    html`<p>This permanently deletes your Sync account and all the data stored for it on this server. This cannot be undone.</p>
 <form method="post" action="/weave-delete-account">
 ${hidden("csrf", p.csrf)}
 <p><label for="username">E-mail address or user name</label><br />
@@ -161,11 +194,11 @@ ${widget(p)}<p><input type="submit" name="pchange" value="Permanently Delete My 
 
 /**
  * Headers for every page: no caching (pages carry tokens and keys), no
- * referrer to other origins (the reset URL holds the key), no framing, and a CSP that allows
- * only our nonce'd style, our images, posting to ourselves and, with a
- * captcha, Turnstile.
+ * referrer to other origins (the reset URL holds the key), no framing, and a
+ * CSP that allows only our nonce'd style, our images, posting to ourselves
+ * and, with a captcha, Turnstile.
  */
-export function pageHeaders(p: PageContext, setCookie: string | null): Headers {
+export function pageHeaders(p: { nonce: string; siteKey: string | null }, setCookie: string | null = null): Headers {
   const ts = p.siteKey ? ` ${TURNSTILE_ORIGIN}` : "";
   const h = new Headers({
     "Content-Type": "text/html; charset=UTF-8",
@@ -182,4 +215,9 @@ export function pageHeaders(p: PageContext, setCookie: string | null): Headers {
   });
   if (setCookie) h.append("Set-Cookie", setCookie);
   return h;
+}
+
+/** A fresh CSP nonce for one response. */
+export function pageNonce(): string {
+  return crypto.getRandomValues(new Uint8Array(16)).toBase64();
 }

@@ -1,18 +1,17 @@
 /**
  * @module reset
- * The password-reset operations shared by the API (user-1.0 §7.5, §7.7,
- * §7.8) and the HTML pages (§9.3): send a reset e-mail, and set a new
- * password with a reset code. Errors are thrown as the protocol's
- * {@link WeaveError} / {@link HttpError}; the pages translate them.
+ * Sending a password-reset e-mail, shared by the API (user-1.0 §7.7) and the
+ * HTML pages (§9.3). Errors are thrown as the protocol's {@link WeaveError} /
+ * {@link HttpError}; the pages translate them. Setting the password with the
+ * code is src/accounts/service.ts's `resetPassword`.
  */
-import type { Config } from "../config";
-import { findAccount, rememberPassword, setPasswordHash, type AccountRow } from "../auth/accounts";
-import { hashPassword } from "../auth/password";
+import { publicBaseUrl, type Config } from "../config";
+import { findAccount } from "../auth/accounts";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
-import { attemptFor, checkAttempt, guardedLogin, recordFailure, throttledError } from "../throttle/guard";
+import { attemptFor, checkAttempt, recordFailure, throttledError } from "../throttle/guard";
 import { captchaPasses } from "./captcha";
 import { MailError, mailerFor, RESET_SUBJECT, resetMailText } from "./mail";
-import { clearResetCodes, consumeResetCode, issueResetCode } from "./reset-codes";
+import { issueResetCode } from "./reset-codes";
 
 export interface RecoveryContext {
   req: Request;
@@ -23,11 +22,6 @@ export interface RecoveryContext {
 /** True when resets can work at all: an e-mail transport is configured (the reference's "reset-code backend"). */
 export function resetConfigured(config: Config): boolean {
   return config.recovery.mail.transport !== "none";
-}
-
-/** Base URL for links in e-mails: PUBLIC_URL if set (not the attacker-chosen Host header), else the request's origin. */
-function linkBase(c: RecoveryContext): string {
-  return c.config.publicUrl ?? `${new URL(c.req.url).origin}/`;
 }
 
 /**
@@ -54,40 +48,11 @@ export async function sendResetMail(c: RecoveryContext, username: string, captch
       from: mail.from,
       to: row.mail.trim(),
       subject: RESET_SUBJECT,
-      text: resetMailText(linkBase(c), row.username, code),
+      // PUBLIC_URL when set, never the attacker-chosen Host header.
+      text: resetMailText(publicBaseUrl(c.config, c.req.url), row.username, code),
     });
   } catch (err) {
     if (err instanceof MailError) throw new HttpError(503, err.message, { "Retry-After": String(c.config.retryAfter) });
     throw err;
   }
-}
-
-export type ResetOutcome =
-  | { ok: true }
-  | { ok: false; reason: "bad-code" }
-  | { ok: false; reason: "throttled"; retryAfter: number }
-  | { ok: false; reason: "update-failed" };
-
-/**
- * Sets `password` on the account if `code` is one of its valid codes. The
- * code check runs under the login throttle (a code is a credential), uses
- * the code up, and a success cancels the account's other codes. The new
- * hash replaces the old one with a compare-and-set, which also invalidates
- * every isolate's cached verification of the old password
- * (src/auth/accounts.ts).
- */
-export async function resetWithCode(c: RecoveryContext, row: AccountRow, code: string, password: string): Promise<ResetOutcome> {
-  const attempt = attemptFor(c.req, row.username);
-  const checked = await guardedLogin(c.env, attempt, async () => ({
-    ok: resetConfigured(c.config) && (await consumeResetCode(c.env, row.userid, code)),
-  }));
-  if ("throttled" in checked) return { ok: false, reason: "throttled", retryAfter: checked.throttled };
-  if (!checked.ok) return { ok: false, reason: "bad-code" };
-  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
-  if (row.password === null || !(await setPasswordHash(c.env, row.userid, row.password, hash))) {
-    return { ok: false, reason: "update-failed" };
-  }
-  await clearResetCodes(c.env, row.userid);
-  await rememberPassword(row.username, row.userid, hash, password);
-  return { ok: true };
 }

@@ -16,9 +16,8 @@
  *  - The reset form sets the submitted password (REF-BUG: the reference set
  *    the literal "password"); the delete form works (REF-BUG: it crashed).
  */
-import { deleteAccount, findAccount, verifyCredentials } from "../auth/accounts";
-import { toBase64 } from "../auth/encoding";
-import type { Principal } from "../env";
+import { findAccount, verifyCredentials } from "../auth/accounts";
+import { deleteAccount, resetPassword } from "../accounts/service";
 import { HttpError, WeaveError } from "../protocol/errors";
 import { captchaPasses } from "../recovery/captcha";
 import { csrfForPage, csrfValid } from "../recovery/csrf";
@@ -31,16 +30,16 @@ import {
   failurePage,
   keySentPage,
   pageHeaders,
+  pageNonce,
   resetPage,
   type PageContext,
 } from "../recovery/pages";
-import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
-import { clearResetCodes } from "../recovery/reset-codes";
+import { resetConfigured, sendResetMail } from "../recovery/reset";
 import { serverUsername, validPassword } from "../lib/usernames";
 import { attemptFor, guardedLogin, ThrottledError } from "../throttle/guard";
 import { StorageUnavailable } from "../storage/stub";
 import type { LegacyContext, LegacyRoute } from "./legacy-router";
-import { storageWiper, WEAK_PASSWORD_DETAIL } from "./user";
+import { WEAK_PASSWORD_DETAIL } from "./user";
 
 const RESET_PAGE = /^\/weave-password-reset$/;
 const DELETE_PAGE = /^\/weave-delete-account$/;
@@ -66,25 +65,22 @@ export const RESET_ERRORS = {
   throttled: "Too many attempts. Please wait a while and try again.",
 } as const;
 
-function nonce(): string {
-  return toBase64(crypto.getRandomValues(new Uint8Array(16)));
-}
-
 async function pageContext(c: LegacyContext): Promise<{ p: PageContext; setCookie: string | null }> {
   const t = await csrfForPage(c.env, c.req);
-  return { p: { nonce: nonce(), csrf: t.token, siteKey: c.config.recovery.captcha?.siteKey ?? null }, setCookie: t.setCookie };
+  const p = { nonce: pageNonce(), csrf: t.token, siteKey: c.config.recovery.captcha?.siteKey ?? null, operator: c.config.operator };
+  return { p, setCookie: t.setCookie };
 }
 
 async function page(
   c: LegacyContext,
-  render: (p: PageContext) => string,
+  render: (p: PageContext) => Promise<string>,
   status = 200,
   extra: Record<string, string> = {},
 ): Promise<Response> {
   const { p, setCookie } = await pageContext(c);
   const headers = pageHeaders(p, setCookie);
   for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  return new Response(render(p), { status, headers });
+  return new Response(await render(p), { status, headers });
 }
 
 function plain(body: string, status = 200, headers: Record<string, string> = {}): Response {
@@ -155,7 +151,7 @@ async function resetPost(c: LegacyContext): Promise<Response> {
   if (password === null || password === "") return again(RESET_ERRORS.noPassword);
   if (password !== form.get("confirm")) return again(RESET_ERRORS.mismatch);
   if (!validPassword(row.username, password)) return again(RESET_ERRORS.weak);
-  const r = await resetWithCode(c, row, key, password);
+  const r = await resetPassword(c.env, c.config, c.req, row, key, password);
   if (r.ok) return page(c, (p) => changedPage(p));
   switch (r.reason) {
     case "bad-code":
@@ -192,11 +188,8 @@ async function deletePost(c: LegacyContext): Promise<Response> {
   }
   if (!auth.ok) return plain("Bad credentials");
   // 4. stored data first, then the row (compare-and-set on the verified hash)
-  const principal: Principal = { kind: "account", userid: auth.userid, username };
   try {
-    await storageWiper.wipe(c.env, principal);
-    if (!(await deleteAccount(c.env, auth.userid, auth.hash))) return plain("Deletion failed.");
-    await clearResetCodes(c.env, auth.userid);
+    if (!(await deleteAccount(c.env, { userid: auth.userid, username }, auth.hash))) return plain("Deletion failed.");
   } catch (err) {
     if (!(err instanceof StorageUnavailable)) throw err;
     console.error("account deletion failed:", err.cause instanceof Error ? err.cause.message : err.cause);

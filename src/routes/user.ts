@@ -20,8 +20,8 @@
  *    missing e-mail → 12, non-string password → 7 (the spec's
  *    recommendations); a non-UTF-8 password body on POST password → 400
  *    webob text; a non-UTF-8 body on POST email → 12.
- *  - DELETE user erases the stored data first, then the row (see
- *    {@link deleteUser}).
+ *  - DELETE user erases the stored data first, then the row (the accounts
+ *    service's deleteAccount, src/accounts/service.ts).
  *  - Unknown query parameters are ignored everywhere.
  *  - Captcha is Cloudflare Turnstile (src/recovery/captcha.ts): the token is
  *    `captcha-response` (PUT body key, password_reset query parameter).
@@ -33,24 +33,15 @@ import type { LegacyContext, LegacyRoute } from "./legacy-router";
 import { basicAuth } from "./legacy-router";
 import type { Principal } from "../env";
 import { parseBasic } from "../auth/basic";
-import {
-  createAccount,
-  findAccount,
-  deleteAccount,
-  rememberPassword,
-  setMail,
-  setPasswordHash,
-  usernameExists,
-  verifyCredentials,
-  type VerifiedAccount,
-} from "../auth/accounts";
+import { html } from "hono/html";
+import { findAccount, usernameExists, verifyCredentials, type VerifiedAccount } from "../auth/accounts";
 import { timingSafeEqualStrings } from "../auth/encoding";
-import { hashPassword } from "../auth/password";
+import { changeEmail as storeEmail, changePassword as storePassword, createAccount, deleteAccount, resetPassword } from "../accounts/service";
+import { publicBaseUrl } from "../config";
 import { serverUsername, validEmail, validPassword } from "../lib/usernames";
-import { escapeHtml, HttpError, WeaveCode, WeaveError } from "../protocol/errors";
-import { callStore, userStoreFor } from "../storage/stub";
+import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { captchaPasses, TURNSTILE_SCRIPT } from "../recovery/captcha";
-import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
+import { resetConfigured, sendResetMail } from "../recovery/reset";
 import { clearResetCodes } from "../recovery/reset-codes";
 import { throttledError } from "../throttle/guard";
 
@@ -100,17 +91,6 @@ async function recheck(c: LegacyContext): Promise<Extract<VerifiedAccount, { ok:
   return r.ok ? r : null;
 }
 
-/**
- * Erases a principal's stored collections through the UserStore Durable
- * Object. An object, not a bare function, so tests can simulate an
- * unreachable store.
- */
-export const storageWiper = {
-  wipe: async (env: Env, principal: Principal): Promise<void> => {
-    await callStore(() => userStoreFor(env, principal).wipe());
-  },
-};
-
 // --- §7.1 ------------------------------------------------------------------
 async function nameTaken(c: LegacyContext): Promise<Response> {
   return text((await usernameExists(c.env, c.params.user as string)) ? "1" : "0");
@@ -150,10 +130,9 @@ async function createUser(c: LegacyContext): Promise<Response> {
   }
   // 8. registration policy, then insert
   if (!registrationAllowed(c)) throw new HttpError(503);
-  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
-  const userid = await createAccount(c.env, user, hash, email);
-  if (userid === null) throw new HttpError(500, "User creation failed.");
-  await rememberPassword(user, userid, hash, password);
+  if ((await createAccount(c.env, c.config, { username: user, password, email })) === null) {
+    throw new HttpError(500, "User creation failed.");
+  }
   // 9. the name exactly as in the URL
   return text(user, HTML);
 }
@@ -181,29 +160,18 @@ function registrationAllowed(c: LegacyContext): boolean {
 }
 
 // --- §7.3 ------------------------------------------------------------------
-/**
- * Deletes the account and (unlike the reference, REF-BUG §7.3) its stored
- * data. The data goes first: if the Durable Object cannot be reached the
- * request fails with 503 and the account is still there, so the client can
- * simply retry; deleting the row first could strand data nobody can reach
- * or delete any more. (Ids are never reused, so even stranded data could not
- * leak into a new account.)
- */
+/** Deletes the stored data, then the account (REF-BUG §7.3 fixed); an unreachable store is a 503 and keeps the account. */
 async function deleteUser(c: LegacyContext): Promise<Response> {
   const principal = c.principal as Principal & { kind: "account" };
   const verified = await recheck(c);
   if (!verified || verified.userid !== principal.userid) return text("0");
-  await storageWiper.wipe(c.env, principal);
-  const deleted = await deleteAccount(c.env, principal.userid, verified.hash);
-  if (deleted) await clearResetCodes(c.env, principal.userid);
-  return text(deleted ? "1" : "0");
+  return text((await deleteAccount(c.env, principal, verified.hash)) ? "1" : "0");
 }
 
 // --- §7.4 ------------------------------------------------------------------
 async function nodeWeave(c: LegacyContext): Promise<Response> {
   if (!(await usernameExists(c.env, c.params.user as string))) throw new HttpError(404);
-  const node = c.config.publicUrl ?? `${new URL(c.req.url).origin}/`;
-  return text(node, HTML);
+  return text(publicBaseUrl(c.config, c.req.url), HTML);
 }
 
 // --- §7.5 ------------------------------------------------------------------
@@ -220,7 +188,7 @@ async function changePassword(c: LegacyContext): Promise<Response> {
     const row = await findAccount(c.env, user);
     if (!row) throw new HttpError(404);
     if (!resetConfigured(c.config)) throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
-    const r = await resetWithCode(c, row, code, password);
+    const r = await resetPassword(c.env, c.config, c.req, row, code, password);
     if (r.ok) return text("success");
     if (r.reason === "throttled") throw throttledError(r.retryAfter);
     if (r.reason === "bad-code") throw new WeaveError(WeaveCode.INVALID_RESET_CODE);
@@ -234,11 +202,9 @@ async function changePassword(c: LegacyContext): Promise<Response> {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }
   // 5. compare-and-set against the hash that just verified
-  const hash = await hashPassword(password, c.config.pbkdf2Iterations);
-  if (!(await setPasswordHash(c.env, verified.userid, verified.hash, hash))) {
+  if (!(await storePassword(c.env, c.config, { userid: verified.userid, username: user }, verified.hash, password))) {
     throw new HttpError(500, "Password change failed unexpectedly.");
   }
-  await rememberPassword(user, verified.userid, hash, password);
   // 6.
   return text("success");
 }
@@ -248,7 +214,7 @@ async function changeEmail(c: LegacyContext): Promise<Response> {
   const email = await bodyText(c.req);
   if (email === null || !validEmail(email)) throw new WeaveError(WeaveCode.NO_EMAIL);
   const verified = await recheck(c);
-  if (!verified || !(await setMail(c.env, verified.userid, verified.hash, email))) {
+  if (!verified || !(await storeEmail(c.env, { userid: verified.userid, username: c.params.user as string }, verified.hash, email))) {
     throw new HttpError(500, "User update failed.");
   }
   return text(email);
@@ -272,17 +238,17 @@ async function cancelReset(c: LegacyContext): Promise<Response> {
 
 // --- §10 -------------------------------------------------------------------
 /** The Turnstile widget as the HTML fragment old clients embedded; 404 without a captcha. */
-function captchaHtml(c: LegacyContext): Response {
+async function captchaHtml(c: LegacyContext): Promise<Response> {
   const captcha = c.config.recovery.captcha;
   if (captcha === null) throw new HttpError(404, "No captcha configured");
-  const key = escapeHtml(captcha.siteKey);
-  return text(
-    `<body>\n<form action="/misc/1.0/captcha_html" method="post">\n` +
-      `<script src="${TURNSTILE_SCRIPT}" async defer></script>\n` +
-      `<div class="cf-turnstile" data-sitekey="${key}" data-response-field-name="captcha-response"></div>\n` +
-      `</form>\n</body>\n`,
-    HTML,
-  );
+  const fragment = await html`<body>
+<form action="/misc/1.0/captcha_html" method="post">
+<script src="${TURNSTILE_SCRIPT}" async defer></script>
+<div class="cf-turnstile" data-sitekey="${captcha.siteKey}" data-response-field-name="captcha-response"></div>
+</form>
+</body>
+`;
+  return text(fragment.toString(), HTML);
 }
 
 export const userRoutes: LegacyRoute[] = [

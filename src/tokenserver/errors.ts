@@ -44,7 +44,7 @@ export const TsErrors = {
   invalidClientState: (reason: string) =>
     new TokenserverError(401, "invalid-client-state", "header", "X-Client-State", `Unacceptable client-state value ${reason}`), // 14
   invalidGeneration: e(401, "invalid-generation", "body", "", "Unauthorized"), // 15
-  noNode: e(503, "internal-error", "internal", "", "Server error"), // 16
+  // 16 (no storage node available) cannot happen: this Worker registers itself as the node.
   internal: e(500, "internal-error", "internal", "", "Server error"), // 17
   /** Not in the reference: the operator's allow-list (SYNC_ALLOWED_ACCOUNTS) refuses this account. */
   notAllowed: (fxaUid: string) =>

@@ -6,14 +6,18 @@
  *   GET /1.0/{application}/{version}         (Firefox: identity.sync.tokenserver.uri = <base>/1.0/sync/1.5)
  *   GET /token/1.0/{application}/{version}   (old Python bundle path)
  *
- * Settings and their defaults: src/tokenserver/config.ts (table at the top).
+ * Settings: src/config.ts (README.md, "Sync 1.5 and the tokenserver"). The
+ * node URL is the public base URL (PUBLIC_URL, else the request's origin):
+ * without PUBLIC_URL every host name the Worker is reached under registers its
+ * own node row, so set it in production; `api_endpoint` always uses the
+ * current base, since storage is keyed by uid only.
  * Only `sync` / `1.5` is supported. Errors never leave this sub-app as
  * exceptions: every failure is a JSON body from errors.ts (Firefox treats a
  * non-JSON error as malformed).
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../env";
-import { getTokenserverConfig, type TokenserverConfig } from "./config";
+import { getConfig, publicBaseUrl, tokenserverSettings, type TokenserverConfig } from "../config";
 import { CLIENT_STATE_RE, hashedDeviceId, hashedFxaUid, parseKeyId } from "./derive";
 import { TokenserverError, TsErrors } from "./errors";
 import { defaultJwksCache, verifyAccessToken, type FetchLike, type JwksCache } from "./fxa";
@@ -51,10 +55,6 @@ function queryIsWellFormed(url: string): boolean {
   }
 }
 
-function publicBase(cfg: TokenserverConfig, url: string): string {
-  return cfg.publicUrl ?? new URL(url).origin;
-}
-
 /** The allow-list matches the FxA uid or the synthesized `<uid>@<domain>` e-mail. */
 function isAllowed(cfg: TokenserverConfig, fxaUid: string): boolean {
   if (cfg.allowedAccounts === null) return true;
@@ -63,7 +63,7 @@ function isAllowed(cfg: TokenserverConfig, fxaUid: string): boolean {
 }
 
 async function handleToken(c: Context<AppEnv>, deps: TokenserverDeps, application: string, version: string): Promise<Response> {
-  const cfg = getTokenserverConfig(c.env);
+  const cfg = tokenserverSettings(c.env);
   const nowMs = deps.nowMs();
 
   // 1. Authorization (§3.1)
@@ -112,7 +112,7 @@ async function handleToken(c: Context<AppEnv>, deps: TokenserverDeps, applicatio
     hashedFxaUid: hFxaUid,
     hashedDeviceId: hDevice,
     duration,
-    nodeUrl: publicBase(cfg, c.req.url),
+    nodeUrl: publicBaseUrl(getConfig(c.env), c.req.url, { trailingSlash: false }),
     nowMs,
   });
   return new Response(JSON.stringify(body), {

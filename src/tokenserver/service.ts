@@ -5,7 +5,7 @@
  * body or a {@link TokenserverError}.
  */
 import { makeToken, randomSalt, type TokenPayload } from "../auth/tokenlib";
-import type { TokenserverConfig } from "./config";
+import type { TokenserverConfig } from "../config";
 import { allocateUser, ensureSelfNode, loadUserRows, markReplaced, MAX_GENERATION, replaceUser, updateUser, type UserRow } from "./db";
 import { formatFxaKid } from "./derive";
 import { TsErrors } from "./errors";
@@ -22,8 +22,6 @@ export interface TokenRequest {
   /** Public base URL of this Worker, no trailing slash. */
   nodeUrl: string;
   nowMs: number;
-  /** Test hook; random otherwise. */
-  salt?: string;
 }
 
 export interface TokenResponse {
@@ -120,7 +118,7 @@ export async function issueToken(db: D1Database, cfg: TokenserverConfig, req: To
     await updateUser(db, serviceId, email, newG, newK);
   }
 
-  const salt = req.salt ?? randomSalt();
+  const salt = randomSalt();
   // Reference field order (§9.2).
   const { token, key } = await makeToken(
     {

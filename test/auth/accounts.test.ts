@@ -1,10 +1,9 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
-  authStats,
-  clearCredentialCache,
+  credentialCache,
   createAccount,
-  deleteAccount,
+  deleteAccountRow,
   findAccount,
   setMail,
   setPasswordHash,
@@ -30,7 +29,7 @@ describe("D1 user table queries (user-1.0 §6)", () => {
   it("user-1.0 §6: userids are never reused (AUTOINCREMENT), even for the last-deleted row", async () => {
     const u = name("reuse");
     const id = (await createAccount(env, u, "{SSHA}x", "a@example.com"))!;
-    expect(await deleteAccount(env, id, "{SSHA}x")).toBe(true);
+    expect(await deleteAccountRow(env, id, "{SSHA}x")).toBe(true);
     const id2 = (await createAccount(env, u, "{SSHA}x", "a@example.com"))!;
     expect(id2).toBeGreaterThan(id);
   });
@@ -40,7 +39,7 @@ describe("D1 user table queries (user-1.0 §6)", () => {
     const id = (await createAccount(env, u, "{SSHA}old", "a@example.com"))!;
     expect(await setPasswordHash(env, id, "{SSHA}stale", "{SSHA}new")).toBe(false);
     expect(await setMail(env, id, "{SSHA}stale", "x@example.com")).toBe(false);
-    expect(await deleteAccount(env, id, "{SSHA}stale")).toBe(false);
+    expect(await deleteAccountRow(env, id, "{SSHA}stale")).toBe(false);
     expect(await setPasswordHash(env, id, "{SSHA}old", "{SSHA}new")).toBe(true);
     expect(await setMail(env, id, "{SSHA}new", "x@example.com")).toBe(true);
     expect(await findAccount(env, u)).toMatchObject({ password: "{SSHA}new", mail: "x@example.com" });
@@ -52,14 +51,14 @@ describe("verifyCredentials: isolate cache", () => {
     const u = name("cache");
     const hash = await hashPassword("the right password");
     await createAccount(env, u, hash, "a@example.com");
-    clearCredentialCache();
+    credentialCache.clear();
     const ctx = createExecutionContext();
-    const kdf0 = authStats.kdfVerifications;
+    const kdf0 = credentialCache.kdfVerifications;
     expect((await verifyCredentials(env, ctx, u, "the right password")).ok).toBe(true);
     expect((await verifyCredentials(env, ctx, u, "the right password")).ok).toBe(true);
     expect((await verifyCredentials(env, ctx, u, "the wrong password")).ok).toBe(false);
     expect((await verifyCredentials(env, ctx, u, "the wrong password")).ok).toBe(false);
-    expect(authStats.kdfVerifications - kdf0).toBe(2);
+    expect(credentialCache.kdfVerifications - kdf0).toBe(2);
     // a hit never accepts a different password
     expect((await verifyCredentials(env, ctx, u, "the right passwordX")).ok).toBe(false);
     await waitOnExecutionContext(ctx);

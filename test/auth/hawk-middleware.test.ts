@@ -59,10 +59,6 @@ describe("storage-1.5 §3 Hawk middleware", () => {
       uid: 42,
       fxaUid: "6a1d4c0f2e8b47a39c5d7e1f0a2b3c4d",
       expired: false,
-      fxaKid: "1700000000123-1Ho8G7L24KlcgfPip7bF1A",
-      hashedFxaUid: "6dfb24b55b58705635d69b82f06d04a4",
-      hashedDeviceId: "a7248b9785510adce7b7742158347f4b",
-      expires: 1700003600,
     });
   });
 

@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { authenticateAccount, authStats, clearCredentialCache, createAccount } from "../../src/auth/accounts";
+import { authenticateAccount, credentialCache, createAccount } from "../../src/auth/accounts";
 import { hashPassword, verifyPassword } from "../../src/auth/password";
 
 async function timeIt(n: number, fn: () => Promise<unknown>): Promise<number> {
@@ -30,18 +30,18 @@ describe("KDF cost vs cached check (bench, prints numbers)", () => {
     expect(userid).not.toBeNull();
     const ctx = createExecutionContext();
 
-    clearCredentialCache();
+    credentialCache.clear();
     const uncached = await timeIt(5, async () => {
-      clearCredentialCache();
+      credentialCache.clear();
       expect((await authenticateAccount(env, ctx, "kdfbench", password)).ok).toBe(true);
     });
 
     await authenticateAccount(env, ctx, "kdfbench", password); // fill the cache
-    const hits0 = authStats.cacheHits;
+    const hits0 = credentialCache.cacheHits;
     const cached = await timeIt(200, async () => {
       expect((await authenticateAccount(env, ctx, "kdfbench", password)).ok).toBe(true);
     });
-    expect(authStats.cacheHits - hits0).toBe(200);
+    expect(credentialCache.cacheHits - hits0).toBe(200);
 
     const wrongCached = await timeIt(200, async () => {
       expect((await authenticateAccount(env, ctx, "kdfbench", "an old password")).ok).toBe(false);

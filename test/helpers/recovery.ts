@@ -4,6 +4,7 @@
  * and a small browser-like form client that keeps the CSRF cookie.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { vi } from "vitest";
 import worker from "../../src/index";
 import { clientUsername } from "../../src/lib/usernames";
 import { basic, ORIGIN } from "./sync11";
@@ -12,6 +13,26 @@ export type Vars = Record<string, string>;
 
 /** Outbox transport, development mode: the usual setup of these tests. */
 export const DEV: Vars = { MAIL_TRANSPORT: "outbox", MAIL_FROM: "sync@example.test", DEV_MODE: "true" };
+/** The `http` mail transport against a provider that {@link mailApiAnswers} plays. */
+export const MAIL_API: Vars = {
+  MAIL_TRANSPORT: "http",
+  MAIL_FROM: "sync@example.test",
+  MAIL_API_URL: "https://mail.example.test/send",
+  MAIL_API_KEY: "test-key",
+};
+
+/**
+ * Plays the mail provider of {@link MAIL_API}: the Worker's outgoing fetch to
+ * MAIL_API_URL gets `answer()` (a Response, or a throw for an unreachable
+ * provider). Undo with `vi.restoreAllMocks()`.
+ */
+export function mailApiAnswers(answer: () => Promise<Response>): void {
+  const real = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation((input, init) =>
+    String(input instanceof Request ? input.url : input) === MAIL_API.MAIL_API_URL ? answer() : real(input, init),
+  );
+}
+
 /** Turnstile's published always-pass / always-fail test keys. */
 export const CAPTCHA_PASS: Vars = {
   TURNSTILE_SITE_KEY: "1x00000000000000000000AA",

@@ -3,12 +3,11 @@
  * §7.7 (send the e-mail), §7.8 (cancel), §9.1 (the e-mail).
  */
 import { env } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
-import { MailError, mailerOverride } from "../../src/recovery/mail";
-import { basic, DEV, fetchWith, newAccount, outbox, resetCodeFor, resetLink, type TestAccount } from "../helpers/recovery";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { basic, DEV, fetchWith, MAIL_API, mailApiAnswers, newAccount, outbox, resetCodeFor, resetLink, type TestAccount } from "../helpers/recovery";
 
 afterEach(() => {
-  mailerOverride.current = null;
+  vi.restoreAllMocks();
 });
 
 async function setByCode(a: TestAccount, code: string, password: string, vars = DEV) {
@@ -85,12 +84,9 @@ describe("user-1.0 §7.7 GET password_reset", () => {
 
   it("§7.7.5 a mail transport failure → 503 with a safe detail, not a crash", async () => {
     const a = await newAccount();
-    mailerOverride.current = {
-      send: async () => {
-        throw new MailError("The e-mail service refused the message (HTTP 500).");
-      },
-    };
-    const res = await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`);
+    mailApiAnswers(async () => new Response("provider details", { status: 500 }));
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await fetchWith(MAIL_API, `/user/1.0/${a.username}/password_reset`);
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("1800");
     expect(await res.text()).toContain("refused the message (HTTP 500)");

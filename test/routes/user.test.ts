@@ -3,10 +3,9 @@ import { dispatchLegacy } from "../../src/routes/legacy-router";
 import { storage11Routes } from "../../src/routes/storage-1.1";
 import { userStoreFor } from "../../src/storage/stub";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clearCredentialCache, findAccount } from "../../src/auth/accounts";
+import { credentialCache, findAccount } from "../../src/auth/accounts";
 import { hashPassword } from "../../src/auth/password";
-import { storageWiper, userRoutes, WEAK_PASSWORD_DETAIL } from "../../src/routes/user";
-import type { Principal } from "../../src/env";
+import { userRoutes, WEAK_PASSWORD_DETAIL } from "../../src/routes/user";
 import {
   basic,
   call,
@@ -53,16 +52,27 @@ const put = (user: string, body: unknown, opts: Parameters<typeof call>[2] = {})
   call("PUT", `/user/1.0/${user}`, { ...opts, body: typeof body === "string" ? body : JSON.stringify(body) });
 
 let wiped: number[] = [];
-const realWipe = storageWiper.wipe;
 afterEach(() => {
-  storageWiper.wipe = realWipe;
   wiped = [];
   vi.restoreAllMocks();
 });
-function recordWipes(): void {
-  storageWiper.wipe = async (_env: Env, p: Principal) => {
-    if (p.kind === "account") wiped.push(p.userid);
+
+/**
+ * The test env with a stand-in for the UserStore namespace (injected like any
+ * binding): `wipe` records which account's object was asked, or fails like an
+ * unreachable Durable Object.
+ */
+function storeEnv(wipe: (name: string) => Promise<void>): Env {
+  const ns = {
+    idFromName: (name: string) => name,
+    get: (name: string) => ({ wipe: () => wipe(name) }),
   };
+  return { ...env, USER_STORE: ns } as unknown as Env;
+}
+function recordWipes(): Env {
+  return storeEnv(async (name) => {
+    if (name.startsWith("acct:")) wiped.push(Number(name.slice(5)));
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -124,10 +134,10 @@ describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
   it("user-1.0 §1: user in path ≠ authenticated user → 401 (case-sensitive), nothing deleted", async () => {
     const a = await register();
     const b = await register();
-    recordWipes();
-    await expect401(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(b.user, b.password) } }));
+    const wEnv = recordWipes();
+    await expect401(await call("DELETE", `/user/1.0/${a.user}`, { env: wEnv, headers: { Authorization: basic(b.user, b.password) } }));
     await expect401(
-      await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user.toUpperCase(), a.password) } }),
+      await call("DELETE", `/user/1.0/${a.user}`, { env: wEnv, headers: { Authorization: basic(a.user.toUpperCase(), a.password) } }),
     );
     expect(wiped).toEqual([]);
     expect(await findAccount(env, a.user)).not.toBeNull();
@@ -163,9 +173,9 @@ describe("user-1.0 §2 common behaviour", () => {
     const a = await register();
     await expectOk(await call("GET", `/user/1.0/${a.user}?x=1&request=2`), "1", TEXT);
     await expectOk(await call("GET", `/user/1.0/${a.user}/node/weave?foo=bar`), `${ORIGIN}/`, HTML);
-    recordWipes();
+    const wEnv = recordWipes();
     await expectOk(
-      await call("DELETE", `/user/1.0/${a.user}?x=1`, { headers: { Authorization: basic(a.user, a.password) } }),
+      await call("DELETE", `/user/1.0/${a.user}?x=1`, { env: wEnv, headers: { Authorization: basic(a.user, a.password) } }),
       "1",
       TEXT,
     );
@@ -287,7 +297,7 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     const a = await freshAccount();
     const pw = "pässwörd-ümlaut";
     await expectOk(await put(a.user, { email: a.email, password: pw }), a.user, HTML);
-    clearCredentialCache();
+    credentialCache.clear();
     await expectOk(
       await call("POST", `/user/1.0/${a.user}/email`, { body: a.email, headers: { Authorization: basic(a.user, pw) } }),
       a.email,
@@ -358,20 +368,20 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
   it("user-1.0 §7.3: deletes the row → '1', and (REF-BUG fixed) erases the user's storage", async () => {
     const a = await register();
     const { userid } = (await findAccount(env, a.user))!;
-    recordWipes();
-    await expectOk(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } }), "1", TEXT);
+    const wEnv = recordWipes();
+    await expectOk(await call("DELETE", `/user/1.0/${a.user}`, { env: wEnv, headers: { Authorization: basic(a.user, a.password) } }), "1", TEXT);
     expect(wiped).toEqual([userid]);
     expect(await findAccount(env, a.user)).toBeNull();
     await expectOk(await call("GET", `/user/1.0/${a.user}`), "0", TEXT);
     // the old credentials stop working at once
-    await expect401(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } }));
+    await expect401(await call("DELETE", `/user/1.0/${a.user}`, { env: wEnv, headers: { Authorization: basic(a.user, a.password) } }));
   });
 
   it("user-1.0 §6 REF-BUG fixed: a re-created account never reuses the deleted userid", async () => {
     const a = await register();
     const first = (await findAccount(env, a.user))!.userid;
-    recordWipes();
-    await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } });
+    const wEnv = recordWipes();
+    await call("DELETE", `/user/1.0/${a.user}`, { env: wEnv, headers: { Authorization: basic(a.user, a.password) } });
     await expectOk(await put(a.user, { email: a.email, password: "another good password" }), a.user, HTML);
     const second = (await findAccount(env, a.user))!.userid;
     expect(second).toBeGreaterThan(first);
@@ -402,12 +412,11 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
 
   it("user-1.0 §7.3 (decision): storage unreachable → 503 and the account is kept, so the client can retry", async () => {
     const a = await register();
-    storageWiper.wipe = async () => {
-      const { StorageUnavailable } = await import("../../src/storage/stub");
-      throw new StorageUnavailable(new Error("DO overloaded"));
-    };
+    const down = storeEnv(async () => {
+      throw new Error("Durable Object is overloaded");
+    });
     vi.spyOn(console, "error").mockImplementation(() => {});
-    const res = await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } });
+    const res = await call("DELETE", `/user/1.0/${a.user}`, { env: down, headers: { Authorization: basic(a.user, a.password) } });
     expect(res.status).toBe(503);
     expect(await findAccount(env, a.user)).not.toBeNull();
   });
@@ -518,7 +527,7 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
   it("user-1.0 §4.2 REF-BUG: changing to a non-ASCII password works", async () => {
     const a = await register();
     await expectOk(await pw(a.user, "nouveau mot de passe é", { Authorization: basic(a.user, a.password) }), "success", TEXT);
-    clearCredentialCache();
+    credentialCache.clear();
     await expectOk(
       await call("POST", `/user/1.0/${a.user}/email`, { body: a.email, headers: { Authorization: basic(a.user, "nouveau mot de passe é") } }),
       a.email,
@@ -530,7 +539,7 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
     const a = await register();
     const newPw = ' "quoted": with spaces ';
     await expectOk(await pw(a.user, newPw, { Authorization: basic(a.user, a.password) }), "success", TEXT);
-    clearCredentialCache();
+    credentialCache.clear();
     // authenticated (so past the 401), then "no reset backend" → 503
     const ok = await call("DELETE", `/user/1.0/${a.user}/password_reset`, { headers: { Authorization: basic(a.user, newPw) } });
     expect(ok.status).toBe(503);
@@ -625,7 +634,7 @@ describe("credential cache and re-hashing (src/auth/accounts.ts)", () => {
     const auth = { Authorization: basic(name, "secret passwörd") };
     await expectOk(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: auth }), "i@example.com", TEXT);
     expect((await findAccount(env, name))?.password).toMatch(/^\{PBKDF2-SHA256\}100000\$/);
-    clearCredentialCache();
+    credentialCache.clear();
     await expectOk(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: auth }), "i@example.com", TEXT);
     await expect401(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: { Authorization: basic(name, "secret passwörD") } }));
   });
