@@ -15,7 +15,7 @@
  * it breaks, never the value (it may be a secret or embed one); the app
  * answers 500 with that message instead of failing somewhere later.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export type Registration = "open" | "secret" | "closed";
 
@@ -207,60 +207,59 @@ function verbatim(v: unknown): string | undefined {
   return typeof v === "string" && v.trim() !== "" ? v : undefined;
 }
 
-const text = () => z.preprocess(trimmed, z.string().optional());
+type Read<T> = (s: string) => T | Invalid;
 
-const secret = () => z.preprocess(verbatim, z.string().optional());
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * One setting: read by `read` after the trimming rule (`prepare`), or
+ * `dflt` when unset. A value `read` refuses becomes an issue on this
+ * setting's path carrying only the rule, never the value.
+ */
+function setting<T, D extends T | undefined>(read: Read<T>, dflt: D, prepare: (v: unknown) => string | undefined = trimmed) {
+  return z.transform((v: unknown, ctx): T | D => {
+    const s = prepare(v);
+    if (s === undefined) return dflt;
+    const r = read(s);
+    if (r instanceof Invalid) {
+      ctx.issues.push({ code: "custom", message: r.message, input: undefined });
+      return dflt;
+    }
+    return r;
+  });
+}
+
+const asText: Read<string> = (s) => s;
+
+const text = () => setting(asText, undefined);
+
+const secret = () => setting(asText, undefined, verbatim);
 
 const TRUE = ["true", "1", "yes", "on"];
 const FALSE = ["false", "0", "no", "off"];
 
 const bool = (dflt: boolean) =>
-  z.preprocess(
-    (v) => trimmed(v)?.toLowerCase(),
-    z
-      .string()
-      .refine((s) => TRUE.includes(s) || FALSE.includes(s), "expected true or false")
-      .transform((s) => TRUE.includes(s))
-      .optional()
-      .transform((b) => b ?? dflt),
-  );
+  setting((s) => {
+    const l = s.toLowerCase();
+    return TRUE.includes(l) ? true : FALSE.includes(l) ? false : new Invalid("expected true or false");
+  }, dflt);
+
+const inRange = (n: number, min: number, max: number): number | Invalid =>
+  n >= min && n <= max ? n : new Invalid(`must be between ${min} and ${max}`);
 
 const int = (dflt: number, min: number, max: number) =>
-  z.preprocess(
-    trimmed,
-    z
-      .string()
-      .regex(/^-?\d+$/, "expected an integer")
-      .transform(Number)
-      .pipe(z.number().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`))
-      .optional()
-      .transform((n) => n ?? dflt),
-  );
+  setting((s) => (/^-?\d+$/.test(s) ? inRange(Number(s), min, max) : new Invalid("expected an integer")), dflt);
 
 const num = (dflt: number, min: number, max: number) =>
-  z.preprocess(
-    trimmed,
-    z
-      .string()
-      .transform(Number)
-      .pipe(
-        z
-          .number()
-          .refine(Number.isFinite, "expected a number")
-          .pipe(z.number().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`)),
-      )
-      .optional()
-      .transform((n) => n ?? dflt),
-  );
+  setting((s) => (Number.isFinite(Number(s)) ? inRange(Number(s), min, max) : new Invalid("expected a number")), dflt);
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T, dflt: T[number]) =>
-  z.preprocess(
-    (v) => trimmed(v)?.toLowerCase(),
-    z
-      .enum(values, { error: `expected ${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}` })
-      .optional()
-      .transform((v) => v ?? dflt),
-  );
+  setting((s): T[number] | Invalid => {
+    const l = s.toLowerCase();
+    return values.includes(l) ? l : new Invalid(`expected ${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`);
+  }, dflt);
 
 function isUrl(s: string, schemes: readonly string[] = ["https:", "http:"]): boolean {
   try {
@@ -270,7 +269,10 @@ function isUrl(s: string, schemes: readonly string[] = ["https:", "http:"]): boo
   }
 }
 
-const url = () => text().refine((s) => s === undefined || isUrl(s), "expected an http(s) URL");
+/** A text setting that must pass `ok`. */
+const checked = (ok: (s: string) => boolean, rule: string) => setting((s) => (ok(s) ? s : new Invalid(rule)), undefined);
+
+const url = () => checked((s) => isUrl(s), "expected an http(s) URL");
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
 
@@ -278,7 +280,7 @@ const fields = z.object({
   // Accounts and Storage 1.1 (User API 1.0)
   REGISTRATION: oneOf(["open", "secret", "closed"], "open"),
   SHARED_SECRET: text(),
-  PUBLIC_URL: text().refine((s) => s === undefined || isUrl(normaliseNodeUrl(s)), "not a URL"),
+  PUBLIC_URL: checked((s) => isUrl(normaliseNodeUrl(s)), "not a URL"),
   STRICT_USERNAMES: bool(true),
   USE_QUOTA: bool(true),
   QUOTA_SIZE_KB: num(5120, 0, 1e12),
@@ -292,7 +294,7 @@ const fields = z.object({
   MAIL_FROM: text(),
   MAIL_API_URL: text(),
   MAIL_API_KEY: text(),
-  SEND_EMAIL: z.unknown().optional(),
+  SEND_EMAIL: z.optional(z.unknown()),
   RESET_CODE_TTL: int(21600, 60, 7 * 86400),
   TURNSTILE_SITE_KEY: text(),
   TURNSTILE_SECRET_KEY: text(),
@@ -328,8 +330,8 @@ const fields = z.object({
   HAWK_NONCE_CHECK: bool(true),
   TRUST_FORWARDED_HOST: bool(false),
   // The operator
-  OPERATOR_NAME: text().refine((s) => s === undefined || s.length <= 200, "at most 200 characters"),
-  OPERATOR_CONTACT: text().refine((s) => s === undefined || EMAIL.test(s) || isUrl(s), "expected an e-mail address or an http(s) URL"),
+  OPERATOR_NAME: checked((s) => s.length <= 200, "at most 200 characters"),
+  OPERATOR_CONTACT: checked((s) => EMAIL.test(s) || isUrl(s), "expected an e-mail address or an http(s) URL"),
   PRIVACY_POLICY_URL: url(),
   // Benchmark only: exactly "1" turns it on (nothing that merely looks true).
   BENCH_NO_AUTH: text(),
@@ -337,40 +339,42 @@ const fields = z.object({
 
 type Fields = z.output<typeof fields>;
 
-const schema = fields
-  .superRefine((v, ctx) => {
-    // Rules between settings, in the order a reader meets them in README.md;
-    // the first one broken is reported.
-    const fail = (setting: string, message: string) => ctx.addIssue({ code: "custom", path: [setting], message });
-    if (v.REGISTRATION === "secret" && v.SHARED_SECRET === undefined) return fail("SHARED_SECRET", "must be set when REGISTRATION = secret");
-    if (v.MAIL_TRANSPORT !== "none") {
-      const t = v.MAIL_TRANSPORT;
-      if (v.MAIL_FROM === undefined) return fail("MAIL_FROM", `must be set when MAIL_TRANSPORT = ${t}`);
-      if (!EMAIL.test(v.MAIL_FROM)) return fail("MAIL_FROM", "not an e-mail address");
-      if (t === "cloudflare" && typeof (v.SEND_EMAIL as { send?: unknown } | undefined)?.send !== "function") {
-        return fail("SEND_EMAIL", "MAIL_TRANSPORT = cloudflare needs a send_email binding named SEND_EMAIL");
-      }
-      if (t === "http") {
-        if (v.MAIL_API_URL === undefined) return fail("MAIL_API_URL", "must be set when MAIL_TRANSPORT = http");
-        if (!isUrl(v.MAIL_API_URL, v.DEV_MODE ? ["https:", "http:"] : ["https:"])) {
-          return fail("MAIL_API_URL", "must be an https:// URL (http:// only with DEV_MODE = true)");
+const schema = z.pipe(
+  fields.check(
+    z.superRefine((v, ctx) => {
+      // Rules between settings, in the order a reader meets them in README.md;
+      // the first one broken is reported.
+      const fail = (setting: string, message: string) => ctx.addIssue({ code: "custom", path: [setting], message });
+      if (v.REGISTRATION === "secret" && v.SHARED_SECRET === undefined) return fail("SHARED_SECRET", "must be set when REGISTRATION = secret");
+      if (v.MAIL_TRANSPORT !== "none") {
+        const t = v.MAIL_TRANSPORT;
+        if (v.MAIL_FROM === undefined) return fail("MAIL_FROM", `must be set when MAIL_TRANSPORT = ${t}`);
+        if (!EMAIL.test(v.MAIL_FROM)) return fail("MAIL_FROM", "not an e-mail address");
+        if (t === "cloudflare" && typeof (v.SEND_EMAIL as { send?: unknown } | undefined)?.send !== "function") {
+          return fail("SEND_EMAIL", "MAIL_TRANSPORT = cloudflare needs a send_email binding named SEND_EMAIL");
         }
-        if (v.MAIL_API_KEY === undefined) return fail("MAIL_API_KEY", "must be set when MAIL_TRANSPORT = http");
+        if (t === "http") {
+          if (v.MAIL_API_URL === undefined) return fail("MAIL_API_URL", "must be set when MAIL_TRANSPORT = http");
+          if (!isUrl(v.MAIL_API_URL, v.DEV_MODE ? ["https:", "http:"] : ["https:"])) {
+            return fail("MAIL_API_URL", "must be an https:// URL (http:// only with DEV_MODE = true)");
+          }
+          if (v.MAIL_API_KEY === undefined) return fail("MAIL_API_KEY", "must be set when MAIL_TRANSPORT = http");
+        }
+        if (t === "outbox" && !v.DEV_MODE) return fail("MAIL_TRANSPORT", "outbox is a development transport and needs DEV_MODE = true");
       }
-      if (t === "outbox" && !v.DEV_MODE) return fail("MAIL_TRANSPORT", "outbox is a development transport and needs DEV_MODE = true");
-    }
-    if ((v.TURNSTILE_SITE_KEY === undefined) !== (v.TURNSTILE_SECRET_KEY === undefined)) {
-      return fail(v.TURNSTILE_SITE_KEY === undefined ? "TURNSTILE_SITE_KEY" : "TURNSTILE_SECRET_KEY", "TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together");
-    }
-    // Otherwise one address alone could trip the account-wide limit and lock out the owner elsewhere.
-    if (v.THROTTLE_FAILURES_PER_ACCOUNT <= v.THROTTLE_FAILURES_PER_CLIENT) {
-      return fail("THROTTLE_FAILURES_PER_ACCOUNT", "must be greater than THROTTLE_FAILURES_PER_CLIENT");
-    }
-    if (v.FXA_OAUTH_JWKS !== undefined && parseJwks(v.FXA_OAUTH_JWKS) === null) {
-      return fail("FXA_OAUTH_JWKS", "expected RSA public key(s) as JSON: a JWK, an array of JWKs or {\"keys\": [...]}");
-    }
-  })
-  .transform((v): Config => {
+      if ((v.TURNSTILE_SITE_KEY === undefined) !== (v.TURNSTILE_SECRET_KEY === undefined)) {
+        return fail(v.TURNSTILE_SITE_KEY === undefined ? "TURNSTILE_SITE_KEY" : "TURNSTILE_SECRET_KEY", "TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together");
+      }
+      // Otherwise one address alone could trip the account-wide limit and lock out the owner elsewhere.
+      if (v.THROTTLE_FAILURES_PER_ACCOUNT <= v.THROTTLE_FAILURES_PER_CLIENT) {
+        return fail("THROTTLE_FAILURES_PER_ACCOUNT", "must be greater than THROTTLE_FAILURES_PER_CLIENT");
+      }
+      if (v.FXA_OAUTH_JWKS !== undefined && parseJwks(v.FXA_OAUTH_JWKS) === null) {
+        return fail("FXA_OAUTH_JWKS", "expected RSA public key(s) as JSON: a JWK, an array of JWKs or {\"keys\": [...]}");
+      }
+    }),
+  ),
+  z.transform((v: Fields): Config => {
     const masterSecrets = [v.SYNC_MASTER_SECRET, v.SYNC_MASTER_SECRET_PREVIOUS].filter((s) => s !== undefined);
     // No current secret: nothing verifies, not even with a previous one.
     if (v.SYNC_MASTER_SECRET === undefined) masterSecrets.length = 0;
@@ -446,7 +450,8 @@ const schema = fields
       },
       benchNoAuth: v.BENCH_NO_AUTH === "1",
     };
-  });
+  }),
+);
 
 function mailConfig(v: Fields): MailConfig {
   const from = v.MAIL_FROM as string;
@@ -469,8 +474,8 @@ function parseJwks(text: string): JsonWebKey[] | null {
   } catch {
     return null;
   }
-  const keys = z.looseObject({ kty: z.literal("RSA") }).array();
-  const list = Array.isArray(v) ? v : z.object({ keys: z.array(z.unknown()) }).safeParse(v).data?.keys ?? [v];
+  const keys = z.array(z.looseObject({ kty: z.literal("RSA") }));
+  const list = Array.isArray(v) ? v : (z.object({ keys: z.array(z.unknown()) }).safeParse(v).data?.keys ?? [v]);
   return keys.safeParse(list).success ? (list as JsonWebKey[]) : null;
 }
 
