@@ -3,10 +3,13 @@
  * Verification of FxA OAuth access tokens (tokenserver-1.0 §4): locally as
  * RS256 JWTs against the account server's JWKS (fetched and cached per
  * isolate, or pinned by config), falling back to `POST /v1/verify` for tokens
- * that are not JWTs or when no key is usable. The fetch function is injected
- * so tests never touch the network.
+ * that are not JWTs or when no key is usable. The JWS signature, `typ`, `exp`
+ * and `iss` checks are `jose`'s (an audited library); this module chooses the
+ * keys, maps outcomes and checks the Sync-specific claims. The fetch function
+ * is injected so tests never touch the network.
  */
-import { fromBase64Url, utf8 } from "../auth/encoding";
+import { decodeJwt as joseDecodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type JWTPayload } from "jose";
+import { fromBase64Url } from "../auth/encoding";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -33,7 +36,7 @@ export type OAuthResult =
 
 interface KeyEntry {
   kid: string | undefined;
-  key: CryptoKey;
+  key: CryptoKey | Uint8Array;
 }
 
 interface CachedJwks {
@@ -46,9 +49,7 @@ async function importRsaKeys(jwks: JsonWebKey[]): Promise<KeyEntry[]> {
   for (const jwk of jwks) {
     if (jwk.kty !== "RSA" || typeof jwk.n !== "string" || typeof jwk.e !== "string") continue;
     try {
-      const key = await crypto.subtle.importKey("jwk", { kty: "RSA", n: jwk.n, e: jwk.e }, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, [
-        "verify",
-      ]);
+      const key = await importJWK({ kty: "RSA", n: jwk.n, e: jwk.e }, "RS256");
       out.push({ kid: (jwk as { kid?: string }).kid, key });
     } catch {
       // Unusable key: skip it.
@@ -99,17 +100,6 @@ function staticKeys(jwks: JsonWebKey[]): Promise<KeyEntry[]> {
   return p;
 }
 
-function decodeJson(segment: string): Record<string, unknown> | null {
-  const bytes = fromBase64Url(segment);
-  if (!bytes) return null;
-  try {
-    const v: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes));
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** §4.3: one element of the scope list must be exactly the sync scope (commas or whitespace separate). */
 export function hasSyncScope(scope: string | readonly string[]): boolean {
   const parts = (typeof scope === "string" ? [scope] : scope).flatMap((s) => s.split(/[\s,]+/));
@@ -123,45 +113,62 @@ function normGeneration(v: unknown): number | null | "bad" {
 }
 
 interface DecodedJwt {
-  header: Record<string, unknown>;
-  claims: Record<string, unknown>;
-  signed: Uint8Array<ArrayBuffer>;
-  signature: Uint8Array<ArrayBuffer>;
+  token: string;
+  header: { alg?: string; kid?: string };
 }
 
+/** A compact JWS whose header and claims decode; anything else goes to the remote verifier. */
 function decodeJwt(token: string): DecodedJwt | null {
   const parts = token.split(".");
-  if (parts.length !== 3) return null;
-  const [h, p, s] = parts as [string, string, string];
-  const header = decodeJson(h);
-  const claims = decodeJson(p);
-  const signature = fromBase64Url(s);
-  if (!header || !claims || !signature) return null;
-  return { header, claims, signed: utf8(`${h}.${p}`), signature };
+  if (parts.length !== 3 || fromBase64Url(parts[2] as string) === null) return null;
+  try {
+    joseDecodeJwt(token);
+    return { token, header: decodeProtectedHeader(token) };
+  } catch {
+    return null;
+  }
 }
 
-async function verifySig(jwt: DecodedJwt, keys: KeyEntry[]): Promise<boolean> {
-  const kid = typeof jwt.header.kid === "string" ? jwt.header.kid : undefined;
-  // Keys whose kid matches first, then the rest (the reference tries every key).
+type Verified = { ok: true; claims: JWTPayload } | { ok: false; reason: string };
+
+/**
+ * Signature and the standard claims, by jose, with each key in turn: keys
+ * whose kid matches first, then the rest (the reference tries every key).
+ * `typ` must be at+jwt (jose also accepts application/at+jwt, any case),
+ * `exp` is required and honoured with {@link EXP_LEEWAY_SECONDS} of leeway,
+ * `iss` is checked when configured.
+ */
+async function verifyJwt(jwt: DecodedJwt, keys: KeyEntry[], cfg: OAuthVerifierConfig, nowMs: number): Promise<Verified> {
+  const kid = jwt.header.kid;
   const ordered = kid === undefined ? keys : [...keys.filter((k) => k.kid === kid), ...keys.filter((k) => k.kid !== kid)];
   for (const k of ordered) {
-    if (await crypto.subtle.verify("RSASSA-PKCS1-v1_5", k.key, jwt.signature, jwt.signed)) return true;
+    try {
+      const { payload } = await jwtVerify(jwt.token, k.key, {
+        algorithms: ["RS256"],
+        typ: "at+jwt",
+        requiredClaims: ["exp"],
+        clockTolerance: EXP_LEEWAY_SECONDS,
+        currentDate: new Date(nowMs),
+        ...(cfg.issuer === null ? {} : { issuer: cfg.issuer }),
+      });
+      return { ok: true, claims: payload };
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed) continue;
+      if (err instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
+      if (err instanceof errors.JWTClaimValidationFailed) return { ok: false, reason: err.claim };
+      return { ok: false, reason: err instanceof errors.JOSEError ? err.code : "jwt" };
+    }
   }
-  return false;
+  return { ok: false, reason: "signature" };
 }
 
-function checkClaims(jwt: DecodedJwt, cfg: OAuthVerifierConfig, nowMs: number): OAuthResult {
-  const typ = jwt.header.typ;
-  if (typeof typ !== "string" || !["at+jwt", "application/at+jwt"].includes(typ.toLowerCase())) return { ok: false, reason: "typ" };
-  const exp = jwt.claims.exp;
-  if (typeof exp !== "number" || !Number.isFinite(exp)) return { ok: false, reason: "exp missing" };
-  if (exp + EXP_LEEWAY_SECONDS < nowMs / 1000) return { ok: false, reason: "expired" };
-  if (cfg.issuer !== null && jwt.claims.iss !== cfg.issuer) return { ok: false, reason: "iss" };
-  const sub = jwt.claims.sub;
+/** The Sync-specific claims (§4.3): a subject, the sync scope, a sane generation. */
+function checkClaims(claims: JWTPayload): OAuthResult {
+  const sub = claims.sub;
   if (typeof sub !== "string" || sub === "") return { ok: false, reason: "sub" };
-  const scope = jwt.claims.scope;
+  const scope = claims.scope;
   if (typeof scope !== "string" || !hasSyncScope(scope)) return { ok: false, reason: "scope" };
-  const generation = normGeneration(jwt.claims["fxa-generation"]);
+  const generation = normGeneration(claims["fxa-generation"]);
   if (generation === "bad") return { ok: false, reason: "generation" };
   return { ok: true, fxaUid: sub, generation, via: "jwt" };
 }
@@ -208,15 +215,14 @@ export async function verifyAccessToken(
   let keys = cfg.staticJwks ? await staticKeys(cfg.staticJwks) : await cache.get(cfg.jwksUrl, deps.fetch, cfg.jwksCacheSeconds, deps.nowMs);
   if (keys.length === 0) return verifyRemote(token, cfg, deps.fetch);
   if (jwt.header.alg !== "RS256") return { ok: false, reason: "alg" };
-  let good = await verifySig(jwt, keys);
-  if (!good && !cfg.staticJwks) {
+  let verified = await verifyJwt(jwt, keys, cfg, deps.nowMs);
+  if (!verified.ok && verified.reason === "signature" && !cfg.staticJwks) {
     // Unknown kid or rotated keys: refetch once (rate-limited) and retry.
     const fresh = await cache.get(cfg.jwksUrl, deps.fetch, cfg.jwksCacheSeconds, deps.nowMs, true);
     if (fresh !== keys && fresh.length > 0) {
       keys = fresh;
-      good = await verifySig(jwt, keys);
+      verified = await verifyJwt(jwt, keys, cfg, deps.nowMs);
     }
   }
-  if (!good) return { ok: false, reason: "signature" };
-  return checkClaims(jwt, cfg, deps.nowMs);
+  return verified.ok ? checkClaims(verified.claims) : verified;
 }
