@@ -27,7 +27,9 @@ import {
   readLogins,
   readRemoteTabs,
   readSyncedPrefs,
+  refreshDevices,
   setPrefs,
+  setTokenserver,
   signIn,
   syncOnce,
   takeRequests,
@@ -126,34 +128,47 @@ export default function suite({ test, skip, after, log }) {
     try {
       const t0 = Date.now();
       ctx.accounts = await startMockAccounts({ log });
-      // The large import needs more than the default 5 MB quota.
-      ctx.server = await startWranglerDev({
-        vars: {
-          SYNC_MASTER_SECRET: "firefox-e2e-master-secret-0123456789",
-          FXA_OAUTH_SERVER_URL: ctx.accounts.url,
-          FXA_OAUTH_JWKS: JSON.stringify(ctx.accounts.jwks),
-          QUOTA_SIZE_KB: "65536",
-        },
-        log,
-      });
-      timings.server = Date.now() - t0;
-      const t1 = Date.now();
-      const launch = (name) =>
-        launchFirefox({
-          name,
+      // The server and both browsers start side by side; each start records itself in ctx
+      // as soon as it is up, so the cleanup stops whatever did start.
+      const launch = async (name) => {
+        const ff = await launchFirefox({ name, log, prefs: profilePrefs({ accountsUrl: ctx.accounts.url, debugLog }) });
+        ctx[name] = ff;
+        timings[`firefox${name}`] = Date.now() - t0;
+        return ff;
+      };
+      const serve = async () => {
+        // The large import needs more than the default 5 MB quota.
+        ctx.server = await startWranglerDev({
+          vars: {
+            SYNC_MASTER_SECRET: "firefox-e2e-master-secret-0123456789",
+            FXA_OAUTH_SERVER_URL: ctx.accounts.url,
+            FXA_OAUTH_JWKS: JSON.stringify(ctx.accounts.jwks),
+            QUOTA_SIZE_KB: "65536",
+          },
           log,
-          prefs: profilePrefs({ accountsUrl: ctx.accounts.url, serverUrl: ctx.server.baseUrl, deviceName: `weave-edge e2e ${name}`, debugLog }),
         });
-      [ctx.A, ctx.B] = await withTimeout(Promise.all([launch("A"), launch("B")]), 120_000, "starting two Firefox profiles");
-      timings.launch = Date.now() - t1;
-      const [a, b] = await Promise.all([signIn(ctx.A, ctx.accounts.signedInUser()), signIn(ctx.B, ctx.accounts.signedInUser())]);
+        timings.server = Date.now() - t0;
+      };
+      const started = await Promise.allSettled([serve(), launch("A"), launch("B")]);
+      const failure = started.find((s) => s.status === "rejected");
+      if (failure) throw failure.reason;
+      await Promise.all([setTokenserver(ctx.A, ctx.server.baseUrl), setTokenserver(ctx.B, ctx.server.baseUrl)]);
+      const [a, b] = await Promise.all([
+        signIn(ctx.A, ctx.accounts.signedInUser(), "weave-edge e2e A"),
+        signIn(ctx.B, ctx.accounts.signedInUser(), "weave-edge e2e B"),
+      ]);
       for (const s of [a, b]) {
         assert(s.email === ctx.accounts.email && s.verified === true, `signed in as the mock account: ${JSON.stringify(s)}`);
         assert(s.username === ctx.accounts.email, "Sync configured for the account");
       }
       assert(a.localID !== b.localID, "two distinct Sync clients");
       ctx.names = { A: a.localName, B: b.localName };
-      log(`signed in: ${a.localName} (${a.localID}), ${b.localName} (${b.localID}); server ${timings.server} ms, Firefox ${timings.launch} ms`);
+      assert(a.localName === "weave-edge e2e A" && b.localName === "weave-edge e2e B", `device names: ${a.localName}, ${b.localName}`);
+      for (const ff of [ctx.A, ctx.B]) {
+        const names = await refreshDevices(ff);
+        assert(JSON.stringify(names) === JSON.stringify(["weave-edge e2e A", "weave-edge e2e B"]), `${ff.name} sees both devices: ${JSON.stringify(names)}`);
+      }
+      log(`signed in: ${a.localName} (${a.localID}), ${b.localName} (${b.localID}); up after: server ${timings.server} ms, Firefox A ${timings.firefoxA} ms, B ${timings.firefoxB} ms`);
     } catch (err) {
       setupFailed = String(err?.message ?? err).split("\n")[0];
       throw err;
@@ -206,7 +221,7 @@ export default function suite({ test, skip, after, log }) {
     assert(hB.some((p) => p.url === "https://history.example.test/two" && p.visits.length === 2), "both visits of a page arrive");
     assertSame("history", hA, hB, "A", "B");
     const [lA, lB] = await Promise.all([readLogins(A), readLogins(B)]);
-    assert(lB.length === 2, `two logins in B, got ${lB.length}`);
+    assert(lB.length === 2, `two logins in B, got ${JSON.stringify(lB)}`);
     assertSame("logins", lA, lB, "A", "B");
     const [pA, pB] = await Promise.all([readSyncedPrefs(A), readSyncedPrefs(B)]);
     assert(pB["browser.urlbar.maxRichResults"] === 7 && pB["browser.startup.homepage"] === "https://home.example.test/", "prefs arrive");
@@ -247,7 +262,7 @@ export default function suite({ test, skip, after, log }) {
     assertSame("history", hB, hA, "B", "A");
     const [lA, lB] = await Promise.all([readLogins(A), readLogins(B)]);
     assert(lA.find((l) => l.username === "alice")?.password === "changed in B", "B's password change in A");
-    assert(lA.length === 3, `three logins in A, got ${lA.length}`);
+    assert(lA.length === 3, `three logins in A, got ${JSON.stringify(lA)}`);
     assertSame("logins", lB, lA, "B", "A");
     const [pA, pB] = await Promise.all([readSyncedPrefs(A), readSyncedPrefs(B)]);
     assert(pA["browser.urlbar.maxRichResults"] === 12, "B's pref change in A");
@@ -312,8 +327,8 @@ export default function suite({ test, skip, after, log }) {
         assert(paged.length >= 1, `B paged through ${collection} (GETs: ${gets.map((r) => new URL(r.url).search).join(" ")})`);
         log(`${collection}: ${gets.length} GETs, ${paged.length} with an offset`);
       }
-      assert(download.engines.bookmarks?.applied >= IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER, "B applied the imported bookmarks");
-      assert(download.engines.history?.applied >= IMPORT_PAGES, "B applied the imported history");
+      assert(download.engines.bookmarks?.applied >= IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER, `B applied the imported bookmarks: ${JSON.stringify(download.engines)}`);
+      assert(download.engines.history?.applied >= IMPORT_PAGES, `B applied the imported history: ${JSON.stringify(download.engines)}`);
 
       const [bmA, bmB] = await Promise.all([readBookmarks(A), readBookmarks(B)]);
       assert(countBookmarks(bmB) >= IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER, `B has the ${IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER} imported bookmarks (has ${countBookmarks(bmB)})`);

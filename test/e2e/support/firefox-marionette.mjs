@@ -131,7 +131,7 @@ async function connect(port, label, deadline, isAlive) {
  * @param {{ name: string, prefs: Record<string, string|number|boolean>, env?: Record<string,string>,
  *   log?: (m: string) => void, startTimeoutMs?: number }} o
  */
-export async function launchFirefox({ name, prefs, env = {}, log = () => {}, startTimeoutMs = 60_000 }) {
+export async function launchFirefox({ name, prefs, env = {}, log = () => {}, startTimeoutMs = 150_000 }) {
   const binary = firefoxBinary();
   if (!binary) throw new Error(`Firefox not found: ${FIREFOX_INSTALL_HINT}`);
   const profile = mkdtempSync(join(tmpdir(), `weave-firefox-${name}-`));
@@ -156,9 +156,20 @@ export async function launchFirefox({ name, prefs, env = {}, log = () => {}, sta
 
   let client = null;
   let stopped = false;
+  // If the runner dies first (an exception, Ctrl-C), still take Firefox and its profile with it.
+  const onExit = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+    rmSync(profile, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
   const kill = async () => {
     if (stopped) return;
     stopped = true;
+    process.removeListener("exit", onExit);
     client?.close();
     try {
       process.kill(-child.pid, "SIGTERM");

@@ -7,9 +7,11 @@
 /**
  * user.js prefs for one profile: the account servers on the local mock, the
  * tokenserver on this server, no automatic syncs, nothing off the machine.
- * @param {{ accountsUrl: string, serverUrl: string, deviceName: string, debugLog?: boolean }} o
+ * The tokenserver URL is read at each token fetch, so it can be set after
+ * launch (setTokenserver) while the server is still starting.
+ * @param {{ accountsUrl: string, serverUrl?: string, debugLog?: boolean }} o
  */
-export function profilePrefs({ accountsUrl, serverUrl, deviceName, debugLog = false }) {
+export function profilePrefs({ accountsUrl, serverUrl = "http://127.0.0.1:9", debugLog = false }) {
   const long = 7 * 24 * 3600; // seconds; the scheduler's intervals never fire during a test
   return {
     // Mozilla accounts → the mock
@@ -19,7 +21,6 @@ export function profilePrefs({ accountsUrl, serverUrl, deviceName, debugLog = fa
     "identity.fxaccounts.remote.root": `${accountsUrl}/`,
     "identity.fxaccounts.allowHttp": true,
     "identity.fxaccounts.autoconfig.uri": "",
-    "identity.fxaccounts.account.device.name": deviceName,
     "identity.fxaccounts.commands.enabled": false,
     // Sync → this server; the test decides when each profile syncs
     "identity.sync.tokenserver.uri": `${serverUrl}/1.0/sync/1.5`,
@@ -85,7 +86,7 @@ const IMPORTS = `
  * Sync on, and takes the scheduler's timers away so that only syncOnce() syncs.
  * Also starts recording every request Sync's storage client makes.
  */
-export async function signIn(ff, user) {
+export async function signIn(ff, user, deviceName) {
   return ff.chrome(
     `${IMPORTS}
     const service = Cc["@mozilla.org/weave/service;1"].getService().wrappedJSObject;
@@ -93,6 +94,9 @@ export async function signIn(ff, user) {
     const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
     const fxAccounts = getFxAccountsSingleton();
     await fxAccounts._internal.setSignedInUser(args.user);
+    // The device name (setSignedInUser clears the account's prefs, so it is set afterwards), registered before Sync starts.
+    fxAccounts.device.setLocalName(args.deviceName);
+    await fxAccounts.device.updateDeviceRegistration();
     await Weave.Service.configure();
     // The test decides when to sync (like Mozilla's own TPS harness): no scheduled or follow-up syncs.
     Weave.Service.scheduler.clearSyncTriggers();
@@ -118,8 +122,26 @@ export async function signIn(ff, user) {
     const signedIn = await fxAccounts.getSignedInUser();
     return { email: signedIn.email, verified: signedIn.verified, username: Services.prefs.getStringPref("services.sync.username", ""),
              localName: Weave.Service.clientsEngine.localName, localID: Weave.Service.clientsEngine.localID };`,
-    { user },
+    { user, deviceName },
   );
+}
+
+/**
+ * Fetches the account's device list anew (Firefox caches it; a profile signed in
+ * alongside another may have cached it before the other registered) and returns the names.
+ */
+export async function refreshDevices(ff) {
+  return ff.chrome(
+    `const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+    const fxAccounts = getFxAccountsSingleton();
+    await fxAccounts.device.refreshDeviceList({ ignoreCached: true });
+    return fxAccounts.device.recentDeviceList.map((d) => d.name).sort();`,
+  );
+}
+
+/** Points Sync's tokenserver pref at the server (before signIn). */
+export async function setTokenserver(ff, serverUrl) {
+  return ff.chrome(`Services.prefs.setStringPref("identity.sync.tokenserver.uri", args.url); return true;`, { url: `${serverUrl}/1.0/sync/1.5` });
 }
 
 /** The storage requests recorded since the last call (and clears the list). */
@@ -145,7 +167,9 @@ export async function syncOnce(ff, { timeoutMs = 150_000 } = {}) {
     const eng = (name) => (engines[name] ??= { applied: 0, applyFailed: 0, reconciled: 0, sent: 0, uploadFailed: 0 });
     const observer = {
       observe(subject, topic, data) {
-        const s = subject && subject.wrappedJSObject ? subject.wrappedJSObject : subject;
+        // Sync's observers module wraps JS subjects as { observersModuleSubjectWrapper, object }.
+        let s = subject && subject.wrappedJSObject ? subject.wrappedJSObject : subject;
+        if (s && s.observersModuleSubjectWrapper) s = s.object;
         if (topic === "weave:engine:sync:applied" && s) {
           const e = eng(data); e.applied += s.applied || 0; e.applyFailed += s.failed || 0; e.reconciled += s.reconciled || 0;
         } else if (topic === "weave:engine:sync:uploaded" && s) {
@@ -309,11 +333,14 @@ export async function changeLoginPassword(ff, origin, username, password) {
   );
 }
 
-/** Every saved login, sorted by guid (timestamps left out). */
+/**
+ * Every saved login, sorted by guid (timestamps left out), except the entry the
+ * accounts module keeps its own secrets in (origin chrome://FirefoxAccounts, never synced).
+ */
 export async function readLogins(ff) {
   return ff.chrome(
     `const all = await Services.logins.getAllLogins();
-    return all.map((l) => {
+    return all.filter((l) => l.origin !== "chrome://FirefoxAccounts").map((l) => {
       l.QueryInterface(Ci.nsILoginMetaInfo);
       return { guid: l.guid, origin: l.origin, formActionOrigin: l.formActionOrigin, httpRealm: l.httpRealm,
                username: l.username, password: l.password, usernameField: l.usernameField, passwordField: l.passwordField };
