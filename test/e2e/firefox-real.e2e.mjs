@@ -8,7 +8,8 @@
 // data back from each Firefox (Places, the login manager, prefs, synced tabs).
 //
 // Runs in `npm test` / `node test/e2e/run.mjs` and alone with `npm run test:firefox`.
-// Without firefox-esr the suite is reported as SKIPPED with the install command.
+// Without firefox-esr the suite is reported as SKIPPED with the install command
+// (a failure instead when E2E_REQUIRE_FIREFOX=1, as .ci/run sets).
 // FIREFOX_PATH points at another binary; FIREFOX_SYNC_LOG=1 shows Sync's debug log
 // of a failing profile.
 import { startWranglerDev } from "./harness.mjs";
@@ -28,6 +29,7 @@ import {
   readRemoteTabs,
   readSyncedPrefs,
   refreshDevices,
+  serverCounts,
   setPrefs,
   setTokenserver,
   signIn,
@@ -94,7 +96,10 @@ function withTimeout(promise, ms, what) {
 
 export default function suite({ test, skip, after, log }) {
   if (!firefoxBinary()) {
-    skip(`firefox-esr is not installed (${FIREFOX_INSTALL_HINT})`);
+    const why = `firefox-esr is not installed (${FIREFOX_INSTALL_HINT})`;
+    // .ci/run installs it and sets E2E_REQUIRE_FIREFOX=1: there, a missing Firefox is a failure.
+    if (process.env.E2E_REQUIRE_FIREFOX === "1") throw new Error(`${why}; E2E_REQUIRE_FIREFOX=1 requires it`);
+    skip(why);
     return;
   }
   const debugLog = process.env.FIREFOX_SYNC_LOG === "1";
@@ -329,6 +334,12 @@ export default function suite({ test, skip, after, log }) {
       }
       assert(download.engines.bookmarks?.applied >= IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER, `B applied the imported bookmarks: ${JSON.stringify(download.engines)}`);
       assert(download.engines.history?.applied >= IMPORT_PAGES, `B applied the imported history: ${JSON.stringify(download.engines)}`);
+
+      // What the server stored: at least every record A sent (plus the earlier ones and tombstones).
+      const counts = await serverCounts(B);
+      assert(counts.bookmarks >= IMPORT_FOLDERS * (IMPORT_BOOKMARKS_PER_FOLDER + 1) && counts.history >= IMPORT_PAGES, `server counts: ${JSON.stringify(counts)}`);
+      for (const c of ["clients", "tabs", "passwords", "prefs", "crypto", "meta"]) assert(counts[c] >= 1, `server holds ${c}: ${JSON.stringify(counts)}`);
+      log(`server holds: ${JSON.stringify(counts)}`);
 
       const [bmA, bmB] = await Promise.all([readBookmarks(A), readBookmarks(B)]);
       assert(countBookmarks(bmB) >= IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER, `B has the ${IMPORT_FOLDERS * IMPORT_BOOKMARKS_PER_FOLDER} imported bookmarks (has ${countBookmarks(bmB)})`);

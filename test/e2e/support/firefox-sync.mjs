@@ -144,6 +144,17 @@ export async function setTokenserver(ff, serverUrl) {
   return ff.chrome(`Services.prefs.setStringPref("identity.sync.tokenserver.uri", args.url); return true;`, { url: `${serverUrl}/1.0/sync/1.5` });
 }
 
+/** What the server holds for the account: info/collection_counts, fetched with this profile's Hawk credentials. */
+export async function serverCounts(ff) {
+  return ff.chrome(
+    `${IMPORTS}
+    const url = Weave.Service.infoURL.replace(/collections$/, "collection_counts");
+    const response = await Weave.Service.resource(url).get();
+    if (response.status !== 200) throw new Error("info/collection_counts: HTTP " + response.status);
+    return JSON.parse(response.data);`,
+  );
+}
+
 /** The storage requests recorded since the last call (and clears the list). */
 export async function takeRequests(ff) {
   return ff.chrome(`const r = globalThis.__e2eRequests ?? []; const out = r.splice(0, r.length); return out;`);
