@@ -140,7 +140,7 @@ export async function launchFirefox({ name, prefs, env = {}, log = () => {}, sta
   for (const [k, v] of Object.entries({ ...prefs, "marionette.port": port })) userJs += prefLine(k, v);
   writeFileSync(join(profile, "user.js"), userJs);
 
-  const child = spawn(binary, ["--marionette", "--remote-allow-system-access", "--headless", "--no-remote", "--profile", profile], {
+  const child = spawn(binary, ["--marionette", "--remote-allow-system-access", "--headless", "--no-remote", "--profile", profile, "about:blank"], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, MOZ_HEADLESS: "1", MOZ_DISABLE_NONLOCAL_CONNECTIONS: "1", MOZ_CRASHREPORTER_DISABLE: "1", ...env },
@@ -190,7 +190,8 @@ export async function launchFirefox({ name, prefs, env = {}, log = () => {}, sta
 
   try {
     client = await connect(port, `Firefox ${name}`, Date.now() + startTimeoutMs, () => child.exitCode === null && child.signalCode === null);
-    await client.send("WebDriver:NewSession", { capabilities: { alwaysMatch: {} } }, startTimeoutMs);
+    // Scripts may run long (a large sync); each call's own deadline is enforced on this side (chrome()).
+    await client.send("WebDriver:NewSession", { capabilities: { alwaysMatch: { timeouts: { script: 900_000 } } } }, startTimeoutMs);
     await client.send("Marionette:SetContext", { value: "chrome" });
   } catch (err) {
     await kill();
@@ -215,10 +216,12 @@ export async function launchFirefox({ name, prefs, env = {}, log = () => {}, sta
           (value) => resolve({ ok: true, value: value === undefined ? null : value }),
           (e) => resolve({ ok: false, error: String(e && e.message || e), stack: String(e && e.stack || "") }),
         );`;
+      // The "system" sandbox (system principal, kept across calls): XPCOM constructors such as
+      // nsILoginInfo's fail with "Unexpected error in XPConnect" in the default one.
       const r = await client.send(
         "WebDriver:ExecuteAsyncScript",
-        { script, args: [args], scriptTimeout: timeoutMs, sandbox: "system", newSandbox: false },
-        timeoutMs + 10_000,
+        { script, args: [args], sandbox: "system", newSandbox: false },
+        timeoutMs,
       );
       const out = r?.value;
       if (!out || typeof out !== "object") throw new Error(`Firefox ${name}: unexpected script result ${JSON.stringify(r)}`);

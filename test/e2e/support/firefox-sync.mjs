@@ -70,7 +70,7 @@ export function profilePrefs({ accountsUrl, serverUrl = "http://127.0.0.1:9", de
     "browser.newtabpage.activity-stream.feeds.system.topstories": false,
     "browser.newtabpage.activity-stream.telemetry": false,
     "browser.ping-centre.telemetry": false,
-    "browser.tabs.warnOnClose": false,
+    "browser.newtab.preload": false,
     "signon.management.page.breach-alerts.enabled": false,
   };
 }
