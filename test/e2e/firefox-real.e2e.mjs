@@ -123,9 +123,13 @@ export default function suite({ test, skip, after, log }) {
       }
     });
 
+  // Firefox processes and profiles also go on an abrupt exit (launchFirefox sees to that); so does this server.
+  const stopServer = () => ctx.server?.stop();
+  process.once("exit", stopServer);
   after(async () => {
     await Promise.all([ctx.A?.quit(), ctx.B?.quit()]);
-    ctx.server?.stop();
+    process.removeListener("exit", stopServer);
+    stopServer();
     await ctx.accounts?.close();
   });
 
@@ -215,6 +219,10 @@ export default function suite({ test, skip, after, log }) {
     const syncA = await syncOnce(A);
     const syncB = await syncOnce(B);
     log(`first syncs: A ${syncA.ms} ms, B ${syncB.ms} ms`);
+    // The server verified the mock's access tokens with the pinned key: it never fetched keys or asked /v1/verify.
+    const asked = ctx.accounts.calls.map((c) => `${c.method} ${c.path}`);
+    assert(asked.filter((c) => c === "POST /v1/oauth/token").length >= 2, `both profiles got access tokens: ${asked.join(", ")}`);
+    assert(!asked.some((c) => c.endsWith("/v1/jwks") || c.endsWith("/v1/verify")), `no key fetch or verify call: ${asked.join(", ")}`);
     await takeRequests(A);
     await takeRequests(B);
 
