@@ -1,7 +1,7 @@
 /** Configuration: every setting validated, errors name the setting (issue 2 item 5). */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ConfigError, normaliseNodeUrl, parseConfig } from "../src/config";
+import { ConfigError, normaliseNodeUrl, parseConfig, publicBaseUrl } from "../src/config";
 import { findAccount } from "../src/auth/accounts";
 import { clientUsername } from "../src/lib/usernames";
 import { call, config } from "./routes/user-helpers";
@@ -94,5 +94,55 @@ describe("config: Storage 1.5 limits", () => {
     ["SYNC15_QUOTA_BYTES", "-1"],
   ])("an invalid %s = %j is a ConfigError naming it", (name, value) => {
     expect(() => parseConfig({ [name]: value })).toThrow(name);
+  });
+});
+
+describe("config: one schema, one trimming rule, no values in errors", () => {
+  it.each([
+    ["QUOTA_SIZE_KB", "lots-of-secret-kb"],
+    ["TOKEN_DURATION", "an-hour-secret"],
+    ["HAWK_SKEW_SECONDS", "7"],
+    ["FXA_OAUTH_JWKS", '{"kty":"EC","secret":"zzz"}'],
+    ["FXA_JWKS_URL", "not a url secret"],
+    ["PRIVACY_POLICY_URL", "ftp://secret.example/privacy"],
+    ["OPERATOR_NAME", "x".repeat(201)],
+  ])("an invalid %s names the setting and never echoes the value", (name, value) => {
+    let err: unknown;
+    try {
+      parseConfig({ [name]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).setting).toBe(name);
+    expect((err as Error).message).not.toContain(value);
+  });
+
+  it("values are trimmed and blank means unset; key material is used byte for byte", () => {
+    const c = parseConfig({ REGISTRATION: "  closed ", TOKEN_DURATION: " 60 ", FXA_EMAIL_DOMAIN: "  ", SYNC_MASTER_SECRET: " key " });
+    expect(c.registration).toBe("closed");
+    expect(c.tokenserver.tokenDuration).toBe(60);
+    expect(c.tokenserver.emailDomain).toBe("api.accounts.firefox.com");
+    expect(c.tokenserver.masterSecrets).toEqual([" key "]);
+    expect(c.tokenserver.metricsHashSecret).toBe(" key ");
+    expect(parseConfig({ SYNC_MASTER_SECRET: "   " }).tokenserver.masterSecrets).toEqual([]);
+  });
+
+  it("publicBaseUrl: one function, the trailing-slash rule each caller had", () => {
+    const none = parseConfig({});
+    expect(publicBaseUrl(none, "http://127.0.0.1:8787/user/1.0/x")).toBe("http://127.0.0.1:8787/");
+    expect(publicBaseUrl(none, "http://127.0.0.1:8787/x", { trailingSlash: false })).toBe("http://127.0.0.1:8787");
+    const set = parseConfig({ PUBLIC_URL: " sync.example.org/base " });
+    expect(publicBaseUrl(set, "http://evil.example/")).toBe("https://sync.example.org/base/");
+    expect(publicBaseUrl(set, "http://evil.example/", { trailingSlash: false })).toBe("https://sync.example.org/base");
+  });
+
+  it("the operator settings", () => {
+    expect(parseConfig({}).operator).toEqual({ name: null, contact: null, privacyPolicyUrl: null });
+    expect(parseConfig({ OPERATOR_NAME: " Ada ", OPERATOR_CONTACT: "a@b.example", PRIVACY_POLICY_URL: "https://b.example/p" }).operator).toEqual({
+      name: "Ada",
+      contact: { kind: "email", value: "a@b.example" },
+      privacyPolicyUrl: "https://b.example/p",
+    });
   });
 });

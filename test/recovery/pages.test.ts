@@ -322,3 +322,50 @@ describe("user-1.0 §9.3 request step: failures of the mail and the throttle", (
     expect(body).toContain("Too many attempts");
   });
 });
+
+describe("issue 12 item 6: the pages speak for the operator", () => {
+  const OPERATOR = {
+    ...DEV,
+    OPERATOR_NAME: "Ada's <Sync> & Co",
+    OPERATOR_CONTACT: "admin@sync.example.org",
+    PRIVACY_POLICY_URL: "https://sync.example.org/privacy",
+  };
+
+  it("reset and delete pages: the operator's name (escaped), contact and privacy policy; no Mozilla footer", async () => {
+    for (const path of ["/weave-password-reset", "/weave-delete-account"]) {
+      const { html } = await new FormClient(OPERATOR).get(path);
+      expect(html).toContain("This Sync server is run by Ada&#39;s &lt;Sync&gt; &amp; Co.");
+      expect(html).toContain('Contact: <a href="mailto:admin@sync.example.org">admin@sync.example.org</a>');
+      expect(html).toContain('<a href="https://sync.example.org/privacy">Privacy policy</a>');
+      expect(html).not.toContain("2010 Mozilla");
+      expect(html).not.toContain("mozilla.org");
+    }
+  });
+
+  it("without operator settings the footer says only that Mozilla does not run it", async () => {
+    const { html } = await new FormClient().get("/weave-password-reset");
+    expect(html).toContain("This is a self-hosted Firefox Sync server; it is not run by Mozilla.");
+    expect(html).not.toContain("Privacy policy");
+    expect(html).not.toContain("Contact:");
+  });
+
+  it("the setup page has the same layout and footer (a URL contact is a plain link)", async () => {
+    const vars = { ...OPERATOR, OPERATOR_CONTACT: "https://sync.example.org/contact" };
+    const res = await fetchWith(vars, "/");
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Security-Policy")).toContain("style-src 'nonce-");
+    expect(html).toContain('<footer id="footer">');
+    expect(html).toContain('<header id="header"><img src="/media/weave-logo.png"');
+    expect(html).toContain('Contact: <a href="https://sync.example.org/contact">https://sync.example.org/contact</a>');
+    expect(html).toContain('<a href="https://sync.example.org/privacy">Privacy policy</a>');
+  });
+
+  it("an operator contact that is neither an e-mail address nor an http(s) URL is a configuration error naming it", async () => {
+    const res = await fetchWith({ OPERATOR_CONTACT: "javascript:alert(1)" }, "/weave-password-reset");
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    expect(body).toContain("OPERATOR_CONTACT");
+    expect(body).not.toContain("javascript:");
+  });
+});
