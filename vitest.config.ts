@@ -11,6 +11,8 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations },
+          // An extra, initially empty D1 database for the schema self-migration tests (test/deploy/).
+          d1Databases: ["D1_MIGRATION_SCRATCH"],
         },
       }),
     ],
