@@ -20,6 +20,7 @@ import { healthApp } from "./routes/health";
 import { storage15App } from "./routes/storage-1.5";
 import { recoveryRoutes } from "./routes/recovery";
 import { d1Migrations } from "./d1-migrate";
+import { requestLog } from "./log";
 
 export { UserStore } from "./objects/user-store";
 export { LoginThrottle } from "./objects/login-throttle";
@@ -36,8 +37,8 @@ app.onError((err) => {
   return crashResponse(err);
 });
 
-// Every request: D1 schema brought up to date once per isolate (src/d1-migrate.ts).
-app.use(d1Migrations());
+// Every request: one JSON log line and X-Request-Id (src/log.ts); the D1 schema brought up to date once per isolate (src/d1-migrate.ts).
+app.use(requestLog(), d1Migrations());
 
 // The setup page for whoever deployed this server.
 app.route("/", setupPageApp);
