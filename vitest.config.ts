@@ -20,6 +20,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/e2e/**", "node_modules/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // The Worker's one JSON line per request (src/log.ts) is written but not echoed: hundreds per file.
+      onConsoleLog: (log: string) => !log.includes('"msg":"request"'),
     },
   };
 });
