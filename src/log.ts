@@ -191,6 +191,11 @@ async function whoFields(c: Context<AppEnv>, route: string | null): Promise<Reco
   const secret = (c.env as { SYNC_MASTER_SECRET?: string }).SYNC_MASTER_SECRET;
   if (p?.kind === "token") return { uid: p.uid };
   if (p?.kind === "account") return { user_hash: await userHash(p.username, secret) };
+  // A route with a named user or uid parameter.
+  const params = c.req.param() as Record<string, string | undefined>;
+  if (params.uid !== undefined && /^\d+$/.test(params.uid)) return { uid: Number(params.uid) };
+  const named = params.user ?? params.username;
+  if (named !== undefined) return { user_hash: await userHash(named, secret) };
   const path = c.req.path;
   const uid = STORAGE15_UID.exec(path);
   if (uid) return { uid: Number(uid[1]) };
