@@ -11,6 +11,8 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations },
+          // An extra, initially empty D1 database for the schema self-migration tests (test/deploy/).
+          d1Databases: ["D1_MIGRATION_SCRATCH"],
         },
       }),
     ],
@@ -18,6 +20,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/e2e/**", "node_modules/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // The Worker's one JSON line per request (src/log.ts) is written but not echoed: hundreds per file.
+      onConsoleLog: (log: string) => !log.includes('"msg":"request"'),
     },
   };
 });
