@@ -153,6 +153,8 @@ export interface CallOpts {
   headers?: Record<string, string>;
   /** Sign as another principal instead of the client's own: "<uid>" or "<uid>;expired"; null sends no Authorization. */
   as?: string | null;
+  /** Sign with these credentials (e.g. another client's) instead. */
+  credentials?: { id: string; key: string };
 }
 
 export class Client15 {
@@ -165,6 +167,10 @@ export class Client15 {
   /** A new Mozilla account signed in at the tokenserver. `vars`: settings layered over the test env for its storage requests. */
   static async create(vars?: Record<string, string>): Promise<Client15> {
     return new Client15(await signIn(), vars);
+  }
+  /** This client's tokenserver credentials (token and Hawk key). */
+  get credentials(): Credentials {
+    return this.cred;
   }
   get uid(): number {
     return this.cred.uid;
@@ -188,7 +194,8 @@ export class Client15 {
     const url = `${ORIGIN}${this.base}${path}`;
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const as = opts.as === undefined ? String(this.uid) : opts.as;
-    if (as !== null) headers.Authorization = await hawkAuthorization(await this.credentialsFor(as), method, url);
+    if (opts.credentials) headers.Authorization = await hawkAuthorization(opts.credentials, method, url);
+    else if (as !== null) headers.Authorization = await hawkAuthorization(await this.credentialsFor(as), method, url);
     let body = opts.raw;
     if (body === undefined && opts.body !== undefined) {
       body = JSON.stringify(opts.body);
