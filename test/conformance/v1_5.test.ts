@@ -1,5 +1,5 @@
 /**
- * Storage API 1.5 conformance, one test per MUST of storage-1.5.md, named by
+ * Storage API 1.5 conformance, one test per rule of docs/protocol/storage-1.5.md, named by
  * section. Runs inside workerd through the real Worker (SELF): each client
  * signs in at the tokenserver with a mock Mozilla account and signs its
  * requests with Hawk (see helpers/sync15.ts).
@@ -11,8 +11,8 @@ const bso = (id: string, extra: Record<string, unknown> = {}) => ({ id, payload:
 const lm = (r: Reply) => tsMs(r.headers.get("X-Last-Modified"));
 const wt = (r: Reply) => tsMs(r.headers.get("X-Weave-Timestamp"));
 
-describe("storage-1.5 §2 routing", () => {
-  it("storage-1.5 §2: unknown path → 404 body 0", async () => {
+describe("S15-2 routing", () => {
+  it("S15-2: unknown path → 404 body 0", async () => {
     const c = await Client15.create();
     for (const p of ["/nope", "/storage/a/b/c", "/info/collections/"]) {
       const r = await c.get(p);
@@ -22,14 +22,14 @@ describe("storage-1.5 §2 routing", () => {
     const r = await raw("GET", "/1.5/abc/info/collections");
     expect(r.status).toBe(404);
   });
-  it("storage-1.5 §2: invalid collection or id → 404 before auth", async () => {
+  it("S15-2: invalid collection or id → 404 before auth", async () => {
     const c = await Client15.create();
     expect((await c.get("/storage/" + "x".repeat(33), { as: null })).status).toBe(404);
     expect((await c.get("/storage/bad!name", { as: null })).status).toBe(404);
     expect((await c.get("/storage/col/" + "x".repeat(65))).status).toBe(404);
     expect((await c.get("/storage/col/a%0Ab")).status).toBe(404);
   });
-  it("storage-1.5 §2: PATCH on a collection → 405", async () => {
+  it("S15-2: PATCH on a collection → 405", async () => {
     const c = await Client15.create();
     const r = await c.call("PATCH", "/storage/col");
     expect(r.status).toBe(405);
@@ -37,7 +37,7 @@ describe("storage-1.5 §2 routing", () => {
     expect((await c.call("HEAD", "/info/collections")).status).toBe(405);
     expect((await c.call("HEAD", "/storage/col")).status).toBe(405);
   });
-  it("storage-1.5 §2: ids with spaces and printable ASCII are valid", async () => {
+  it("S15-2: ids with spaces and printable ASCII are valid", async () => {
     const c = await Client15.create();
     expect((await c.put("/storage/col/a%20b~!", { payload: "x" })).status).toBe(200);
     const g = await c.get("/storage/col/a%20b~!");
@@ -46,14 +46,14 @@ describe("storage-1.5 §2 routing", () => {
   });
 });
 
-describe("storage-1.5 §3 authentication", () => {
-  it("storage-1.5 §3: no principal → 401 body 0", async () => {
+describe("S15-3 authentication", () => {
+  it("S15-3: no principal → 401 body 0", async () => {
     const c = await Client15.create();
     const r = await c.get("/info/collections", { as: null });
     expect(r.status).toBe(401);
     expect(r.text).toBe("0");
   });
-  it("storage-1.5 §3: expired token accepted on GET info/collections only", async () => {
+  it("S15-3: expired token accepted on GET info/collections only", async () => {
     const c = await Client15.create();
     const as = `${c.uid};expired`;
     expect((await c.get("/info/collections", { as })).status).toBe(200);
@@ -61,14 +61,14 @@ describe("storage-1.5 §3 authentication", () => {
     expect((await c.post("/storage/col", [bso("a")], { as })).status).toBe(401);
     expect((await c.get("/info/quota", { as })).status).toBe(401);
   });
-  it("storage-1.5 §3: token uid ≠ path uid → 400 body 0", async () => {
+  it("S15-3: token uid ≠ path uid → 400 body 0", async () => {
     const c = await Client15.create();
     const r = await c.get("/info/collections", { as: String(c.uid + 1) });
     expect(r.status).toBe(400);
     expect(r.text).toBe("0");
     expect((await c.put("/storage/col/x", { payload: "x" }, { as: String(c.uid + 1) })).status).toBe(400);
   });
-  it("storage-1.5 §3: a uid never reaches another uid's data", async () => {
+  it("S15-3: a uid never reaches another uid's data", async () => {
     const a = await Client15.create();
     const b = await Client15.create();
     await a.put("/storage/col/x", { payload: "secret" });
@@ -77,8 +77,8 @@ describe("storage-1.5 §3 authentication", () => {
   });
 });
 
-describe("storage-1.5 §4 data model", () => {
-  it("storage-1.5 §4.1: PUT validation → 400 body 8", async () => {
+describe("S15-4 data model", () => {
+  it("S15-4.1: PUT validation → 400 body 8", async () => {
     const c = await Client15.create();
     const bad: unknown[] = [
       { payload: 42 },
@@ -104,7 +104,7 @@ describe("storage-1.5 §4 data model", () => {
     const r = await c.put("/storage/col/x", { sortindex: -999999999, ttl: 999999999, modified: 1, collection: "z" });
     expect(r.status).toBe(200);
   });
-  it("storage-1.5 §4.1: ids in POST — invalid id, unknown field fail per item", async () => {
+  it("S15-4.1: ids in POST — invalid id, unknown field fail per item", async () => {
     const c = await Client15.create();
     const r = await c.post("/storage/col", [
       bso("ok"),
@@ -121,7 +121,7 @@ describe("storage-1.5 §4 data model", () => {
     expect(Object.keys(j.failed).sort()).toEqual(["A\n", "p", "s", "t", "u", "x".repeat(65)].sort());
     expect(j.failed.u).toBe("unknown field bogus");
   });
-  it("storage-1.5 §4.1: responses never echo ttl or internal fields; sortindex only when set", async () => {
+  it("S15-4.1: responses never echo ttl or internal fields; sortindex only when set", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "x", ttl: 100 });
     await c.put("/storage/col/b", { payload: "y", sortindex: 3 });
@@ -132,7 +132,7 @@ describe("storage-1.5 §4 data model", () => {
     const l = (await c.get("/storage/col?full=1")).json as Array<Record<string, unknown>>;
     for (const r of l) for (const k of Object.keys(r)) expect(["id", "modified", "payload", "sortindex"]).toContain(k);
   });
-  it("storage-1.5 §4.2: ttl 0 hides the record from reads, counts, usage", async () => {
+  it("S15-4.2: ttl 0 hides the record from reads, counts, usage", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "xx", ttl: 0 });
     await c.put("/storage/col/b", { payload: "yy" });
@@ -144,7 +144,7 @@ describe("storage-1.5 §4 data model", () => {
     // but info/collections still lists the collection
     expect(Object.keys((await c.get("/info/collections")).json as object)).toEqual(["col"]);
   });
-  it("storage-1.5 §4.2: an expired record can be overwritten via PUT and starts from defaults", async () => {
+  it("S15-4.2: an expired record can be overwritten via PUT and starts from defaults", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "old", sortindex: 5, ttl: 0 });
     const r = await c.put("/storage/col/a", { ttl: 100 });
@@ -153,7 +153,7 @@ describe("storage-1.5 §4 data model", () => {
     expect(g.status).toBe(200);
     expect(g.json).toEqual({ id: "a", modified: Number(r.text), payload: "" });
   });
-  it("storage-1.5 §4.2 §8.1: a ttl-only update changes expiry but not modified", async () => {
+  it("S15-4.2 S15-8.1: a ttl-only update changes expiry but not modified", async () => {
     const c = await Client15.create();
     const first = await c.put("/storage/col/a", { payload: "x" });
     const upd = await c.put("/storage/col/a", { ttl: 1000 });
@@ -163,7 +163,7 @@ describe("storage-1.5 §4 data model", () => {
     await c.put("/storage/col/a", { ttl: 0 });
     expect((await c.get("/storage/col/a")).status).toBe(404);
   });
-  it("storage-1.5 §4.3: collections persist after their records are deleted; DELETE collection removes them", async () => {
+  it("S15-4.3: collections persist after their records are deleted; DELETE collection removes them", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "x" });
     const d = await c.del("/storage/col/a");
@@ -173,7 +173,7 @@ describe("storage-1.5 §4 data model", () => {
     await c.del("/storage/col");
     expect((await c.get("/info/collections")).json).toEqual({});
   });
-  it("storage-1.5 §4.3: an empty non-batch POST creates the collection", async () => {
+  it("S15-4.3: an empty non-batch POST creates the collection", async () => {
     const c = await Client15.create();
     const r = await c.post("/storage/empty", []);
     expect(r.status).toBe(200);
@@ -182,8 +182,8 @@ describe("storage-1.5 §4 data model", () => {
   });
 });
 
-describe("storage-1.5 §5 timestamps", () => {
-  it("storage-1.5 §5.1: timestamps have exactly two decimals in headers and bodies", async () => {
+describe("S15-5 timestamps", () => {
+  it("S15-5.1: timestamps have exactly two decimals in headers and bodies", async () => {
     const c = await Client15.create();
     const put = await c.put("/storage/meta/global", { payload: "x" });
     expect(put.text).toMatch(/^\d+\.\d\d$/);
@@ -194,7 +194,7 @@ describe("storage-1.5 §5 timestamps", () => {
     const p = await c.post("/storage/col", [bso("a")]);
     expect(p.text).toMatch(/"modified":\d+\.\d\d,/);
   });
-  it("storage-1.5 §5.2: one timestamp per request for all its records, the collection and the headers", async () => {
+  it("S15-5.2: one timestamp per request for all its records, the collection and the headers", async () => {
     const c = await Client15.create();
     const p = await c.post("/storage/col", [bso("a"), bso("b"), bso("c")]);
     const t = Number((p.json as { modified: number }).modified);
@@ -203,7 +203,7 @@ describe("storage-1.5 §5 timestamps", () => {
     expect(lm(p)).toBe(Math.round(t * 1000));
     expect(wt(p)).toBe(Math.round(t * 1000));
   });
-  it("storage-1.5 §5.3: storage timestamp advances on collection deletion (tombstone) and never falls back", async () => {
+  it("S15-5.3: storage timestamp advances on collection deletion (tombstone) and never falls back", async () => {
     const c = await Client15.create();
     const p = await c.put("/storage/col/a", { payload: "x" });
     const d = await c.del("/storage/col");
@@ -218,7 +218,7 @@ describe("storage-1.5 §5 timestamps", () => {
     expect(lm(after)).toBeGreaterThanOrEqual(wt(all));
     expect(lm(after)).toBeGreaterThan(dt);
   });
-  it("storage-1.5 §5.4: consecutive writes get strictly increasing timestamps", async () => {
+  it("S15-5.4: consecutive writes get strictly increasing timestamps", async () => {
     const c = await Client15.create();
     let last = 0;
     for (let i = 0; i < 5; i++) {
@@ -228,7 +228,7 @@ describe("storage-1.5 §5 timestamps", () => {
       last = t;
     }
   });
-  it("storage-1.5 §5.5: X-Last-Modified on every 2xx/304 with the right level", async () => {
+  it("S15-5.5: X-Last-Modified on every 2xx/304 with the right level", async () => {
     const c = await Client15.create();
     const put = await c.put("/storage/col/a", { payload: "x" });
     const T = tsMs(put.text);
@@ -247,7 +247,7 @@ describe("storage-1.5 §5 timestamps", () => {
     const da = await c.del("/storage");
     expect(lm(da)).toBe(T);
   });
-  it("storage-1.5 §5.6: X-Weave-Timestamp on every response, ≥ X-Last-Modified and ≥ client clock", async () => {
+  it("S15-5.6: X-Weave-Timestamp on every response, ≥ X-Last-Modified and ≥ client clock", async () => {
     const c = await Client15.create();
     const before = Date.now();
     const r = await c.get("/info/collections");
@@ -262,8 +262,8 @@ describe("storage-1.5 §5 timestamps", () => {
   });
 });
 
-describe("storage-1.5 §6 info", () => {
-  it("storage-1.5 §6.1: info/collections lists every collection with X-Weave-Records", async () => {
+describe("S15-6 info", () => {
+  it("S15-6.1: info/collections lists every collection with X-Weave-Records", async () => {
     const c = await Client15.create();
     expect((await c.get("/info/collections")).json).toEqual({});
     await c.put("/storage/a/1", { payload: "x" });
@@ -272,7 +272,7 @@ describe("storage-1.5 §6 info", () => {
     expect(Object.keys(r.json as object).sort()).toEqual(["a", "b"]);
     expect(r.headers.get("X-Weave-Records")).toBe("2");
   });
-  it("storage-1.5 §6.2 §6.3: counts and usage of visible records, UTF-8 bytes", async () => {
+  it("S15-6.2 S15-6.3: counts and usage of visible records, UTF-8 bytes", async () => {
     const c = await Client15.create();
     await c.post("/storage/col", [bso("a", { payload: "é".repeat(10) }), bso("b", { payload: "x".repeat(500) })]);
     const counts = await c.get("/info/collection_counts");
@@ -280,7 +280,7 @@ describe("storage-1.5 §6 info", () => {
     expect(counts.headers.get("X-Weave-Records")).toBe("1");
     expect((await c.get("/info/collection_usage")).json).toEqual({ col: 520 / 1024 });
   });
-  it("storage-1.5 §6.4: info/quota grows by exactly 500/1024 for a 500-byte payload", async () => {
+  it("S15-6.4: info/quota grows by exactly 500/1024 for a 500-byte payload", async () => {
     const c = await Client15.create();
     const q1 = (await c.get("/info/quota")).json as [number, number | null];
     await c.put("/storage/col/a", { payload: "x".repeat(500) });
@@ -288,7 +288,7 @@ describe("storage-1.5 §6 info", () => {
     expect(q2[0] - q1[0]).toBe(500 / 1024);
     expect(q2[1]).toBeNull();
   });
-  it("storage-1.5 §6.5: info/configuration has the six limits", async () => {
+  it("S15-6.5: info/configuration has the six limits", async () => {
     const c = await Client15.create();
     const r = await c.get("/info/configuration");
     expect(r.status).toBe(200);
@@ -298,7 +298,7 @@ describe("storage-1.5 §6 info", () => {
     }
     expect(j.max_record_payload_bytes).toBeLessThan(2_000_000);
   });
-  it("storage-1.5 §6.6: DELETE /storage and DELETE /1.5/{uid} wipe everything", async () => {
+  it("S15-6.6: DELETE /storage and DELETE /1.5/{uid} wipe everything", async () => {
     for (const path of ["/storage", ""]) {
       const c = await Client15.create();
       await c.put("/storage/col/a", { payload: "x" });
@@ -310,7 +310,7 @@ describe("storage-1.5 §6 info", () => {
       expect((await c.get("/storage/col")).json).toEqual([]);
     }
   });
-  it("storage-1.5 §6.6: DELETE /storage honours X-If-Unmodified-Since on the storage timestamp", async () => {
+  it("S15-6.6: DELETE /storage honours X-If-Unmodified-Since on the storage timestamp", async () => {
     const c = await Client15.create();
     const p = await c.put("/storage/col/a", { payload: "x" });
     const r = await c.del("/storage", { headers: { "X-If-Unmodified-Since": fmt(tsMs(p.text) - 10) } });
@@ -319,7 +319,7 @@ describe("storage-1.5 §6 info", () => {
   });
 });
 
-describe("storage-1.5 §7 reading", () => {
+describe("S15-7 reading", () => {
   async function tenItems(c: Client15) {
     // Ten items with distinct timestamps, oldest first.
     const ids: string[] = [];
@@ -329,14 +329,14 @@ describe("storage-1.5 §7 reading", () => {
     }
     return ids;
   }
-  it("storage-1.5 §7.1: nonexistent collection → 200 [] with X-Last-Modified 0.00; unknown params ignored", async () => {
+  it("S15-7.1: nonexistent collection → 200 [] with X-Last-Modified 0.00; unknown params ignored", async () => {
     const c = await Client15.create();
     const r = await c.get("/storage/nothing?blabla=1");
     expect(r.status).toBe(200);
     expect(r.json).toEqual([]);
     expect(r.headers.get("X-Last-Modified")).toBe("0.00");
   });
-  it("storage-1.5 §7.1: invalid newer/older/limit/offset/sort/ids → 400 body 0", async () => {
+  it("S15-7.1: invalid newer/older/limit/offset/sort/ids → 400 body 0", async () => {
     const c = await Client15.create();
     for (const q of ["newer=x", "newer=-1", "older=abc", "limit=-1", "limit=1.5", "offset=x", "sort=random", `ids=${"a,".repeat(101)}a`, "ids=a%0Ab"]) {
       const r = await c.get(`/storage/col?${q}`);
@@ -344,7 +344,7 @@ describe("storage-1.5 §7 reading", () => {
       expect(r.text).toBe("0");
     }
   });
-  it("storage-1.5 §7.1: ids, newer, older, full filters", async () => {
+  it("S15-7.1: ids, newer, older, full filters", async () => {
     const c = await Client15.create();
     const a = await c.put("/storage/col/a", { payload: "1" });
     const b = await c.put("/storage/col/b", { payload: "2" });
@@ -358,7 +358,7 @@ describe("storage-1.5 §7 reading", () => {
     expect(full).toEqual([{ id: "b", modified: Number(b.text), payload: "2" }]);
     expect((await c.get(`/storage/col?full=`)).json).toHaveLength(3);
   });
-  it("storage-1.5 §7.2: sort orders newest, oldest, index", async () => {
+  it("S15-7.2: sort orders newest, oldest, index", async () => {
     const c = await Client15.create();
     const ids = await tenItems(c);
     expect((await c.get("/storage/col?sort=oldest")).json).toEqual(ids);
@@ -366,7 +366,7 @@ describe("storage-1.5 §7 reading", () => {
     expect((await c.get("/storage/col?sort=index")).json).toEqual([...ids].reverse());
     expect((await c.get("/storage/col")).json).toEqual([...ids].reverse());
   });
-  it("storage-1.5 §7.3: limit/offset pagination with X-Weave-Next-Offset", async () => {
+  it("S15-7.3: limit/offset pagination with X-Weave-Next-Offset", async () => {
     const c = await Client15.create();
     const ids = await tenItems(c);
     const p1 = await c.get("/storage/col?sort=oldest&limit=2");
@@ -390,7 +390,7 @@ describe("storage-1.5 §7 reading", () => {
     expect((f.json as Array<{ id: string }>).map((r) => r.id)).toEqual([...ids].reverse().slice(0, 4));
     expect(f.headers.get("X-Weave-Next-Offset")).toBe("4");
   });
-  it("storage-1.5 §7.3: pagination over groups of identical timestamps with newer/older", async () => {
+  it("S15-7.3: pagination over groups of identical timestamps with newer/older", async () => {
     const c = await Client15.create();
     const groups: string[][] = [];
     const stamps: string[] = [];
@@ -417,7 +417,7 @@ describe("storage-1.5 §7 reading", () => {
       }
     }
   });
-  it("storage-1.5 §7.3: the ms:n offset form is accepted and checked against newer/older", async () => {
+  it("S15-7.3: the ms:n offset form is accepted and checked against newer/older", async () => {
     const c = await Client15.create();
     const ids = await tenItems(c);
     const third = await c.get("/storage/col/i2");
@@ -434,7 +434,7 @@ describe("storage-1.5 §7 reading", () => {
     await c.put("/storage/col/newer", { payload: "x" });
     expect((await c.get(`/storage/col?sort=newest&limit=1&offset=${ms}:1`)).json).toEqual(["i1"]);
   });
-  it("storage-1.5 §7.4: application/newlines output and Accept negotiation (406)", async () => {
+  it("S15-7.4: application/newlines output and Accept negotiation (406)", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "line1\nline2" });
     await c.put("/storage/col/b", { payload: "x" });
@@ -454,12 +454,12 @@ describe("storage-1.5 §7 reading", () => {
     );
     expect((await c.get("/storage/col", { headers: { Accept: "text/plain" } })).status).toBe(200);
   });
-  it("storage-1.5 §7.5: X-Weave-Records counts this response", async () => {
+  it("S15-7.5: X-Weave-Records counts this response", async () => {
     const c = await Client15.create();
     await c.post("/storage/col", [bso("a"), bso("b"), bso("c")]);
     expect((await c.get("/storage/col?limit=2")).headers.get("X-Weave-Records")).toBe("2");
   });
-  it("storage-1.5 §7.6: GET of a missing record or collection → 404 body 0", async () => {
+  it("S15-7.6: GET of a missing record or collection → 404 body 0", async () => {
     const c = await Client15.create();
     const r = await c.get("/storage/none/x");
     expect(r.status).toBe(404);
@@ -467,8 +467,8 @@ describe("storage-1.5 §7 reading", () => {
   });
 });
 
-describe("storage-1.5 §8 writing", () => {
-  it("storage-1.5 §8.1: PUT creates with defaults and returns T as a bare number", async () => {
+describe("S15-8 writing", () => {
+  it("S15-8.1: PUT creates with defaults and returns T as a bare number", async () => {
     const c = await Client15.create();
     const r = await c.put("/storage/col/a", {});
     expect(r.status).toBe(200);
@@ -476,14 +476,14 @@ describe("storage-1.5 §8 writing", () => {
     expect(r.headers.get("X-Last-Modified")).toBe(r.text);
     expect((await c.get("/storage/col/a")).json).toEqual({ id: "a", modified: Number(r.text), payload: "" });
   });
-  it("storage-1.5 §8.1: PUT updates only supplied fields; URL id wins", async () => {
+  it("S15-8.1: PUT updates only supplied fields; URL id wins", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "x", sortindex: 4 });
     const r = await c.put("/storage/col/a", { id: "other", sortindex: 7 });
     expect((await c.get("/storage/col/a")).json).toEqual({ id: "a", modified: Number(r.text), payload: "x", sortindex: 7 });
     expect((await c.get("/storage/col/other")).status).toBe(404);
   });
-  it("storage-1.5 §8.1: Content-Type: octet-stream → 415 and nothing stored; text/plain accepted", async () => {
+  it("S15-8.1: Content-Type: octet-stream → 415 and nothing stored; text/plain accepted", async () => {
     const c = await Client15.create();
     const r = await c.call("PUT", "/storage/col/a", { raw: '{"payload":"x"}', headers: { "Content-Type": "application/octet-stream" } });
     expect(r.status).toBe(415);
@@ -494,7 +494,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(p.status).toBe(415);
     expect((await c.get("/storage/col/b")).status).toBe(404);
   });
-  it("storage-1.5 §8.1: body over max_request_bytes → 413 body 17", async () => {
+  it("S15-8.1: body over max_request_bytes → 413 body 17", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     const payload = "x".repeat((conf.max_request_bytes as number) + 1);
@@ -502,7 +502,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(r.status).toBe(413);
     expect(r.text).toBe("17");
   });
-  it("storage-1.5 §8.1: payload over max_record_payload_bytes → 400 body 8; at the limit accepted", async () => {
+  it("S15-8.1: payload over max_record_payload_bytes → 400 body 8; at the limit accepted", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     const max = conf.max_record_payload_bytes as number;
@@ -511,7 +511,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(ok.status).toBe(200);
     expect(((await c.get("/storage/col/a")).json as { payload: string }).payload).toHaveLength(max);
   });
-  it("storage-1.5 §8.2: POST result with success and failed, modified = T", async () => {
+  it("S15-8.2: POST result with success and failed, modified = T", async () => {
     const c = await Client15.create();
     const r = await c.post("/storage/col", [bso("a"), bso("b", { sortindex: "bad" })]);
     expect(r.status).toBe(200);
@@ -520,7 +520,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(Object.keys(j.failed)).toEqual(["b"]);
     expect(r.headers.get("X-Last-Modified")).toBe(fmt(Math.round(j.modified * 1000)));
   });
-  it("storage-1.5 §8.2: whole-request rejections → 400 body 8, nothing written", async () => {
+  it("S15-8.2: whole-request rejections → 400 body 8, nothing written", async () => {
     const c = await Client15.create();
     for (const body of ['"notalist"', "42", "{}", "", '[{"id":"a"},"BAD"]', '[{"payload":"x"}]', '[{"id":12}]', '[{"id":"a"},{"id":"a"}]', "[{"]) {
       const r = await c.call("POST", "/storage/col", { raw: body, headers: { "Content-Type": "application/json" } });
@@ -529,7 +529,7 @@ describe("storage-1.5 §8 writing", () => {
     }
     expect((await c.get("/info/collections")).json).toEqual({});
   });
-  it("storage-1.5 §8.2: application/newlines input", async () => {
+  it("S15-8.2: application/newlines input", async () => {
     const c = await Client15.create();
     const nl = (body: string) => c.call("POST", "/storage/col", { raw: body, headers: { "Content-Type": "application/newlines" } });
     const r = await nl('{"id":"a","payload":"1"}\r\n{"id":"b","payload":"2"}\n');
@@ -539,7 +539,7 @@ describe("storage-1.5 §8 writing", () => {
     expect((await nl("[]")).status).toBe(400);
     expect((await nl('{"id":"c"}\n\n{"id":"d"}')).status).toBe(400);
   });
-  it("storage-1.5 §8.2: max_post_records − 5 succeed; max_post_records + 5 → surplus 'retry bso'", async () => {
+  it("S15-8.2: max_post_records − 5 succeed; max_post_records + 5 → surplus 'retry bso'", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     const n = conf.max_post_records as number;
@@ -553,7 +553,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(Object.keys(r2.failed)).toEqual(big.slice(n).map((b) => b.id));
     expect(Object.values(r2.failed).every((v) => v === "retry bso")).toBe(true);
   });
-  it("storage-1.5 §8.2: items beyond max_post_bytes fail with 'retry bytes'", async () => {
+  it("S15-8.2: items beyond max_post_bytes fail with 'retry bytes'", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     const maxPost = conf.max_post_bytes as number;
@@ -568,7 +568,7 @@ describe("storage-1.5 §8 writing", () => {
     expect(j.success).toHaveLength(n);
     expect(j.failed).toEqual({ last: "retry bytes" });
   });
-  it("storage-1.5 §8.2: X-Weave-Records / X-Weave-Bytes over the limits → 400 body 17; non-integer → 400", async () => {
+  it("S15-8.2: X-Weave-Records / X-Weave-Bytes over the limits → 400 body 17; non-integer → 400", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     const r1 = await c.post("/storage/col", [], { headers: { "X-Weave-Records": String((conf.max_post_records as number) + 1) } });
@@ -581,8 +581,8 @@ describe("storage-1.5 §8 writing", () => {
   });
 });
 
-describe("storage-1.5 §9 batches", () => {
-  it("storage-1.5 §9.2: batch=true creates a batch (202) and staging changes nothing visible", async () => {
+describe("S15-9 batches", () => {
+  it("S15-9.2: batch=true creates a batch (202) and staging changes nothing visible", async () => {
     const c = await Client15.create();
     const before = await c.get("/info/collections");
     const r = await c.post("/storage/col?batch=true", [bso("a"), bso("b", { ttl: "x" })]);
@@ -601,7 +601,7 @@ describe("storage-1.5 §9 batches", () => {
     expect(g.json).toEqual([]);
     expect(g.headers.get("X-Weave-Records")).toBe("0");
   });
-  it("storage-1.5 §9.2: append keeps the batch id; commit applies everything at one T (200)", async () => {
+  it("S15-9.2: append keeps the batch id; commit applies everything at one T (200)", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/x", { payload: "old" });
     const x = await c.get("/storage/col");
@@ -626,14 +626,14 @@ describe("storage-1.5 §9 batches", () => {
     // committed: the id is gone
     expect((await c.post(`/storage/col?batch=${id}`, [bso("d")])).status).toBe(400);
   });
-  it("storage-1.5 §9.2: batch=true&commit=true is a plain POST", async () => {
+  it("S15-9.2: batch=true&commit=true is a plain POST", async () => {
     const c = await Client15.create();
     const r = await c.post("/storage/col?batch=true&commit=true", [bso("a")]);
     expect(r.status).toBe(200);
     expect(Object.keys(r.json as object).sort()).toEqual(["failed", "modified", "success"]);
     expect((await c.get("/storage/col")).json).toEqual(["a"]);
   });
-  it("storage-1.5 §9.1: bad batch/commit parameters → 400 body 0", async () => {
+  it("S15-9.1: bad batch/commit parameters → 400 body 0", async () => {
     const c = await Client15.create();
     for (const q of ["batch=sammich", "commit=true", "batch=true&commit=false", "batch=%24%24"]) {
       const r = await c.post(`/storage/col?${q}`, [bso("a")]);
@@ -645,7 +645,7 @@ describe("storage-1.5 §9 batches", () => {
     const ok2 = await c.post("/storage/col?batch=TRUE", []);
     expect(ok2.status).toBe(202);
   });
-  it("storage-1.5 §9.3: batch ids are scoped to the collection and to the user", async () => {
+  it("S15-9.3: batch ids are scoped to the collection and to the user", async () => {
     const c = await Client15.create();
     const other = await Client15.create();
     const id = ((await c.post("/storage/col?batch=true", [bso("a")])).json as { batch: string }).batch;
@@ -654,7 +654,7 @@ describe("storage-1.5 §9 batches", () => {
     expect((await other.get("/storage/col")).json).toEqual([]);
     expect((await c.post(`/storage/col?batch=${id}&commit=true`, [])).status).toBe(200);
   });
-  it("storage-1.5 §9.4: deleting the collection or the storage discards its batches", async () => {
+  it("S15-9.4: deleting the collection or the storage discards its batches", async () => {
     const c = await Client15.create();
     const id = ((await c.post("/storage/col?batch=true", [bso("a")])).json as { batch: string }).batch;
     await c.del("/storage/col");
@@ -663,7 +663,7 @@ describe("storage-1.5 §9 batches", () => {
     await c.del("/storage");
     expect((await c.post(`/storage/col?batch=${id2}&commit=true`, [])).status).toBe(400);
   });
-  it("storage-1.5 §9.5: X-Weave-Total-Bytes / -Records at the limit accepted, over → 400 body 17", async () => {
+  it("S15-9.5: X-Weave-Total-Bytes / -Records at the limit accepted, over → 400 body 17", async () => {
     const c = await Client15.create();
     const conf = (await c.get("/info/configuration")).json as Record<string, number>;
     for (const [h, k] of [
@@ -677,7 +677,7 @@ describe("storage-1.5 §9 batches", () => {
       expect(over.text).toBe("17");
     }
   });
-  it("storage-1.5 §9.6: commit merges staged fields and keeps unsupplied stored fields", async () => {
+  it("S15-9.6: commit merges staged fields and keeps unsupplied stored fields", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "stored", sortindex: 1 });
     const id = ((await c.post("/storage/col?batch=true", [{ id: "a", sortindex: 5 }, { id: "n", sortindex: 2 }])).json as { batch: string }).batch;
@@ -687,21 +687,21 @@ describe("storage-1.5 §9 batches", () => {
     expect((await c.get("/storage/col/a")).json).toEqual({ id: "a", modified: T, payload: "stored", sortindex: 5 });
     expect((await c.get("/storage/col/n")).json).toEqual({ id: "n", modified: T, payload: "later", sortindex: 2 });
   });
-  it("storage-1.5 §9.6: failed items are never staged", async () => {
+  it("S15-9.6: failed items are never staged", async () => {
     const c = await Client15.create();
     const r = await c.post("/storage/col?batch=true", [bso("a"), { id: "b", payload: 42 }]);
     const id = (r.json as { batch: string }).batch;
     await c.post(`/storage/col?batch=${id}&commit=true`, [{ id: "c", ttl: -1 }]);
     expect((await c.get("/storage/col")).json).toEqual(["a"]);
   });
-  it("storage-1.5 §9.6: an empty commit is valid (JSON [] and empty newlines body)", async () => {
+  it("S15-9.6: an empty commit is valid (JSON [] and empty newlines body)", async () => {
     const c = await Client15.create();
     const id = ((await c.post("/storage/col?batch=true", [bso("a")])).json as { batch: string }).batch;
     const r = await c.call("POST", `/storage/col?batch=${id}&commit=true`, { raw: "", headers: { "Content-Type": "application/newlines" } });
     expect(r.status).toBe(200);
     expect((await c.get("/storage/col")).json).toEqual(["a"]);
   });
-  it("storage-1.5 §9.6: batch ttl is based on the commit timestamp", async () => {
+  it("S15-9.6: batch ttl is based on the commit timestamp", async () => {
     const c = await Client15.create();
     const id = ((await c.post("/storage/col?batch=true", [{ id: "a", payload: "x", ttl: 2 }])).json as { batch: string }).batch;
     await new Promise((r) => setTimeout(r, 1500));
@@ -709,7 +709,7 @@ describe("storage-1.5 §9 batches", () => {
     // staged 1.5 s ago with ttl 2: still visible right after the commit
     expect((await c.get("/storage/col/a")).status).toBe(200);
   });
-  it("storage-1.5 §9.7: another write between batch POSTs makes the next one fail with 412", async () => {
+  it("S15-9.7: another write between batch POSTs makes the next one fail with 412", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/x", { payload: "x" });
     const l0 = (await c.get("/storage/col")).headers.get("X-Last-Modified") as string;
@@ -721,8 +721,8 @@ describe("storage-1.5 §9 batches", () => {
   });
 });
 
-describe("storage-1.5 §10 deleting", () => {
-  it("storage-1.5 §10.1: DELETE collection → 200 with the storage timestamp; nonexistent → 200", async () => {
+describe("S15-10 deleting", () => {
+  it("S15-10.1: DELETE collection → 200 with the storage timestamp; nonexistent → 200", async () => {
     const c = await Client15.create();
     const none = await c.del("/storage/nothing");
     expect(none.status).toBe(200);
@@ -733,7 +733,7 @@ describe("storage-1.5 §10 deleting", () => {
     expect((await c.get("/storage/col")).json).toEqual([]);
     expect(lm(await c.get("/info/collections"))).toBe(tsMs(d.text));
   });
-  it("storage-1.5 §10.1: DELETE ?ids= removes those, stamps and keeps the collection", async () => {
+  it("S15-10.1: DELETE ?ids= removes those, stamps and keeps the collection", async () => {
     const c = await Client15.create();
     await c.post("/storage/col", [bso("a"), bso("b"), bso("c")]);
     const d = await c.del("/storage/col?ids=a,c,zz");
@@ -746,7 +746,7 @@ describe("storage-1.5 §10 deleting", () => {
     expect((await c.del("/storage/col?ids=")).status).toBe(400);
     expect((await c.get("/storage/col")).json).toEqual(["b"]);
   });
-  it("storage-1.5 §10.1: X-If-Unmodified-Since on a by-id delete is checked against the collection", async () => {
+  it("S15-10.1: X-If-Unmodified-Since on a by-id delete is checked against the collection", async () => {
     const c = await Client15.create();
     const a = await c.put("/storage/col/a", { payload: "x" });
     await c.put("/storage/col/b", { payload: "x" });
@@ -754,7 +754,7 @@ describe("storage-1.5 §10 deleting", () => {
     expect(r.status).toBe(412);
     expect((await c.get("/storage/col/a")).status).toBe(200);
   });
-  it("storage-1.5 §10.2: DELETE of one record → {modified}; missing → 404", async () => {
+  it("S15-10.2: DELETE of one record → {modified}; missing → 404", async () => {
     const c = await Client15.create();
     await c.put("/storage/col/a", { payload: "x" });
     const d = await c.del("/storage/col/a");
@@ -767,8 +767,8 @@ describe("storage-1.5 §10 deleting", () => {
   });
 });
 
-describe("storage-1.5 §12 headers", () => {
-  it("storage-1.5 §12.1: X-If-Modified-Since on info/* → 304 at ts1, 200 at ts1 − 0.01", async () => {
+describe("S15-12 headers", () => {
+  it("S15-12.1: X-If-Modified-Since on info/* → 304 at ts1, 200 at ts1 − 0.01", async () => {
     const c = await Client15.create();
     const p = await c.put("/storage/col/a", { payload: "x" });
     const ts1 = tsMs(p.text);
@@ -780,7 +780,7 @@ describe("storage-1.5 §12 headers", () => {
       expect((await c.get(path, { headers: { "X-If-Modified-Since": fmt(ts1 - 10) } })).status, path).toBe(200);
     }
   });
-  it("storage-1.5 §12.1: X-If-Modified-Since on a record and a collection", async () => {
+  it("S15-12.1: X-If-Modified-Since on a record and a collection", async () => {
     const c = await Client15.create();
     const a = await c.put("/storage/col/a", { payload: "x" });
     const b = await c.put("/storage/col/b", { payload: "x" });
@@ -788,7 +788,7 @@ describe("storage-1.5 §12 headers", () => {
     expect((await c.get("/storage/col", { headers: { "X-If-Modified-Since": a.text } })).status).toBe(200);
     expect((await c.get("/storage/col", { headers: { "X-If-Modified-Since": b.text } })).status).toBe(304);
   });
-  it("storage-1.5 §12.2: X-If-Unmodified-Since on PUT: BSO level, 0 means create-only", async () => {
+  it("S15-12.2: X-If-Unmodified-Since on PUT: BSO level, 0 means create-only", async () => {
     const c = await Client15.create();
     const first = await c.put("/storage/meta/global", { payload: "1" }, { headers: { "X-If-Unmodified-Since": "0" } });
     expect(first.status).toBe(200);
@@ -801,7 +801,7 @@ describe("storage-1.5 §12 headers", () => {
     expect(ok.status).toBe(200);
     expect(((await c.get("/storage/meta/global")).json as { payload: string }).payload).toBe("3");
   });
-  it("storage-1.5 §12.2: X-If-Unmodified-Since on GET and POST (collection level)", async () => {
+  it("S15-12.2: X-If-Unmodified-Since on GET and POST (collection level)", async () => {
     const c = await Client15.create();
     const a = await c.put("/storage/col/a", { payload: "x" });
     await c.put("/storage/col/b", { payload: "x" });
@@ -810,7 +810,7 @@ describe("storage-1.5 §12 headers", () => {
     expect(p.status).toBe(412);
     expect((await c.get("/storage/col/c")).status).toBe(404);
   });
-  it("storage-1.5 §12.2: both precondition headers, or a bad value → 400 body 0", async () => {
+  it("S15-12.2: both precondition headers, or a bad value → 400 body 0", async () => {
     const c = await Client15.create();
     for (const headers of [
       { "X-If-Modified-Since": "1", "X-If-Unmodified-Since": "1" } as Record<string, string>,
@@ -822,7 +822,7 @@ describe("storage-1.5 §12 headers", () => {
       expect(r.text).toBe("0");
     }
   });
-  it("storage-1.5 §12.9: CORS preflight answered before routing and auth", async () => {
+  it("S15-12.9: CORS preflight answered before routing and auth", async () => {
     const r = await raw("OPTIONS", "/1.5/42/__heartbeat__", {
       headers: { Origin: "localhost", "Access-Control-Request-Method": "GET" },
     });
@@ -835,14 +835,14 @@ describe("storage-1.5 §12 headers", () => {
   });
 });
 
-describe("storage-1.5 §13 quota and payload checks", () => {
-  it("storage-1.5 §6.5: an invalid limit setting is a ConfigError for the app-wide handler, not a silent default", async () => {
+describe("S15-13 quota and payload checks", () => {
+  it("S15-6.5: an invalid limit setting is a ConfigError for the app-wide handler, not a silent default", async () => {
     const c = await Client15.create({ SYNC15_MAX_POST_RECORDS: "lots" });
     const r = await c.get("/info/configuration");
     expect(r.status).toBe(500);
     expect(r.text).toContain("SYNC15_MAX_POST_RECORDS");
   });
-  it("storage-1.5 §13.1: quota off by default; when configured, writes at or over it → 400 body 14 and info/quota reports it", async () => {
+  it("S15-13.1: quota off by default; when configured, writes at or over it → 400 body 14 and info/quota reports it", async () => {
     expect(((await (await Client15.create()).get("/info/quota")).json as unknown[])[1]).toBeNull();
     const c = await Client15.create({ SYNC15_QUOTA_BYTES: "2048" });
     expect((await c.get("/info/quota")).json).toEqual([0, 2]);
@@ -859,7 +859,7 @@ describe("storage-1.5 §13 quota and payload checks", () => {
     expect((await c.put("/storage/col/b", { payload: "x" })).status).toBe(200);
   });
 
-  it("storage-1.5 §13.3: known-bad crypto payloads rejected in crypto only", async () => {
+  it("S15-13.3: known-bad crypto payloads rejected in crypto only", async () => {
     const c = await Client15.create();
     const bad = '{"IV": "AAAAAAAAAAAAAAAAAAAAAA==", "hmac": "x"}';
     const r = await c.put("/storage/crypto/keys", { payload: bad });
@@ -871,8 +871,8 @@ describe("storage-1.5 §13 quota and payload checks", () => {
   });
 });
 
-describe("storage-1.5 §2 service endpoints", () => {
-  it("storage-1.5 §2: __lbheartbeat__ and __version__ answer JSON", async () => {
+describe("S15-2 service endpoints", () => {
+  it("S15-2: __lbheartbeat__ and __version__ answer JSON", async () => {
     const lb = await raw("GET", "/__lbheartbeat__");
     expect(lb.status).toBe(200);
     expect(lb.json).toEqual({});
@@ -882,7 +882,7 @@ describe("storage-1.5 §2 service endpoints", () => {
     const v = await raw("GET", "/__version__");
     expect(Object.keys(v.json as object).sort()).toEqual(["build", "commit", "source", "version"]);
   });
-  it("storage-1.5 §2: __heartbeat__ answers JSON when asked for JSON, else falls through", async () => {
+  it("S15-2: __heartbeat__ answers JSON when asked for JSON, else falls through", async () => {
     const j = await raw("GET", "/__heartbeat__", { headers: { Accept: "application/json" } });
     expect(j.status).toBe(200);
     expect(j.json).toMatchObject({ status: "Ok", database: "Ok", quota: { enabled: false } });
