@@ -83,11 +83,12 @@ const CASES: Case[] = [
     title: "TTL: a record with a ttl disappears from reads once it expires; records without one stay",
     rules: { S11: ["S11-12", "S11-8.5", "S11-8.6", "S11-8.2"], S15: ["S15-4.2", "S15-7.1", "S15-7.6", "S15-6.2"] },
     async run(_d, u) {
-      written(await u.call("PUT", "/storage/col/short", { body: { payload: "gone soon", ttl: 1 } }));
-      written(await u.call("POST", "/storage/col", { body: [{ id: "keep", payload: "stays" }, { id: "batch-short", payload: "x", ttl: 1 }] }));
+      // 1.1 expiries are whole seconds (S11-12): ttl 3 stays visible for at least 2 s and is gone within 3 s.
+      written(await u.call("PUT", "/storage/col/short", { body: { payload: "gone soon", ttl: 3 } }));
+      written(await u.call("POST", "/storage/col", { body: [{ id: "keep", payload: "stays" }, { id: "batch-short", payload: "x", ttl: 3 }] }));
       expect(ids(await u.call("GET", "/storage/col"))).toEqual(["batch-short", "keep", "short"]);
       expect((await u.call("GET", "/storage/col/short")).status).toBe(200);
-      await sleep(2100);
+      await sleep(3100);
       expect((await u.call("GET", "/storage/col/short")).status).toBe(404);
       expect(ids(await u.call("GET", "/storage/col"))).toEqual(["keep"]);
       expect((await u.call("GET", "/info/collection_counts")).json).toEqual({ col: 1 });
@@ -133,6 +134,21 @@ const CASES: Case[] = [
       expect(Object.keys(res.failed).sort()).toEqual(body.slice(records).map((b) => b.id));
       for (const v of Object.values(res.failed)) expect(reason(v)).toBe(why);
       expect((await u.call("GET", "/info/collection_counts")).json).toEqual({ col: records });
+    },
+  },
+  {
+    title: "limits: a record payload at the size limit is stored, one byte more is refused with 400 body 8",
+    rules: { S11: ["S11-5.1", "S11-5.2", "S11-8.7"], S15: ["S15-4.1", "S15-8.1", "S15-6.5"] },
+    async run(d, u) {
+      const limit = await d.recordLimit(u);
+      // Multi-byte characters: the limit counts UTF-8 bytes, not characters.
+      const at = "é".repeat(limit / 2);
+      expect((await u.call("PUT", "/storage/col/big", { body: { payload: at } })).status).toBe(200);
+      expect(((await u.call("GET", "/storage/col/big")).json as { payload: string }).payload).toBe(at);
+      const over = await u.call("PUT", "/storage/col/bigger", { body: { payload: `${at}x` } });
+      expect(over.status).toBe(400);
+      expect(over.text).toBe("8");
+      expect((await u.call("GET", "/storage/col/bigger")).status).toBe(404);
     },
   },
   {

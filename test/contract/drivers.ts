@@ -36,6 +36,8 @@ export interface Driver {
   newUser(): Promise<User>;
   /** Records accepted per POST before the surplus fails (as configured), and the failure text the surplus gets. */
   postLimit(user: User): Promise<{ records: number; reason: string }>;
+  /** The largest payload (UTF-8 bytes) one record may have. */
+  recordLimit(user: User): Promise<number>;
   /** Status of a request with valid credentials of another user on this user's path. */
   trespassStatus: number;
 }
@@ -71,6 +73,7 @@ export const storage11: Driver = {
   prefix: "S11",
   newUser: async () => new User11(await register("contract")),
   postLimit: async () => ({ records: Number((env as unknown as Record<string, string>).BATCH_MAX_COUNT ?? 100), reason: "retry wbo" }),
+  recordLimit: async () => 262144, // fixed by the protocol (S11-5.1)
   trespassStatus: 401,
 };
 
@@ -82,6 +85,10 @@ export const storage15: Driver = {
   postLimit: async (user) => {
     const conf = await user.call("GET", "/info/configuration");
     return { records: (conf.json as { max_post_records: number }).max_post_records, reason: "retry bso" };
+  },
+  recordLimit: async (user) => {
+    const conf = await user.call("GET", "/info/configuration");
+    return (conf.json as { max_record_payload_bytes: number }).max_record_payload_bytes;
   },
   trespassStatus: 400,
 };
