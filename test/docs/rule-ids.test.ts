@@ -16,6 +16,8 @@ const tests = import.meta.glob(["/test/**/*.ts", "/test/**/*.mjs", "!/test/docs/
   eager: true,
 }) as Record<string, string>;
 
+const sources = import.meta.glob("/src/**/*.ts", { query: "?raw", import: "default", eager: true }) as Record<string, string>;
+
 const PREFIXES = "S11|S15|U10|TS10|HAWK";
 /** A rule heading: `### S11-8.7 PUT storage/<c>/<id>`. */
 const HEADING = new RegExp(`^#{2,4} ((?:${PREFIXES})-(?:\\d+(?:\\.\\d+)*|[A-Z]))\\b`, "gm");
@@ -62,6 +64,13 @@ describe("protocol rule ids (docs/protocol/)", () => {
       }
     }
     expect(cited).toBeGreaterThan(100);
+    expect(missing).toEqual([]);
+  });
+
+  it("every rule id cited in src/ exists", () => {
+    const missing = Object.entries(sources).flatMap(([path, text]) =>
+      [...text.matchAll(CITATION)].filter((m) => !rules.has(m[1]!)).map((m) => `${path}: ${m[1]}`),
+    );
     expect(missing).toEqual([]);
   });
 
