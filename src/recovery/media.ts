@@ -24,7 +24,8 @@ h2 { font-size: 1.15em; margin: 1.4em 0 0.4em; color: #1f5fa8; border-bottom: 1p
 code { background: #eef3f9; padding: 0.1em 0.3em; border-radius: 3px; word-break: break-all; }
 dt { font-weight: bold; }
 .warn { background: #fff4de; border-left: 4px solid #f0b400; padding: 0.5em 1em; }
-#footer { max-width: 40em; margin: 0 auto 2em; font-size: 0.85em; color: #44566b; }
+#footer { max-width: 40em; margin: 0 auto 2em; color: #44566b; }
+#footer p { font-size: 0.85em; }
 #footer a { color: #1f5fa8; }
 `;
 
