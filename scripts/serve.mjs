@@ -263,8 +263,11 @@ async function main() {
   for (const [k, v] of Object.entries(workerOptions)) {
     if (v && typeof v === "object" && Object.keys(v).length === 0) delete workerOptions[k];
   }
+  const toml = readFileSync(path.join(REPO, "wrangler.toml"), "utf8");
   const worker = {
-    ...workerOptions, // name (it names the Durable Objects' folders), bindings, DOs, D1, compatibility
+    ...workerOptions, // bindings, Durable Objects, D1, compatibility date and flags
+    // The Worker's name names the Durable Objects' folders (state/do/<name>-<class>/), as under wrangler dev.
+    name: /^name\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "weave-edge",
     modules: true,
     scriptPath: script,
     modulesRoot: path.dirname(script),
