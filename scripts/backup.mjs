@@ -49,7 +49,8 @@ export function sqliteFiles(dir) {
     }
   };
   if (existsSync(dir)) walk("");
-  const rank = (f) => (f.startsWith(`do${path.sep}`) ? 0 : f.startsWith(`d1${path.sep}`) ? 2 : 1);
+  const kind = (f) => f.split(path.sep).find((part) => part === "do" || part === "d1");
+  const rank = (f) => (kind(f) === "do" ? 0 : kind(f) === "d1" ? 2 : 1);
   return out.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 

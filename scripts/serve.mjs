@@ -4,7 +4,7 @@
  * without Cloudflare. Runs the built Worker (dist/, from `npm run build`) on
  * workerd through the Miniflare API: clients talk to workerd's own socket (no
  * dev proxy, no file watching); every Durable Object's and D1's SQLite file
- * lives under `<data>/state/`.
+ * lives under `<data>/state/v3/` (wrangler's `--persist-to <data>/state` layout).
  *
  * On start it
  *  - refuses to start when another `serve` holds the same data folder,
@@ -22,7 +22,8 @@
  * Options: --port N (default $PORT or 8080), --host ADDR (default $HOST or
  * 127.0.0.1; 0.0.0.0 in a container), --data DIR (default $DATA_DIR or ./data),
  * --drain-seconds N (default 25), --build (rebuild dist/ first), --no-build
- * (never build; fail if dist/ is missing).
+ * (never build; fail if dist/ is missing), --script FILE (serve this bundle
+ * instead of dist/; the benchmark passes the one it built).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -37,7 +38,7 @@ const require = createRequire(import.meta.url);
 
 /** The config file inside the data folder; exported for backup/restore and tests. */
 export const CONFIG_FILE = "config.env";
-/** Where Miniflare keeps the SQLite files (d1/, do/) inside the data folder. */
+/** Where Miniflare keeps the SQLite files (v3/d1/, v3/do/) inside the data folder: wrangler's --persist-to layout. */
 export const STATE_DIR = "state";
 const LOCK_FILE = "serve.pid";
 const DIST = path.join(REPO, "dist");
@@ -235,6 +236,7 @@ async function main() {
       build: { type: "boolean" },
       "no-build": { type: "boolean" },
       "build-only": { type: "boolean" },
+      script: { type: "string" },
     },
   });
   if (values["build-only"]) return build();
@@ -249,7 +251,7 @@ async function main() {
   process.on("exit", unlock);
   const { vars, created } = loadConfig(dataDir);
   if (created) say(`created ${path.join(dataDir, CONFIG_FILE)} with a random SYNC_MASTER_SECRET (mode 0600)`);
-  const script = ensureBuilt(values["no-build"] ? "never" : values.build ? "always" : "auto");
+  const script = values.script ? path.resolve(values.script) : ensureBuilt(values["no-build"] ? "never" : values.build ? "always" : "auto");
 
   const wranglerEntry = require.resolve("wrangler");
   // The Miniflare (and so the workerd) that wrangler itself runs: one runtime version for dev, tests and serve.
@@ -284,7 +286,8 @@ async function main() {
       port: 0,
       cf: false, // no Request.cf download
       logRequests: false,
-      resourcePersistencePath: path.join(dataDir, STATE_DIR),
+      // <data>/state is what wrangler calls --persist-to: its files live in v3/ (d1/, do/<worker>-<class>/)
+      resourcePersistencePath: path.join(dataDir, STATE_DIR, "v3"),
       log: new (class extends Log {
         logWithLevel(level, message) {
           // workerd exiting after a drain is not a crash

@@ -59,7 +59,7 @@ export default function suite({ test, fxa, log }) {
       assertEqual(statSync(snap).mode & 0o777, 0o700, "backup folder mode");
       const manifest = JSON.parse(readFileSync(join(snap, "manifest.json"), "utf8"));
       assert(manifest.files.some((f) => f.path.includes("UserStore")), "the users' Durable Objects are in the snapshot");
-      assert(manifest.files.at(-1).path.includes(join("state", "d1")), "D1 is snapshotted last");
+      assert(manifest.files.at(-1).path.includes(join("v3", "d1")), "D1 is snapshotted last");
 
       // restore refuses while a server holds the folder
       const refused = await npm("restore", "--from", snap, "--data", data).then(() => null, (e) => e);
