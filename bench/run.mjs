@@ -739,12 +739,12 @@ async function main() {
   const want = [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]];
   if (bundle) {
     want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
+    // The self-hosted production mode (`npm run serve`): micro-benchmarks and the 1.1 mix (in --quick: info and PUT).
+    if (SERVE && (GROUPS.has("micro") || GROUPS.has("mix")))
+      want.push(["ours-serve", "sync11", { serve: true, script: bundle, vars: { ...OUR_VARS, ...VARS_15 } }]);
     if (GROUPS.has("auth"))
       want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15, BENCH_NO_AUTH: "1" }, migrations }]);
   }
-  // The self-hosted production mode (`npm run serve`): micro-benchmarks and the 1.1 mix (in --quick: info and PUT).
-  if (bundle && SERVE && (GROUPS.has("micro") || GROUPS.has("mix")))
-    want.push(["ours-serve", "sync11", { serve: true, script: bundle, vars: { ...OUR_VARS, ...VARS_15 } }]);
   const started = await Promise.allSettled(want.map(([key, , o]) => (o.serve ? startServe(key, o) : startDirect(key, o))));
   const plan = {
     "floor-direct": direct.filter((g) => g !== "scale"),
