@@ -274,30 +274,30 @@ async function main() {
     scriptPath: script,
     modulesRoot: path.dirname(script),
     bindings: { ...workerOptions.bindings, ...vars },
-    // Clients connect straight to workerd's socket for this Worker (no Node proxy in the path).
-    unsafeDirectSockets: [{ host, port }],
   };
+  // Clients connect straight to workerd's socket for this Worker (no Node proxy in the path);
+  // it is opened only once the D1 migrations are in (below).
+  const publicSocket = { ...worker, unsafeDirectSockets: [{ host, port }] };
   let stopping = false;
   let lastWorkerd;
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      workers: [worker],
-      host: "127.0.0.1", // Miniflare's own entry socket (used here for the D1 migrations only)
-      port: 0,
-      cf: false, // no Request.cf download
-      logRequests: false,
-      // <data>/state is what wrangler calls --persist-to: its files live in v3/ (d1/, do/<worker>-<class>/)
-      resourcePersistencePath: path.join(dataDir, STATE_DIR, "v3"),
-      log: new (class extends Log {
-        logWithLevel(level, message) {
-          // workerd exiting after a drain is not a crash
-          if (!(stopping && /crashed unexpectedly/.test(message))) super.logWithLevel(level, message);
-        }
-      })(LogLevel.WARN),
-      handleStructuredLogs: ({ level, message }) =>
-        (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${message}\n`),
-    }),
-  );
+  const options = (w) => convertV4MiniflareOptions({
+    workers: [w],
+    host: "127.0.0.1", // Miniflare's own entry socket (used here for the D1 migrations only)
+    port: 0,
+    cf: false, // no Request.cf download
+    logRequests: false,
+    // <data>/state is what wrangler calls --persist-to: its files live in v3/ (d1/, do/<worker>-<class>/)
+    resourcePersistencePath: path.join(dataDir, STATE_DIR, "v3"),
+    log: new (class extends Log {
+      logWithLevel(level, message) {
+        // workerd exiting after a drain is not a crash
+        if (!(stopping && /crashed unexpectedly/.test(message))) super.logWithLevel(level, message);
+      }
+    })(LogLevel.WARN),
+    handleStructuredLogs: ({ level, message }) =>
+      (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${message}\n`),
+  });
+  const mf = new Miniflare(options(worker));
 
   const stop = async (signal) => {
     if (stopping) return;
@@ -337,6 +337,10 @@ async function main() {
   const db = await mf.getD1Database(Object.keys(workerOptions.d1Databases)[0]);
   const applied = await migrate(db, path.join(REPO, "migrations"), unstable_splitSqlQuery);
   if (applied.length) say(`applied D1 migrations: ${applied.join(", ")}`);
+  // Now the public socket: no request ever sees a schema older than the code. (Miniflare
+  // restarts workerd for this; every migration above has committed.)
+  await mf.setOptions(options(publicSocket));
+  ownSignals();
   const url = await mf.unsafeGetDirectURL(worker.name);
   lastWorkerd = workerdPid();
   if (lastWorkerd) armWatchdog(lastWorkerd);
