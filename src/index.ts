@@ -2,16 +2,16 @@
  * @module index
  * The Worker: one Hono app in front of everything. In order: the setup page
  * (`/`), the tokenserver (`/1.0/sync/1.5`), service endpoints, Storage 1.5
- * (`/1.5/<uid>/…`, Hawk); everything else goes to the 1.x pipeline
- * (routes/legacy-router.ts) shared by Storage 1.1, the User API 1.0 and the
- * account-recovery pages. The Durable Object classes are re-exported for the
- * runtime.
+ * (`/1.5/<uid>/…`, Hawk); everything else goes to the 1.x app
+ * (routes/pipeline-1x.ts: its own Hono app, routing on the decoded path)
+ * shared by Storage 1.1, the User API 1.0 and the account-recovery pages.
+ * The Durable Object classes are re-exported for the runtime.
  */
 import { Hono } from "hono";
-import { ConfigError, getConfig } from "./config";
+import { ConfigError } from "./config";
 import type { AppEnv } from "./env";
 import { crashResponse } from "./protocol/errors";
-import { dispatchLegacy } from "./routes/legacy-router";
+import { legacyApp } from "./routes/pipeline-1x";
 import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
 import { setupPageApp } from "./routes/setup-page";
@@ -23,7 +23,7 @@ import { recoveryRoutes } from "./routes/recovery";
 export { UserStore } from "./objects/user-store";
 export { LoginThrottle } from "./objects/login-throttle";
 
-const legacyRoutes = [...storage11Routes, ...userRoutes, ...recoveryRoutes];
+const app1x = legacyApp([...storage11Routes, ...userRoutes, ...recoveryRoutes]);
 
 const app = new Hono<AppEnv>();
 
@@ -46,6 +46,6 @@ app.route("/", tokenserverApp);
 app.route("/", healthApp);
 app.route("/", storage15App);
 
-app.all("*", (c) => dispatchLegacy(legacyRoutes, c.req.raw, c.env, c.executionCtx as ExecutionContext, getConfig(c.env)));
+app.all("*", (c) => app1x.fetch(c.req.raw, c.env, c.executionCtx));
 
 export default app satisfies ExportedHandler<Env>;

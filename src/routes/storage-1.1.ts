@@ -2,7 +2,7 @@
  * @module storage-1.1
  * The Storage API 1.1 route table (storage-1.1 §3.2). Every handler reads the
  * same way: parse (protocol/v1_1), one call to the user's Durable Object,
- * render. The router (legacy-router) has already authenticated the user and
+ * render. The pipeline (pipeline-1x) has already authenticated the user and
  * checked that the path's user is the authenticated one.
  */
 import type { Config } from "../config";
@@ -29,13 +29,14 @@ import {
 } from "../protocol/v1_1";
 import { callStore, userStoreFor } from "../storage/stub";
 import type { Failure, RecordFields } from "../storage/types";
-import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./legacy-router";
+import { readCapped, toArrayBuffer, BODY_LIMITS } from "../protocol/body";
+import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./pipeline-1x";
 
-/** Bodies above this are refused before parsing (400, Weave code 17 "size limit exceeded"). */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Bodies above this are refused while reading, before parsing (400, Weave code 17 "size limit exceeded"). */
+export const MAX_BODY_BYTES = BODY_LIMITS.storage11;
 
-const P = `^/${VERSION}/${USER}`;
-const re = (s: string) => new RegExp(`${P}${s}$`);
+const P = `/${VERSION}/${USER}`;
+const re = (s: string) => `${P}${s}`;
 
 function store(c: LegacyContext) {
   return userStoreFor(c.env, c.principal as Principal);
@@ -75,11 +76,7 @@ function stamped(body: string, ts: number, extra: Record<string, string> = {}): 
 }
 
 async function readBody(req: Request): Promise<ArrayBuffer> {
-  const declared = Number(req.headers.get("Content-Length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new WeaveError(17);
-  const body = await req.arrayBuffer();
-  if (body.byteLength > MAX_BODY_BYTES) throw new WeaveError(17);
-  return body;
+  return toArrayBuffer(await readCapped(req, MAX_BODY_BYTES));
 }
 
 /** PUT of one record, also used for a POST whose body is a single object with an id (§8.8 step 3). */
@@ -209,7 +206,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
 export const storage11Routes: LegacyRoute[] = [
   {
     method: "GET",
-    pattern: re("/info/collections"),
+    path: re("/info/collections"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTimestamps());
@@ -228,7 +225,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/collection_counts"),
+    path: re("/info/collection_counts"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTotals("1.1"));
@@ -243,7 +240,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/quota"),
+    path: re("/info/quota"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).usage("1.1"));
@@ -253,7 +250,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/collection_usage"),
+    path: re("/info/collection_usage"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTotals("1.1"));
@@ -262,25 +259,25 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: getCollection,
   },
   {
     method: "POST",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: postCollection,
   },
   {
     method: "PUT",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: postCollection,
   },
   {
     method: "DELETE",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     async handler(c) {
       const collection = c.params.collection as string;
@@ -294,7 +291,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).get("1.1", c.params.collection as string, c.params.id as string));
@@ -304,7 +301,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "PUT",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const ius = parseIfUnmodifiedSince(c.req);
@@ -315,7 +312,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "DELETE",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const collection = c.params.collection as string;
@@ -327,7 +324,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "DELETE",
-    pattern: re("/storage"),
+    path: re("/storage"),
     auth: "basic",
     async handler(c) {
       if (!c.req.headers.has("X-Confirm-Delete")) throw new WeaveError(WeaveCode.INVALID_WRITE);

@@ -1,5 +1,5 @@
 import { createExecutionContext, env } from "cloudflare:test";
-import { dispatchLegacy } from "../../src/routes/legacy-router";
+import { legacyApp } from "../../src/routes/pipeline-1x";
 import { storage11Routes } from "../../src/routes/storage-1.1";
 import { userStoreFor } from "../../src/storage/stub";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -385,12 +385,11 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
     const auth = { Authorization: basic(a.user, a.password) };
     const routes = [...storage11Routes, ...userRoutes];
     const ctx = createExecutionContext();
-    const put = await dispatchLegacy(
-      routes,
+    const cfg = config();
+    const put = await legacyApp(routes, { config: () => cfg }).fetch(
       new Request(`${ORIGIN}/1.1/${a.user}/storage/bookmarks/abc`, { method: "PUT", body: '{"payload": "x"}', headers: auth }),
       env,
       ctx,
-      config(),
     );
     expect(put.status).toBe(200);
     const store = userStoreFor(env, { kind: "account", userid, username: a.user });
