@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { ConfigError } from "./config";
 import type { AppEnv } from "./env";
-import { crashResponse } from "./protocol/errors";
+import { configErrorResponse, crashResponse } from "./protocol/errors";
 import { legacyApp } from "./routes/pipeline-1x";
 import { storage11Routes } from "./routes/storage-1.1";
 import { userRoutes } from "./routes/user";
@@ -27,12 +27,9 @@ const app1x = legacyApp([...storage11Routes, ...userRoutes, ...recoveryRoutes]);
 
 const app = new Hono<AppEnv>();
 
-app.onError((err) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    return new Response(JSON.stringify(err.message), { status: 500, headers: { "Content-Type": "application/json" } });
-  }
-  return crashResponse(err);
+app.onError((err, c) => {
+  if (err instanceof ConfigError) return configErrorResponse(err, c.env);
+  return crashResponse(err, "worker");
 });
 
 // The setup page for whoever deployed this server.

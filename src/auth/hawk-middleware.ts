@@ -13,7 +13,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
+import { getConfig } from "../config";
 import { formatTs } from "../lib/timestamp";
+import { readCapped, toArrayBuffer } from "../protocol/body";
 import { getHawkConfig } from "../tokenserver/config";
 import { verifyHawk } from "./hawk";
 import { MemoryNonceStore, NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
@@ -82,8 +84,14 @@ export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> 
         allowExpired: (opts.allowExpired ?? isInfoCollections)(c),
         nonceStore: opts.nonceStore ?? (cfg.nonceCheck ? isolateNonces : NO_NONCE_CHECK),
         trustForwarded: cfg.trustForwarded,
-        // Only called when the client sent `hash` (no Sync client does); Hono caches the body for the handler.
-        readBody: async () => new Uint8Array(await c.req.arrayBuffer()),
+        // Only called when the client sent `hash` (no Sync client does). Read
+        // with the 1.5 request cap; the handler then uses this copy.
+        readBody: async () => {
+          const bytes = await readCapped(c.req.raw, getConfig(c.env).storage15.maxRequestBytes);
+          // Hono keeps the promise of a read body here (its type names the resolved value).
+          (c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(toArrayBuffer(bytes));
+          return bytes;
+        },
       },
     );
     if (!result.ok) return bodyZero(401, { "WWW-Authenticate": result.challenge });

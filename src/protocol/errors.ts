@@ -17,6 +17,7 @@
  * Retry-After; everything else is a bug in this server, a 500 with a crash id
  * and one log line with the stack.
  */
+import type { ConfigError } from "../config";
 import { StorageUnavailable } from "../storage/stub";
 
 /** Weave error codes (storage-1.1 §14.2, storage-1.5 §11.1). */
@@ -217,4 +218,25 @@ export function render1x(err: unknown, req: { accept: string | null; method: str
   const c = classify(err);
   if (c.kind === "outage") return unavailableResponse(c.cause, req.retryAfter);
   return crashResponse(c.cause, "1.x");
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * An invalid setting: 500 naming the setting, never its value (a value may be
+ * a secret, or hold one). The log line keeps the reason with the value
+ * blanked out.
+ */
+export function configErrorResponse(err: ConfigError, vars: object): Response {
+  const raw = (vars as Record<string, unknown>)[err.setting];
+  let reason = err.message;
+  const value = typeof raw === "string" ? raw.trim() : raw === undefined || raw === null ? "" : String(raw);
+  if (value !== "") reason = reason.replace(new RegExp(escapeRegExp(value), "gi"), "<value>");
+  console.error(reason);
+  return new Response(JSON.stringify(`invalid configuration: the setting ${err.setting} is not valid (see the server log)`), {
+    status: 500,
+    headers: { "Content-Type": "application/json" },
+  });
 }

@@ -9,7 +9,10 @@
  */
 import { formatTs } from "../lib/timestamp";
 import type { RecordFields, SortOrder, StoredRecord } from "../storage/types";
-import { isJsonObject, JsonNumber, parseJsonBody, utf8Length, type JsonIn } from "./v1_1";
+import { BodyTooLarge } from "./body";
+import { ApiError, classify, INFRA_RETRY_AFTER_SECONDS, logCrash, logOutage } from "./errors";
+import { isJsonObject, JsonNumber, parseJsonBody, parseJsonText, type JsonIn } from "./json";
+import { utf8Length } from "./v1_1";
 
 // ------------------------------------------------------------------ errors
 
@@ -22,28 +25,41 @@ export const Code15 = {
 } as const;
 
 /**
- * A 1.5 protocol error: a status with a bare JSON integer body (or no body
- * when `code` is null, as for 304/405/412). Rendered only by {@link errorResponse15}.
+ * A 1.5 protocol error: an {@link ApiError} whose body is a bare JSON integer
+ * (or nothing when `code` is null, as for 304/405/412). Rendered only by
+ * {@link render15}.
  */
-export class SyncError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number | null = Code15.GENERIC,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`storage 1.5 error ${status}${code === null ? "" : ` (${code})`}`);
-    this.name = "SyncError";
+export class SyncError extends ApiError {
+  constructor(status: number, code: number | null = Code15.GENERIC, headers: Record<string, string> = {}) {
+    super(status, code, "", headers);
   }
 }
 
 export const badRequest = (code: number = Code15.GENERIC) => new SyncError(400, code);
 export const notFound = () => new SyncError(404);
 
-export function errorResponse15(err: SyncError): Response {
+export function errorResponse15(err: ApiError): Response {
   const headers = new Headers(err.headers);
   if (err.code === null) return new Response(null, { status: err.status, headers });
   headers.set("Content-Type", "application/json");
   return new Response(String(err.code), { status: err.status, headers });
+}
+
+/**
+ * The 1.5 renderer: protocol errors as they are, a body over the cap as 413 /
+ * 17, an infrastructure failure as 503 / 0 with a short Retry-After, anything
+ * else (a bug) as a logged 500.
+ */
+export function render15(err: unknown): Response {
+  if (err instanceof ApiError) return errorResponse15(err);
+  if (err instanceof BodyTooLarge) return errorResponse15(new SyncError(413, Code15.SIZE_LIMIT));
+  const c = classify(err);
+  if (c.kind === "outage") {
+    logOutage(c.cause, "storage 1.5");
+    return errorResponse15(new SyncError(503, Code15.GENERIC, { "Retry-After": String(INFRA_RETRY_AFTER_SECONDS) }));
+  }
+  logCrash(c.cause, "storage 1.5");
+  return errorResponse15(new SyncError(500));
 }
 
 // ------------------------------------------------------------------ names and ids
@@ -248,19 +264,6 @@ export function bodyType(contentType: string | null): BodyType {
 }
 
 /**
- * Reads the body, refusing more than `max` bytes with 413 / 17 (§8.1 step 1,
- * §13.2). `read` must be Hono's cached reader (`c.req.arrayBuffer()`): the
- * Hawk middleware may have read the body already to check its hash.
- */
-export async function readBody(headers: Headers, read: () => Promise<ArrayBuffer>, max: number): Promise<ArrayBuffer> {
-  const declared = headers.get("Content-Length");
-  if (declared !== null && Number(declared) > max) throw new SyncError(413, Code15.SIZE_LIMIT);
-  const body = await read();
-  if (body.byteLength > max) throw new SyncError(413, Code15.SIZE_LIMIT);
-  return body;
-}
-
-/**
  * A POST body as a list of JSON values (§8.2): a JSON array, or one JSON
  * value per line for application/newlines (empty body: empty list; a final
  * newline and `\r\n` endings tolerated; an empty line is an error).
@@ -284,7 +287,7 @@ export function parsePostBody(bytes: ArrayBuffer, type: BodyType): JsonIn[] | un
   for (const raw of lines) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") return undefined;
-    const v = parseJsonBody(new TextEncoder().encode(line).buffer as ArrayBuffer);
+    const v = parseJsonText(line);
     if (v === undefined) return undefined;
     out.push(v);
   }
@@ -298,8 +301,10 @@ const KNOWN_FIELDS = new Set(["id", "sortindex", "payload", "ttl", "modified", "
 export type BsoVerdict = { ok: true; fields: Omit<RecordFields, "id">; id?: string } | { ok: false; error: string };
 
 function integerIn(v: JsonIn, min: number, max: number): number | null {
-  if (!(v instanceof JsonNumber) || !v.isInteger) return null;
-  const n = v.value;
+  let n: number;
+  if (typeof v === "number") n = v;
+  else if (v instanceof JsonNumber && v.isInteger) n = v.value;
+  else return null;
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : null;
 }
 

@@ -10,22 +10,19 @@ import type { Principal } from "../env";
 import { formatTs } from "../lib/timestamp";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { pyFloat, pyStrFloat, pyString, Raw } from "../protocol/pyjson";
+import { isJsonObject, parseJsonBody, type JsonIn } from "../protocol/json";
+import { loneObjectId, postItems11, type PostItems } from "../protocol/post-items";
 import {
   CONTENT_TYPES,
-  hasOnlyScalars,
-  isJsonObject,
   jsonResponse,
   negotiate,
   parseIfUnmodifiedSince,
-  parseJsonBody,
   parseListQuery,
-  pyStr,
   renderList,
   renderMap,
   renderRecord,
   tsBody,
   validateWbo,
-  type JsonIn,
 } from "../protocol/v1_1";
 import { callStore, userStoreFor } from "../storage/stub";
 import type { Failure, RecordFields } from "../storage/types";
@@ -131,60 +128,24 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const ius = parseIfUnmodifiedSince(c.req);
   const body = parseJsonBody(await readBody(c.req));
-  const failed: Record<string, string[]> = {};
-  // defineProperty, not assignment: a record id "__proto__" must become a key like
-  // any other (a null-prototype object would not survive the RPC to the store).
-  const fail1 = (key: string, message: string) =>
-    Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
-  const records: RecordFields[] = [];
+  let parsed: PostItems = { records: [], failed: {} };
   let rejectAfterChecks: number | undefined;
   if (body === undefined) {
     rejectAfterChecks = WeaveCode.JSON_PARSE;
   } else if (!Array.isArray(body)) {
     // A lone object with an id is a PUT of that id (§8.8 step 3).
-    if (isJsonObject(body) && Object.prototype.hasOwnProperty.call(body, "id") && body.id !== null) {
-      const id = pyStr(body.id as JsonIn);
-      if (id !== null && !id.includes("/")) {
-        // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
-        // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
-        // header must win over "over quota".
-        return putOne(c, collection, id, body, ius, true);
-      }
+    const id = loneObjectId(body);
+    if (id !== null) {
+      // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
+      // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
+      // header must win over "over quota".
+      return putOne(c, collection, id, body, ius, true);
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;
   } else {
-    let bytes = 0;
-    body.forEach((item, index) => {
-      // §8.8 step 4: not a scalar-valued object, then no id, then V2-V5.
-      if (!isJsonObject(item) || !hasOnlyScalars(item)) {
-        fail1("", "invalid wbo");
-        return;
-      }
-      if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
-        fail1("", "invalid id");
-        return;
-      }
-      const v = validateWbo(item);
-      if (!v.ok) {
-        fail1(v.key, v.error);
-        return;
-      }
-      if (v.id === null) {
-        fail1("", "invalid id");
-        return;
-      }
-      if (index >= c.config.batchMaxCount) {
-        fail1(v.id, "retry wbo");
-        return;
-      }
-      bytes += v.fields.payload?.length ?? 0;
-      if (bytes >= c.config.batchMaxBytes) {
-        fail1(v.id, "retry bytes");
-        return;
-      }
-      records.push({ ...v.fields, id: v.id });
-    });
+    parsed = postItems11(body, { maxCount: c.config.batchMaxCount, maxBytes: c.config.batchMaxBytes });
   }
+  const { records, failed } = parsed;
   const r = await callStore(() =>
     store(c).post({
       dialect: "1.1",

@@ -15,7 +15,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../env";
 import { getTokenserverConfig, type TokenserverConfig } from "./config";
 import { CLIENT_STATE_RE, hashedDeviceId, hashedFxaUid, parseKeyId } from "./derive";
-import { TokenserverError, TsErrors } from "./errors";
+import { renderTokenserver, TsErrors } from "./errors";
 import { defaultJwksCache, verifyAccessToken, type FetchLike, type JwksCache } from "./fxa";
 import { issueToken } from "./service";
 
@@ -133,10 +133,7 @@ export function createTokenserverApp(overrides: Partial<TokenserverDeps> = {}): 
     try {
       return await handleToken(c, deps, application, version);
     } catch (err) {
-      if (err instanceof TokenserverError) return err.toResponse();
-      // Never log request headers or tokens; the error itself carries no secrets.
-      console.error("tokenserver internal error:", err instanceof Error ? (err.stack ?? err.message) : String(err));
-      return TsErrors.internal().toResponse();
+      return renderTokenserver(err);
     }
   };
   // `/1.0/<user>/storage` and `/1.0/<user>/info` are Storage 1.1 paths

@@ -75,7 +75,7 @@ describe("errors", () => {
     const d = await viaRoute(fail);
     expect(d.res.status).toBe(503);
     expect(d.res.headers.get("Content-Type")).toBe("application/json");
-    expect(d.res.headers.get("Retry-After")).toBe("1800");
+    expect(d.res.headers.get("Retry-After")).toBe("10");
     expect(d.text).toMatch(/^"\\"application error: crash id [0-9a-f]{32}\\""$/);
     const c = await viaRoute(fail, {}, { RETRY_AFTER: "60" });
     expect(c.res.headers.get("Retry-After")).toBe("60");
