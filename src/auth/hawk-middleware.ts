@@ -54,26 +54,8 @@ function bodyZero(status: 400 | 401, headers: Record<string, string> = {}): Resp
   });
 }
 
-let benchWarned = false;
-
-/**
- * BENCH_NO_AUTH=1 (benchmark harness only, never in a deployment): no Hawk
- * or token check at all; the path uid is taken as the principal. Lets the
- * benchmark measure what authentication costs. Logged loudly once per isolate.
- */
-function benchPrincipal(c: Context<AppEnv>, pathUid: string | undefined): boolean {
-  if ((c.env as unknown as Record<string, unknown>).BENCH_NO_AUTH !== "1" || pathUid === undefined) return false;
-  if (!benchWarned) {
-    benchWarned = true;
-    console.warn("!!!!!!!! BENCH_NO_AUTH=1: HAWK IS NOT CHECKED. Benchmark harness only; never set this on a real deployment. !!!!!!!!");
-  }
-  c.set("principal", { kind: "token", uid: Number(pathUid), fxaUid: "", expired: false });
-  return true;
-}
-
 export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> {
   return async function hawkAuthMiddleware(c, next) {
-    if (benchPrincipal(c, (opts.pathUid ?? defaultPathUid)(c))) return next();
     const cfg = getHawkConfig(c.env);
     const result = await verifyHawk(
       { method: c.req.method, url: c.req.url, headers: c.req.raw.headers },

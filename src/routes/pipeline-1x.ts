@@ -132,7 +132,9 @@ export async function basicAuth(
   return { kind: "account", userid: result.userid, username: creds.user };
 }
 
-type Env1x = { Bindings: Env; Variables: AppEnv["Variables"] & { serverTime: number } };
+export type Env1x = { Bindings: Env; Variables: AppEnv["Variables"] & { serverTime: number } };
+/** Route middleware of authenticated 1.x routes: sets `principal` or answers itself. */
+export type BasicMiddleware = MiddlewareHandler<Env1x>;
 type C1x = Context<Env1x>;
 
 function routingError(c: C1x, status: 404 | 405): Response {
@@ -182,6 +184,8 @@ function handle(route: LegacyRoute) {
 export interface LegacyAppOptions {
   /** The configuration of a request; default: the validated settings of the Worker's env. */
   config?: (env: Env) => Config;
+  /** Authentication of "basic" routes; default: HTTP Basic against the accounts (storage-1.1 §4). */
+  basic?: BasicMiddleware;
 }
 
 /** The 1.x app over `routes` (tried in order). */
@@ -219,7 +223,7 @@ export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions
   for (const route of routes) {
     const chain: MiddlewareHandler<Env1x>[] = [];
     if (route.method === "GET") chain.push(noHead);
-    if (route.auth === "basic") chain.push(basic);
+    if (route.auth === "basic") chain.push(opts.basic ?? basic);
     app.on(route.method, [route.path], ...chain, handle(route));
     if (!paths.includes(route.path)) paths.push(route.path);
   }
