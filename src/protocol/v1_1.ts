@@ -14,6 +14,12 @@ export const MAX_PAYLOAD_BYTES = 262144;
 export const MAX_TTL = 31536000;
 export const MAX_SORTINDEX = 999999999;
 export const MAX_ID_LENGTH = 64;
+/** Most ids one `ids=` may list (the reference had no cap; URL length was its only bound). */
+export const MAX_IDS = 1000;
+/** Longest timestamp text read from a header or parameter (a real one has 13 characters). */
+export const MAX_TIMESTAMP_CHARS = 64;
+/** Longest Accept header negotiated; a longer one is answered as if absent (JSON). */
+export const MAX_ACCEPT_CHARS = 4096;
 
 /** V1 (storage-1.1 §5.2): every value of the object is null, a number, a boolean or a string. */
 export function hasOnlyScalars(obj: { [k: string]: JsonIn }): boolean {
@@ -142,7 +148,7 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
   for (const name of ["older", "newer"] as const) {
     const v = q.get(name);
     if (v === undefined) continue;
-    const ts = parseTs11(v);
+    const ts = v.length > MAX_TIMESTAMP_CHARS ? null : parseTs11(v);
     if (ts === null) throw invalid(name);
     f[name] = ts;
   }
@@ -172,7 +178,10 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
   // offset counts only together with a limit parameter, whatever its value.
   if (limitText !== undefined && offset !== undefined && offset > 0) f.offset = offset;
   const ids = q.get("ids");
-  if (ids !== undefined) f.ids = ids.split(",");
+  if (ids !== undefined) {
+    f.ids = ids.split(",", MAX_IDS + 1);
+    if (f.ids.length > MAX_IDS) throw invalid("ids");
+  }
   const parentid = q.get("parentid");
   if (parentid !== undefined) f.parentid = parentid;
   const predecessorid = q.get("predecessorid");
@@ -188,7 +197,7 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
 export function parseIfUnmodifiedSince(req: Request): number | undefined {
   const h = req.headers.get("X-If-Unmodified-Since");
   if (h === null) return undefined;
-  const ts = parseTs11(h);
+  const ts = h.length > MAX_TIMESTAMP_CHARS ? null : parseTs11(h);
   if (ts === null) throw invalid("X-If-Unmodified-Since");
   return ts;
 }
@@ -235,7 +244,7 @@ const stars = (s: string) => s.split("*").length - 1;
 
 /** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
 export function negotiate(accept: string | null): ListFormat {
-  if (!accept) return "json";
+  if (!accept || accept.length > MAX_ACCEPT_CHARS) return "json";
   const ranges = parseAccept(accept);
   let best: ListFormat = "json";
   let bestQ = -1;

@@ -72,6 +72,10 @@ export const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_IDS = 100;
 export const MAX_SORTINDEX = 999_999_999;
 export const MAX_TTL = 999_999_999;
+/** Longest timestamp or count read from a header or parameter; longer ones are invalid (400 / 0). */
+export const MAX_HEADER_NUMBER_CHARS = 64;
+/** Longest Accept header negotiated; a longer one is answered as if absent (JSON). */
+export const MAX_ACCEPT_CHARS = 4096;
 
 // ------------------------------------------------------------------ timestamps
 
@@ -83,7 +87,7 @@ const DECIMAL = /^\s*\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
  * non-numeric or negative text.
  */
 export function parseTs15(text: string): number | null {
-  if (!DECIMAL.test(text)) return null;
+  if (text.length > MAX_HEADER_NUMBER_CHARS || !DECIMAL.test(text)) return null;
   const v = Number(text.trim());
   if (!Number.isFinite(v) || v < 0) return null;
   const ms = Math.min(Math.round(v * 1000), Number.MAX_SAFE_INTEGER);
@@ -202,7 +206,7 @@ export function checkAnnouncedSizes(headers: Headers, limits: Array<[string, num
   for (const [name, max] of limits) {
     const v = headers.get(name);
     if (v === null) continue;
-    if (!UINT.test(v.trim())) throw badRequest();
+    if (v.length > MAX_HEADER_NUMBER_CHARS || !UINT.test(v.trim())) throw badRequest();
     if (Number(v.trim()) > max) throw badRequest(Code15.SIZE_LIMIT);
   }
 }
@@ -217,7 +221,7 @@ export type OutputFormat = "json" | "newlines";
  * header or an unparseable one → JSON; nothing usable → 406.
  */
 export function negotiate15(accept: string | null): OutputFormat {
-  if (accept === null || accept.trim() === "") return "json";
+  if (accept === null || accept.length > MAX_ACCEPT_CHARS || accept.trim() === "") return "json";
   const entries: Array<{ media: string; q: number; i: number }> = [];
   accept.split(",").forEach((part, i) => {
     const [mediaRaw, ...params] = part.split(";");

@@ -26,6 +26,9 @@ export interface TokenserverDeps {
   jwksCache: JwksCache;
 }
 
+/** Longest bearer token verified. */
+export const MAX_ACCESS_TOKEN_CHARS = 16 * 1024;
+
 const defaultDeps: TokenserverDeps = {
   fetch: (input, init) => fetch(input, init),
   nowMs: () => Date.now(),
@@ -73,6 +76,8 @@ async function handleToken(c: Context<AppEnv>, deps: TokenserverDeps, applicatio
   if (sp < 0) throw TsErrors.authNoSpace();
   if (auth.slice(0, sp).toLowerCase() !== "bearer") throw TsErrors.unsupportedScheme();
   const accessToken = auth.slice(sp + 1).trim();
+  // An access token is a JWT of a few KB at most; longer ones are not parsed.
+  if (accessToken.length > MAX_ACCESS_TOKEN_CHARS) throw TsErrors.invalidCredentials();
 
   // 2. OAuth token (§4)
   const verified = await verifyAccessToken(accessToken, cfg, { fetch: deps.fetch, nowMs, jwksCache: deps.jwksCache });
