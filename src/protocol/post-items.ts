@@ -23,6 +23,13 @@ function setFailure(failed: Record<string, string[]>, key: string, message: stri
   Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
 }
 
+/** The `failed` object of a map of failures (insertion order kept; a later failure of a key replaces its message in place). */
+function failedObject(failures: Map<string, string>): Record<string, string[]> {
+  const failed: Record<string, string[]> = {};
+  for (const [key, message] of failures) setFailure(failed, key, message);
+  return failed;
+}
+
 /**
  * Storage 1.1 (§8.8 step 4): every element is examined in order, its index
  * counting invalid ones too: not a scalar-valued object, then no id, then
@@ -33,40 +40,40 @@ function setFailure(failed: Record<string, string[]>, key: string, message: stri
  * linear in the body.
  */
 export function postItems11(items: JsonIn[], limits: { maxCount: number; maxBytes: number }): PostItems {
-  const failed: Record<string, string[]> = {};
+  const failures = new Map<string, string>();
   const records: RecordFields[] = [];
   let bytes = 0;
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as JsonIn;
     if (!isJsonObject(item) || !hasOnlyScalars(item)) {
-      setFailure(failed, "", "invalid wbo");
+      failures.set("", "invalid wbo");
       continue;
     }
     if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
-      setFailure(failed, "", "invalid id");
+      failures.set("", "invalid id");
       continue;
     }
     const v = validateWbo(item);
     if (!v.ok) {
-      setFailure(failed, v.key, v.error);
+      failures.set(v.key, v.error);
       continue;
     }
     if (v.id === null) {
-      setFailure(failed, "", "invalid id");
+      failures.set("", "invalid id");
       continue;
     }
     if (index >= limits.maxCount) {
-      setFailure(failed, v.id, "retry wbo");
+      failures.set(v.id, "retry wbo");
       continue;
     }
     bytes += v.fields.payload?.length ?? 0;
     if (bytes >= limits.maxBytes) {
-      setFailure(failed, v.id, "retry bytes");
+      failures.set(v.id, "retry bytes");
       continue;
     }
     records.push({ ...v.fields, id: v.id });
   }
-  return { records, failed };
+  return { records, failed: failedObject(failures) };
 }
 
 /** The id a lone 1.1 POST object is PUT under (§8.8 step 3), or null when it is no such object. */
@@ -99,27 +106,27 @@ export function postItems15(items: JsonIn[], collection: string, lim: Limits15):
     if (typeof item.payload === "string" && isKnownBadPayload(collection, item.payload)) throw badRequest(Code15.INVALID_BSO);
   }
   const objects = items as Array<{ [k: string]: JsonIn }>;
-  const failed: Record<string, string[]> = {};
+  const failures = new Map<string, string>();
   const records: RecordFields[] = [];
   let bytes = 0;
   for (const item of objects) {
     const id = item.id as string;
     if (records.length >= lim.maxPostRecords) {
-      setFailure(failed, id, "retry bso");
+      failures.set(id, "retry bso");
       continue;
     }
     const v = validateBso(item);
     if (!v.ok) {
-      setFailure(failed, id, v.error);
+      failures.set(id, v.error);
       continue;
     }
     const size = v.fields.payload === undefined ? 0 : utf8Length(v.fields.payload);
     bytes += size;
     if (size > lim.maxRecordPayloadBytes || bytes > lim.maxPostBytes) {
-      setFailure(failed, id, "retry bytes");
+      failures.set(id, "retry bytes");
       continue;
     }
     records.push({ ...v.fields, id });
   }
-  return { records, failed };
+  return { records, failed: failedObject(failures) };
 }
