@@ -55,8 +55,6 @@ export interface Config {
   hawk: HawkConfig;
   /** Who runs this server, shown on the setup and account pages. */
   operator: OperatorConfig;
-  /** Benchmark only: BENCH_NO_AUTH skips password and Hawk checks. Never on in a deployment. */
-  benchNoAuth: boolean;
 }
 
 /**
@@ -286,7 +284,7 @@ const fields = z.object({
   QUOTA_SIZE_KB: num(5120, 0, 1e12),
   BATCH_MAX_COUNT: int(100, 1, 100_000),
   BATCH_MAX_BYTES: int(1_048_576, 1, 1024 * 1024 * 1024),
-  RETRY_AFTER: int(1800, 0, 7 * 86400),
+  RETRY_AFTER: int(10, 0, 7 * 86400),
   PBKDF2_ITERATIONS: int(100_000, 10_000, 100_000),
   // Account recovery
   DEV_MODE: bool(false),
@@ -333,8 +331,6 @@ const fields = z.object({
   OPERATOR_NAME: checked((s) => s.length <= 200, "at most 200 characters"),
   OPERATOR_CONTACT: checked((s) => EMAIL.test(s) || isUrl(s), "expected an e-mail address or an http(s) URL"),
   PRIVACY_POLICY_URL: url(),
-  // Benchmark only: exactly "1" turns it on (nothing that merely looks true).
-  BENCH_NO_AUTH: text(),
 });
 
 type Fields = z.output<typeof fields>;
@@ -448,7 +444,6 @@ const schema = z.pipe(
         contact: contact === undefined ? null : { kind: EMAIL.test(contact) ? "email" : "url", value: contact },
         privacyPolicyUrl: v.PRIVACY_POLICY_URL ?? null,
       },
-      benchNoAuth: v.BENCH_NO_AUTH === "1",
     };
   }),
 );

@@ -203,19 +203,6 @@ export const credentialCache = {
   },
 };
 
-let benchWarned = false;
-function benchNoAuth(env: Env): boolean {
-  const on = getConfig(env).benchNoAuth;
-  if (on && !benchWarned) {
-    benchWarned = true;
-    console.warn(
-      "!!!!!!!! BENCH_NO_AUTH=1: PASSWORDS ARE NOT CHECKED. Any password logs in to any active account. " +
-        "Benchmark harness only; never set this on a real deployment. !!!!!!!!",
-    );
-  }
-  return on;
-}
-
 export type VerifiedAccount = { ok: true; userid: number; hash: string } | { ok: false };
 
 /**
@@ -238,7 +225,6 @@ export async function verifyCredentials(
     return { ok: false };
   }
   const stored = row.password;
-  if (benchNoAuth(env)) return { ok: true, userid: row.userid, hash: stored };
 
   const mac = await passwordMac(password);
   const entry = entryFor(username, row.userid, stored);
@@ -314,7 +300,7 @@ export async function rememberPassword(username: string, userid: number, hash: s
  */
 export async function cachedLogin(env: Env, username: string, password: string): Promise<{ ok: true; userid: number } | null> {
   const cached = cache.get(username);
-  if (!cached?.good || benchNoAuth(env)) return null;
+  if (!cached?.good) return null;
   const mac = await passwordMac(password);
   if (!timingSafeEqual(cached.good, mac)) return null;
   const row = await findAccount(env, username);
@@ -323,7 +309,7 @@ export async function cachedLogin(env: Env, username: string, password: string):
   return { ok: true, userid: row.userid };
 }
 
-/** The check behind HTTP Basic on every 1.x route (imported by src/routes/legacy-router.ts). */
+/** The check behind HTTP Basic on every 1.x route (imported by src/routes/pipeline-1x.ts). */
 export async function authenticateAccount(
   env: Env,
   ctx: ExecutionContext,
