@@ -102,7 +102,6 @@ async function putOne(
   }
   const r = await callStore(() =>
     store(c).put({
-      dialect: "1.1",
       collection,
       record,
       quota: quotaLimit(c.config),
@@ -119,7 +118,8 @@ async function getCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const filter = parseListQuery(collection, c.query);
   const format = negotiate(c.accept);
-  const r = await callStore(() => store(c).list({ ...filter, dialect: "1.1" }));
+  const r = await callStore(() => store(c).list(filter));
+  if (!r.ok) fail(r.failure, collection);
   const items = filter.full ? r.records.map(renderRecord) : r.records.map((rec) => pyString(rec.id));
   return new Response(renderList(items, format), {
     headers: {
@@ -135,8 +135,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   const ius = parseIfUnmodifiedSince(c.req);
   const body = parseJsonBody(await readBody(c.req));
   const failed: Record<string, string[]> = {};
-  // defineProperty, not assignment: a record id "__proto__" must become a key like
-  // any other (a null-prototype object would not survive the RPC to the store).
+  // defineProperty, not assignment: a record id "__proto__" must become a key like any other.
   const fail1 = (key: string, message: string) =>
     Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
   const records: RecordFields[] = [];
@@ -190,10 +189,8 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   }
   const r = await callStore(() =>
     store(c).post({
-      dialect: "1.1",
       collection,
       records,
-      failed,
       quota: quotaLimit(c.config),
       ifUnmodifiedSince: ius,
       rejectAfterChecks,
@@ -201,7 +198,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   );
   if (!r.ok) fail(r.failure, collection);
   // A record id failing after an earlier success keeps both entries, as the reference reports them.
-  const failedText = renderMap(Object.entries(r.failed).map(([k, v]) => [k, v]));
+  const failedText = renderMap(Object.entries(failed).map(([k, v]) => [k, v]));
   const body11 = `{"failed": ${failedText}, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
   return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
 }
@@ -212,18 +209,20 @@ export const storage11Routes: LegacyRoute[] = [
     pattern: re("/info/collections"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTimestamps());
+      const r = await callStore(() => store(c).info({ view: "collections" }));
+      if (!r.ok) fail(r.failure, "");
+      const collections = r.collections ?? [];
       const format = negotiate(c.accept);
       const headers = {
-        "X-Weave-Records": String(r.collections.length),
+        "X-Weave-Records": String(collections.length),
         "X-Weave-Timestamp": formatTs(r.ts),
       };
       if (format !== "json") {
         // REF-QUIRK (§7.3): only the keys survive the list encodings.
-        const body = renderList(r.collections.map(([name]) => pyString(name)), format);
+        const body = renderList(collections.map(([name]) => pyString(name)), format);
         return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
       }
-      return jsonResponse(renderMap(r.collections.map(([n, m]) => [n, m === null ? null : new Raw(formatTs(m))])), headers);
+      return jsonResponse(renderMap(collections.map(([n, m]) => [n, m === null ? null : new Raw(formatTs(m))])), headers);
     },
   },
   {
@@ -231,14 +230,16 @@ export const storage11Routes: LegacyRoute[] = [
     pattern: re("/info/collection_counts"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTotals("1.1"));
+      const r = await callStore(() => store(c).info({ view: "counts" }));
+      if (!r.ok) fail(r.failure, "");
+      const totals = r.totals ?? [];
       const format = negotiate(c.accept);
-      const headers = { "X-Weave-Records": String(r.totals.length), "X-Weave-Timestamp": formatTs(r.ts) };
+      const headers = { "X-Weave-Records": String(totals.length), "X-Weave-Timestamp": formatTs(r.ts) };
       if (format !== "json") {
-        const body = renderList(r.totals.map((t) => pyString(t.name)), format);
+        const body = renderList(totals.map((t) => pyString(t.name)), format);
         return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
       }
-      return jsonResponse(renderMap(r.totals.map((t) => [t.name, t.records])), headers);
+      return jsonResponse(renderMap(totals.map((t) => [t.name, t.records])), headers);
     },
   },
   {
@@ -246,9 +247,10 @@ export const storage11Routes: LegacyRoute[] = [
     pattern: re("/info/quota"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).usage("1.1"));
+      const r = await callStore(() => store(c).info({ view: "quota" }));
+      if (!r.ok) fail(r.failure, "");
       const limit = c.config.useQuota ? String(c.config.quotaSizeKb) : "null";
-      return stamped(`[${pyFloat(r.used / 1024).text}, ${limit}]`, r.ts);
+      return stamped(`[${pyFloat((r.used ?? 0) / 1024).text}, ${limit}]`, r.ts);
     },
   },
   {
@@ -256,8 +258,9 @@ export const storage11Routes: LegacyRoute[] = [
     pattern: re("/info/collection_usage"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTotals("1.1"));
-      return stamped(renderMap(r.totals.map((t) => [t.name, pyFloat(t.bytes / 1024)])), r.ts);
+      const r = await callStore(() => store(c).info({ view: "usage" }));
+      if (!r.ok) fail(r.failure, "");
+      return stamped(renderMap((r.totals ?? []).map((t) => [t.name, pyFloat(t.bytes / 1024)])), r.ts);
     },
   },
   {
@@ -287,7 +290,7 @@ export const storage11Routes: LegacyRoute[] = [
       const filter = parseListQuery(collection, c.query);
       const ius = parseIfUnmodifiedSince(c.req);
       const { full: _full, ...selection } = filter;
-      const r = await callStore(() => store(c).deleteRecords({ ...selection, dialect: "1.1", ifUnmodifiedSince: ius }));
+      const r = await callStore(() => store(c).deleteRecords({ ...selection, ifUnmodifiedSince: ius }));
       if (!r.ok) fail(r.failure, collection);
       return stamped(formatTs(r.ts), r.ts);
     },
@@ -297,8 +300,9 @@ export const storage11Routes: LegacyRoute[] = [
     pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).get("1.1", c.params.collection as string, c.params.id as string));
-      if (!r.record) throw new HttpError(404);
+      const collection = c.params.collection as string;
+      const r = await callStore(() => store(c).get({ collection, id: c.params.id as string }));
+      if (!r.ok) fail(r.failure, collection);
       return stamped(renderRecord(r.record), r.ts);
     },
   },
@@ -331,7 +335,8 @@ export const storage11Routes: LegacyRoute[] = [
     auth: "basic",
     async handler(c) {
       if (!c.req.headers.has("X-Confirm-Delete")) throw new WeaveError(WeaveCode.INVALID_WRITE);
-      const r = await callStore(() => store(c).deleteAll());
+      const r = await callStore(() => store(c).deleteStorage({}));
+      if (!r.ok) fail(r.failure, "");
       return stamped(formatTs(r.ts), r.ts);
     },
   },
