@@ -9,7 +9,7 @@
  */
 import { formatTs } from "../lib/timestamp";
 import type { RecordFields, SortOrder, StoredRecord } from "../storage/types";
-import { isJsonObject, JsonNumber, parseJsonBody, utf8Length, type JsonIn } from "./v1_1";
+import { hasLoneSurrogate, isJsonObject, JsonNumber, parseJsonBody, utf8Length, type JsonIn } from "./v1_1";
 
 // ------------------------------------------------------------------ errors
 
@@ -327,7 +327,8 @@ export function validateBso(obj: { [k: string]: JsonIn }): BsoVerdict {
     fields.ttl = n === 0 ? 0 : n;
   }
   if (obj.payload !== undefined && obj.payload !== null) {
-    if (typeof obj.payload !== "string") return { ok: false, error: "invalid payload" };
+    // SQLite stores UTF-8, which cannot hold a lone surrogate: it would be stored altered.
+    if (typeof obj.payload !== "string" || hasLoneSurrogate(obj.payload)) return { ok: false, error: "invalid payload" };
     fields.payload = obj.payload;
   }
   return id === undefined ? { ok: true, fields } : { ok: true, fields, id };

@@ -54,6 +54,7 @@ function fail(f: Failure, collection: string): never {
       throw new HttpError(404);
     case "not-modified":
     case "batch-not-found":
+    case "too-large":
       // 1.5-only outcomes (X-If-Modified-Since, batches): 1.1 never asks for them.
       throw new Error(`unexpected storage failure for 1.1: ${f.kind}`);
   }

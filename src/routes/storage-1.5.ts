@@ -104,6 +104,8 @@ function fail(f: Failure, ts: number): never {
       throw new SyncError(404, Code15.GENERIC, { [WEAVE_TIMESTAMP]: formatTs(ts) });
     case "batch-not-found":
       throw new SyncError(400, Code15.GENERIC, { [WEAVE_TIMESTAMP]: formatTs(ts) });
+    case "too-large":
+      throw new SyncError(400, Code15.SIZE_LIMIT, { [WEAVE_TIMESTAMP]: formatTs(ts) });
   }
 }
 
@@ -198,7 +200,8 @@ function parsePostItems(items: JsonIn[], collection: string, lim: Storage15Confi
     if (typeof item.payload === "string" && isKnownBadPayload(collection, item.payload)) throw badRequest(Code15.INVALID_BSO);
     objects.push(item);
   }
-  const failed: Record<string, string[]> = {};
+  // Null prototype: an id such as "__proto__" is a key like any other.
+  const failed: Record<string, string[]> = Object.create(null);
   const valid: RecordFields[] = [];
   let bytes = 0;
   for (const item of objects) {
@@ -331,7 +334,14 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const { records, failed } = parsePostItems(items, collection, lim);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
-      store(c).post({ collection, records, quota: lim.quotaBytes, ...pre, batch }),
+      store(c).post({
+        collection,
+        records,
+        quota: lim.quotaBytes,
+        ...pre,
+        batch,
+        batchLimits: { records: lim.maxTotalRecords, bytes: lim.maxTotalBytes },
+      }),
     );
     if (!r.ok) fail(r.failure, r.ts);
     if (r.batch !== undefined) {

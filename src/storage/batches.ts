@@ -45,6 +45,8 @@ const SQL = {
                  FROM batch_items b
                  WHERE b.batch_id = ?2 AND bso.collection = ?1 AND bso.id = b.id
                    AND (bso.expiry IS NULL OR bso.expiry > ?3)`,
+  totals: `SELECT COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes FROM batch_items WHERE batch_id = ?`,
+  stagedBytes: `SELECT COALESCE(SUM(i.payload_size), 0) AS bytes FROM batch_items i JOIN batches b ON b.id = i.batch_id WHERE b.created > ?`,
   deleteItems: `DELETE FROM batch_items WHERE batch_id = ?`,
   delete: `DELETE FROM batches WHERE id = ?`,
   deleteStaleItems: `DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM batches WHERE created <= ?)`,
@@ -86,6 +88,16 @@ export class Batches {
         r.ttl ?? null,
       );
     }
+  }
+
+  /** Distinct records and payload units staged in a batch so far (later stagings of an id replace earlier ones). */
+  totals(id: string): { records: number; bytes: number } {
+    return this.sql.one<{ records: number; bytes: number }>(SQL.totals, id) ?? { records: 0, bytes: 0 };
+  }
+
+  /** Payload units staged in every batch still valid at T: they count toward the quota before they are committed. */
+  stagedBytes(ts: number): number {
+    return this.sql.one<{ bytes: number }>(SQL.stagedBytes, ts - BATCH_LIFETIME_MS)?.bytes ?? 0;
   }
 
   /**

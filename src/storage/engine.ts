@@ -259,9 +259,16 @@ export class StorageEngine {
     if (this.profile.collectionStamps) this.sql.run(SQL.setMeta, STORAGE_TOMBSTONE_KEY, cx.ts);
   }
 
-  private quotaCheck(quota: number | null, cx: UnitContext): Failure | null {
+  /**
+   * The write is refused when the store already holds `quota` units or more:
+   * live records plus what open batches have staged, except the batch this
+   * request commits (its staging was accepted already), so the write that
+   * crosses the quota is accepted and the next one refused.
+   */
+  private quotaCheck(quota: number | null, cx: UnitContext, committing?: string): Failure | null {
     if (quota === null) return null;
-    cx.usedBefore = this.usedUnits(cx);
+    const staged = this.batches.stagedBytes(cx.ts) - (committing === undefined ? 0 : this.batches.totals(committing).bytes);
+    cx.usedBefore = this.usedUnits(cx) + staged;
     return cx.usedBefore >= quota ? { kind: "over-quota" } : null;
   }
 
@@ -349,13 +356,14 @@ export class StorageEngine {
         verdict: () => rejected(p.rejectAfterChecks),
         batch: (cx) =>
           batch?.id != null && !this.batches.isOpen(batch.id, p.collection, cx.ts) ? { kind: "batch-not-found" } : null,
-        quota: (cx) => this.quotaCheck(p.quota, cx),
+        quota: (cx) => this.quotaCheck(p.quota, cx, batch?.commit ? (batch.id ?? undefined) : undefined),
       },
       run: (cx): Omit<PostResult, "ts" | "lastModified"> & { lastModified?: number } => {
         const success = p.records.map((r) => r.id);
         if (batch) {
           const id = batch.id ?? this.batches.open(p.collection, cx.ts);
           this.batches.stage(id, p.records, this.profile.payloadSize);
+          if (p.batchLimits && exceeds(this.batches.totals(id), p.batchLimits)) throw new Refusal({ kind: "too-large" });
           if (!batch.commit) {
             cx.stamp = false;
             return { success, usedBefore: cx.usedBefore, batch: id };
@@ -617,6 +625,10 @@ function conditionFailure(p: Preconditions, lastModified: number | null): Failur
     return { kind: "precondition-failed", lastModified };
   }
   return null;
+}
+
+function exceeds(t: { records: number; bytes: number }, max: { records: number; bytes: number }): boolean {
+  return t.records > max.records || t.bytes > max.bytes;
 }
 
 function rejected(code: number | undefined): Failure | null {

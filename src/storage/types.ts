@@ -65,7 +65,10 @@ export interface Preconditions {
 }
 
 export interface QuotaParams {
-  /** Refuse writes once stored units reach this many (profile units). Null: no quota. */
+  /**
+   * Refuse writes once stored units reach this many (profile units; records
+   * staged in open batches count as stored). Null: no quota.
+   */
   quota: number | null;
 }
 
@@ -122,6 +125,12 @@ export interface PostParams extends Preconditions, QuotaParams {
    * `{ id: null, commit: true }`). `id: null` starts a new batch.
    */
   batch?: { id: string | null; commit: boolean };
+  /**
+   * Most records and payload units one batch may accumulate over all its
+   * requests (storage-1.5 §9.5); a request that would pass either is refused
+   * with "too-large" and stages nothing. Absent: no limit.
+   */
+  batchLimits?: { records: number; bytes: number };
 }
 
 export interface DeleteParams extends RecordFilter, Preconditions {}
@@ -141,7 +150,9 @@ export type Failure =
   | { kind: "rejected"; code: number }
   | { kind: "not-found" }
   /** The batch id is unknown, expired, committed, or belongs to another collection. */
-  | { kind: "batch-not-found" };
+  | { kind: "batch-not-found" }
+  /** A batch would exceed its totals (PostParams.batchLimits). */
+  | { kind: "too-large" };
 
 export type Result<T> = ({ ok: true } & T) | { ok: false; failure: Failure; ts: number };
 
