@@ -18,7 +18,7 @@
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
 import { profileForCode, type CheckName, type Profile } from "./profile";
-import { migrate } from "./schema";
+import { migrate, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
 import type {
   DeleteParams,
@@ -80,8 +80,16 @@ const SQL = {
   collectionTotals: `SELECT name, records, bytes FROM collections WHERE records > 0 ORDER BY name`,
   expiredTotals: `SELECT collection, COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes
                   FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
-  totalBytes: `SELECT COALESCE(SUM(bytes), 0) AS bytes FROM collections`,
-  expiredBytes: `SELECT COALESCE(SUM(payload_size), 0) AS bytes FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
+  /** Quota units stored, expired rows included, per `Profile.quotaCounts`. */
+  totalUnits: {
+    payload: `SELECT COALESCE(SUM(bytes), 0) AS units FROM collections`,
+    record: `SELECT COALESCE(SUM(size), 0) AS units FROM collections`,
+  },
+  /** Quota units of expired rows, per `Profile.quotaCounts`. */
+  expiredUnits: {
+    payload: `SELECT COALESCE(SUM(payload_size), 0) AS units FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
+    record: `SELECT COALESCE(SUM(${recordSize("bso")}), 0) AS units FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
+  },
   getRecord: `SELECT ${RECORD_COLUMNS} FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   rowExists: `SELECT 1 AS n FROM bso WHERE collection = ? AND id = ?`,
@@ -533,10 +541,11 @@ export class StorageEngine {
     return totals;
   }
 
-  /** Payload units of all live records. */
+  /** Quota units of all live records. */
   private usedUnits(cx: UnitContext): number {
-    const total = this.sql.one<{ bytes: number }>(SQL.totalBytes)?.bytes ?? 0;
-    const expired = this.sql.one<{ bytes: number }>(SQL.expiredBytes, cx.visibleAt)?.bytes ?? 0;
+    const counts = this.profile.quotaCounts;
+    const total = this.sql.one<{ units: number }>(SQL.totalUnits[counts])?.units ?? 0;
+    const expired = this.sql.one<{ units: number }>(SQL.expiredUnits[counts], cx.visibleAt)?.units ?? 0;
     return total - expired;
   }
 

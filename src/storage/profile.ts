@@ -27,6 +27,14 @@ export interface Profile {
   /** Size of a payload in quota units: 1.1 counts characters (UTF-16 units), 1.5 UTF-8 bytes. */
   payloadSize(payload: string): number;
   /**
+   * What the quota counts (and `info/quota` reports): `payload` (1.5, as
+   * syncstorage-rs: payload bytes) or `record` (1.1: what a record really
+   * occupies, its payload plus its id, parentid, predecessorid and a fixed
+   * overhead; see `recordSize` in src/storage/schema.ts), so that records
+   * with empty payloads cannot fill a store for free.
+   */
+  readonly quotaCounts: "payload" | "record";
+  /**
    * The instant TTLs count from and visibility is judged at, for a request
    * stamped `ts` arriving at wall clock `wallMs`: 1.1 uses whole seconds of
    * wall clock (storage-1.1 §12), 1.5 the request's timestamp (storage-1.5 §4.2).
@@ -91,6 +99,7 @@ export const PROFILE_1_1: Profile = {
   protocol: "1.1",
   code: 11,
   payloadSize: (payload) => payload.length,
+  quotaCounts: "record",
   visibleAt: (_ts, wallMs) => Math.floor(wallMs / 1000) * 1000,
   collectionStamps: false,
   upsert: { replaceExpired: false, defaultPayload: null, stamps: stamps11, stampsInserts: false, resetsExpiry: true },
@@ -111,6 +120,7 @@ export const PROFILE_1_5: Profile = {
   protocol: "1.5",
   code: 15,
   payloadSize: (payload) => encoder.encode(payload).length,
+  quotaCounts: "payload",
   visibleAt: (ts) => ts,
   collectionStamps: true,
   upsert: { replaceExpired: true, defaultPayload: "", stamps: stamps15, stampsInserts: true, resetsExpiry: false },

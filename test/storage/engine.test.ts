@@ -6,7 +6,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { PURGE_GRACE_MS, type StorageEngine } from "../../src/storage/engine";
 import { PROFILE_1_1, PROFILE_1_5 } from "../../src/storage/profile";
-import { MIGRATIONS, migrate } from "../../src/storage/schema";
+import { MIGRATIONS, migrate, RECORD_OVERHEAD } from "../../src/storage/schema";
 import type { SqlPort } from "../../src/storage/sql";
 import type { StoreApi } from "../../src/storage/stub";
 import * as support from "./support";
@@ -101,11 +101,15 @@ describe("engine: writes", () => {
 
   it("storage-1.1 §11: the write that crosses the quota is accepted, the next one refused", async () => {
     await withEngine((e) => {
-      const a = put(e, "c", { id: "1", payload: "x".repeat(90) }, { quota: 100 });
+      // A record occupies payload + id + parentid + predecessorid + RECORD_OVERHEAD units.
+      const a = put(e, "c", { id: "1", payload: "x".repeat(90), parentid: "pp" }, { quota: 200 });
       expect(a).toMatchObject({ ok: true, usedBefore: 0 });
-      const b = put(e, "c", { id: "2", payload: "x".repeat(90) }, { quota: 100 });
-      expect(b).toMatchObject({ ok: true, usedBefore: 90 });
-      expect(put(e, "c", { id: "3", payload: "x" }, { quota: 100 })).toMatchObject({ ok: false, failure: { kind: "over-quota" } });
+      const b = put(e, "c", { id: "2", payload: "x".repeat(90) }, { quota: 200 });
+      expect(b).toMatchObject({ ok: true, usedBefore: 90 + 1 + 2 + RECORD_OVERHEAD });
+      expect(put(e, "c", { id: "3", payload: "x" }, { quota: 200 })).toMatchObject({ ok: false, failure: { kind: "over-quota" } });
+      // A partial update that drops nothing keeps the count; one that grows a field grows it.
+      put(e, "c", { id: "2", sortindex: 3, predecessorid: "qqqq" });
+      expect(used(e)).toBe(2 * (90 + 1 + RECORD_OVERHEAD) + 2 + 4);
     });
   });
 });
@@ -123,7 +127,7 @@ describe("engine: TTL and totals", () => {
       expect(record(e, "tabs", "t")).toBeNull();
       expect(support.ids(e, "tabs")).toEqual(["u"]);
       expect(totals(e)).toEqual([{ name: "tabs", records: 1, bytes: 2 }]);
-      expect(used(e)).toBe(2);
+      expect(used(e)).toBe(2 + 1 + RECORD_OVERHEAD);
       expect(collections(e)?.map(([name]) => name)).toEqual(["tabs"]);
     });
   });
@@ -177,6 +181,29 @@ describe("engine: schema", () => {
       const latest = Math.max(...MIGRATIONS.map((m) => m.version));
       expect(migrate(sql)).toBe(latest);
       expect(sql.one<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema_version'`)?.value).toBe(latest);
+    });
+  });
+
+  it("migration 3 computes the record occupancy of a version-2 store's existing rows", async () => {
+    await withEngine((_e, _clock, sql) => {
+      // Roll this store back to version 2 with rows written then, and upgrade it again.
+      sql.run(`DROP TRIGGER bso_insert`);
+      sql.run(`DROP TRIGGER bso_delete`);
+      sql.run(`DROP TRIGGER bso_update`);
+      sql.run(`DROP TABLE bso`);
+      sql.run(`DROP TABLE collections`);
+      sql.run(`DROP TABLE batch_items`);
+      sql.run(`DROP TABLE batches`);
+      sql.run(`DELETE FROM meta`);
+      expect(migrate(sql, MIGRATIONS.filter((m) => m.version <= 2))).toBe(2);
+      sql.run(`INSERT INTO bso (collection, id, parentid, payload, payload_size, modified) VALUES ('c', 'abc', 'p', 'xy', 2, 10), ('c', 'd', NULL, NULL, 0, NULL)`);
+      expect(migrate(sql)).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
+      const row = sql.one<{ size: number; bytes: number; records: number }>(`SELECT size, bytes, records FROM collections WHERE name = 'c'`);
+      expect(row).toEqual({ size: 2 + 3 + 1 + RECORD_OVERHEAD + 1 + RECORD_OVERHEAD, bytes: 2, records: 2 });
+      // The new triggers keep it exact.
+      sql.run(`UPDATE bso SET parentid = NULL WHERE id = 'abc'`);
+      sql.run(`DELETE FROM bso WHERE id = 'd'`);
+      expect(sql.one(`SELECT size FROM collections WHERE name = 'c'`)).toEqual({ size: 2 + 3 + RECORD_OVERHEAD });
     });
   });
 

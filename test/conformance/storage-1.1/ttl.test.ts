@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { StorageEngine } from "../../../src/storage/engine";
 import { PROFILE_1_1 } from "../../../src/storage/profile";
+import { RECORD_OVERHEAD } from "../../../src/storage/schema";
 import type { RecordFields } from "../../../src/storage/types";
 import * as engine from "../../storage/support";
 import { call, expectError, expectOk, PLAIN, plain, register, tsMs } from "./_helpers";
@@ -41,7 +42,7 @@ describe("TTL (engine, fake clock)", () => {
       if (!live.ok || !dying.ok) throw new Error("write failed");
       clock.now += 5000;
       expect(engine.totals(e)).toEqual([{ name: "c", records: 1, bytes: 3 }]);
-      expect(engine.used(e)).toBe(3);
+      expect(engine.used(e)).toBe(3 + "live".length + RECORD_OVERHEAD);
       expect(engine.collections(e)).toEqual([["c", dying.ts]]);
     });
   });
