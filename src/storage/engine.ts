@@ -17,7 +17,7 @@
  */
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
-import { profileForCode, type CheckName, type Profile } from "./profile";
+import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
 import type {
@@ -27,6 +27,7 @@ import type {
   GetResult,
   InfoParams,
   InfoResult,
+  ListCursor,
   ListParams,
   ListResult,
   PostParams,
@@ -416,7 +417,7 @@ export class StorageEngine {
         } else {
           const { where, bindings } = this.filterClause(p, null);
           this.sql.run(
-            `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})`,
+            `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})`,
             ...bindings,
           );
           this.touch(p.collection, cx);
@@ -550,26 +551,28 @@ export class StorageEngine {
   }
 
   private page(p: ListParams, cx: UnitContext): Omit<ListResult, "ts" | "lastModified"> {
+    const order = this.profile.order[p.sort ?? "default"];
     const { where, bindings } = this.filterClause(p, cx.visibleAt);
-    let bound = "";
     if (p.offsetBound !== undefined && p.sort !== "index") {
-      bound = p.sort === "oldest" ? " AND modified >= ?" : " AND modified <= ?";
+      where.push(p.sort === "oldest" ? "modified >= ?" : "modified <= ?");
       bindings.push(p.offsetBound);
     }
+    const selected = { where: [...where], bindings: [...bindings] };
+    if (p.after) keysetAfter(order, p.after, where, bindings);
     const offset = clampCount(p.offset ?? 0);
     let pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
     const select = (cols: string, n: number) =>
       this.sql.all<Record<string, SqlValue>>(
-        `SELECT ${cols} FROM bso WHERE ${where}${bound} ${this.orderClause(p)} ${limitClause(n, offset)}`,
+        `SELECT ${cols} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order)} ${limitClause(n, offset)}`,
         ...bindings,
       );
     let more = false;
     if (p.full && p.pageBytes !== undefined && pageSize > 0) {
       // Sizes first (cheap), so that a page of large records stops within the byte budget.
-      const sizes = select("payload_size", pageSize);
+      const sizes = select(`${recordSize("bso")} AS size`, pageSize);
       let total = 0;
       for (let i = 0; i < sizes.length; i++) {
-        total += Number(sizes[i]?.payload_size ?? 0);
+        total += Number(sizes[i]?.size ?? 0);
         if (i > 0 && total > p.pageBytes) {
           pageSize = i;
           more = true;
@@ -577,19 +580,29 @@ export class StorageEngine {
         }
       }
     }
-    if (pageSize === Infinity) return { records: select(p.full ? RECORD_COLUMNS : "id", Infinity).map(toRecord) };
+    const cols = `${p.full ? RECORD_COLUMNS : "id"}, ${order.tie} AS tie_${order.column ? `, ${order.column} AS key_` : ""}`;
+    if (pageSize === Infinity) return { records: select(cols, Infinity).map(toRecord) };
     // One row more than the page tells whether another page follows.
-    const rows = select(p.full ? RECORD_COLUMNS : "id", pageSize + 1);
+    const rows = select(cols, pageSize + 1);
     more = more || (pageSize > 0 && rows.length > pageSize);
-    const records = rows.slice(0, pageSize).map(toRecord);
-    return more ? { records, nextOffset: offset + pageSize } : { records };
+    const page = rows.slice(0, pageSize);
+    const records = page.map(toRecord);
+    const last = page[page.length - 1];
+    if (!more || !last) return { records };
+    const cursor: ListCursor = { key: (last.key_ as number | null | undefined) ?? null, tie: last.tie_ as number | string };
+    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + pageSize, cursor };
+    if (p.count) {
+      const n = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM bso WHERE ${selected.where.join(" AND ")}`, ...selected.bindings)?.n ?? 0;
+      out.total = Math.max(0, Math.min(p.limit === undefined ? Infinity : clampCount(p.limit), n - offset));
+    }
+    return out;
   }
 
   private orderClause(f: RecordFilter): string {
-    return this.profile.order[f.sort ?? "default"];
+    return orderBy(this.profile.order[f.sort ?? "default"]);
   }
 
-  private filterClause(f: RecordFilter, visibleAt: number | null): { where: string; bindings: SqlValue[] } {
+  private filterClause(f: RecordFilter, visibleAt: number | null): { where: string[]; bindings: SqlValue[] } {
     const where = ["collection = ?"];
     const bindings: SqlValue[] = [f.collection];
     if (visibleAt !== null) {
@@ -611,7 +624,7 @@ export class StorageEngine {
       where.push(test);
       bindings.push(typeof v === "number" ? clampReal(v) : v);
     }
-    return { where: where.join(" AND "), bindings };
+    return { where, bindings };
   }
 }
 
@@ -634,6 +647,29 @@ function conditionFailure(p: Preconditions, lastModified: number | null): Failur
     return { kind: "precondition-failed", lastModified };
   }
   return null;
+}
+
+function orderBy(o: Order): string {
+  return o.column === null ? `ORDER BY ${o.tie} ${o.tieDir}` : `ORDER BY ${o.column} ${o.dir}, ${o.tie} ${o.tieDir}`;
+}
+
+/**
+ * Narrows a listing to the rows after `c` in order `o` (keyset paging).
+ * NULL sort values come first in ascending order and last in descending.
+ */
+function keysetAfter(o: Order, c: ListCursor, where: string[], bindings: SqlValue[]): void {
+  const tieAfter = `${o.tie} ${o.tieDir === "ASC" ? ">" : "<"} ?`;
+  if (o.column === null) {
+    where.push(tieAfter);
+    bindings.push(c.tie);
+  } else if (c.key === null) {
+    where.push(`((${o.column} IS NULL AND ${tieAfter})${o.dir === "ASC" ? ` OR ${o.column} IS NOT NULL` : ""})`);
+    bindings.push(c.tie);
+  } else {
+    const after = `${o.column} ${o.dir === "ASC" ? ">" : "<"} ? OR (${o.column} = ? AND ${tieAfter})`;
+    where.push(`(${after}${o.dir === "DESC" ? ` OR ${o.column} IS NULL` : ""})`);
+    bindings.push(c.key, c.key, c.tie);
+  }
 }
 
 function exceeds(t: { records: number; bytes: number }, max: { records: number; bytes: number }): boolean {

@@ -16,8 +16,19 @@ export type Protocol = "1.1" | "1.5";
 /** Checks an operation may run before its writes; their order is part of the protocol. */
 export type CheckName = "precondition" | "quota" | "verdict" | "batch";
 
-/** A column and direction of a listing's order, before the tie-break. */
+/** A listing's order by name (no `sort`: "default"). */
 export type SortKey = "oldest" | "newest" | "index" | "default";
+
+/**
+ * A listing order: a column (none: the tie-break alone) and a unique
+ * tie-break. SQLite puts NULLs first in ascending and last in descending order.
+ */
+export interface Order {
+  column: "modified" | "sortindex" | null;
+  dir: "ASC" | "DESC";
+  tie: "rowid" | "id";
+  tieDir: "ASC" | "DESC";
+}
 
 export interface Profile {
   readonly protocol: Protocol;
@@ -71,8 +82,8 @@ export interface Profile {
     resetsExpiry: boolean;
   };
 
-  /** `ORDER BY` of each listing order, tie-break included. */
-  readonly order: Record<SortKey, string>;
+  /** Each listing order, tie-break included. */
+  readonly order: Record<SortKey, Order>;
 
   /** Check order of a PUT and of a POST (storage-1.1 §8.7, §8.8; storage-1.5 §8.1, §8.2, §9). */
   readonly checks: { put: readonly CheckName[]; post: readonly CheckName[] };
@@ -105,10 +116,10 @@ export const PROFILE_1_1: Profile = {
   upsert: { replaceExpired: false, defaultPayload: null, stamps: stamps11, stampsInserts: false, resetsExpiry: true },
   // Ties in first-insertion order (rowid), as the SQLite reference returned rows.
   order: {
-    oldest: "ORDER BY modified ASC, rowid ASC",
-    newest: "ORDER BY modified DESC, rowid ASC",
-    index: "ORDER BY sortindex DESC, rowid ASC",
-    default: "ORDER BY rowid ASC",
+    oldest: { column: "modified", dir: "ASC", tie: "rowid", tieDir: "ASC" },
+    newest: { column: "modified", dir: "DESC", tie: "rowid", tieDir: "ASC" },
+    index: { column: "sortindex", dir: "DESC", tie: "rowid", tieDir: "ASC" },
+    default: { column: null, dir: "ASC", tie: "rowid", tieDir: "ASC" },
   },
   checks: { put: ["quota", "precondition", "verdict"], post: ["precondition", "verdict", "quota"] },
   expiredCountAsPresent: true,
@@ -126,10 +137,10 @@ export const PROFILE_1_5: Profile = {
   upsert: { replaceExpired: true, defaultPayload: "", stamps: stamps15, stampsInserts: true, resetsExpiry: false },
   // Ties by id, as syncstorage-rs orders them; the default order is newest first.
   order: {
-    oldest: "ORDER BY modified ASC, id ASC",
-    newest: "ORDER BY modified DESC, id DESC",
-    index: "ORDER BY sortindex DESC, id ASC",
-    default: "ORDER BY modified DESC, id DESC",
+    oldest: { column: "modified", dir: "ASC", tie: "id", tieDir: "ASC" },
+    newest: { column: "modified", dir: "DESC", tie: "id", tieDir: "DESC" },
+    index: { column: "sortindex", dir: "DESC", tie: "id", tieDir: "ASC" },
+    default: { column: "modified", dir: "DESC", tie: "id", tieDir: "DESC" },
   },
   checks: { put: ["precondition", "quota", "verdict"], post: ["precondition", "verdict", "batch", "quota"] },
   expiredCountAsPresent: false,

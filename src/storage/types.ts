@@ -81,9 +81,10 @@ export interface ListParams extends RecordFilter, Preconditions {
    */
   pageCap?: number;
   /**
-   * Full listings only: stop the page once the payload bytes of its records
-   * would exceed this (at least one record is always returned), so that an
-   * answer fits the Durable Object RPC and Worker memory. Absent: no cap.
+   * Full listings only: stop the page once the units its records occupy
+   * (payload, ids, overhead: `recordSize` in schema.ts) would exceed this (at
+   * least one record is always returned), so that an answer fits the Durable
+   * Object RPC and Worker memory. Absent: no cap.
    */
   pageBytes?: number;
   /**
@@ -91,6 +92,20 @@ export interface ListParams extends RecordFilter, Preconditions {
    * default order) or >= ms (oldest); ignored for sort=index.
    */
   offsetBound?: number;
+  /**
+   * Continue after this row of an earlier page (its `cursor`), in the same
+   * order: unlike an offset, rows deleted or added before it meanwhile do not
+   * shift the page. Use without `offset`.
+   */
+  after?: ListCursor;
+  /** When the listing does not fit one page, also count every row it selects (`total`). */
+  count?: boolean;
+}
+
+/** Where a listing stopped: the last row's sort value and tie-break. */
+export interface ListCursor {
+  key: number | null;
+  tie: number | string;
 }
 
 export interface RecordParams extends Preconditions {
@@ -185,6 +200,10 @@ export interface ListResult extends Stamped {
   records: StoredRecord[];
   /** Rows to skip for the next page, when there is one. */
   nextOffset?: number;
+  /** Where the next page starts (ListParams.after), when there is one. */
+  cursor?: ListCursor;
+  /** With ListParams.count, when there is a next page: rows the listing selects in all (limit and offset applied). */
+  total?: number;
 }
 
 export interface GetResult extends Stamped {
