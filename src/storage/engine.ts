@@ -18,7 +18,7 @@
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
-import { migrate, recordSize } from "./schema";
+import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
 import type {
   DeleteParams,
@@ -61,6 +61,9 @@ const SET_MODIFIED = 16;
 const SET_EXPIRY = 32;
 /** An expired row is replaced as if absent (its unsupplied fields take the inserted defaults). */
 const REPLACE_EXPIRED = 64;
+
+/** Longest record id of either protocol (storage-1.1 §5.2, storage-1.5 §4.1). */
+const MAX_ID_UNITS = 64;
 
 const RECORD_COLUMNS = "id, modified, payload, sortindex, parentid, predecessorid";
 
@@ -567,9 +570,10 @@ export class StorageEngine {
         ...bindings,
       );
     let more = false;
-    if (p.full && p.pageBytes !== undefined && pageSize > 0) {
+    // An ids-only page of ids at their longest may still pass the budget only when the cap is configured very high.
+    if (p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes)) {
       // Sizes first (cheap), so that a page of large records stops within the byte budget.
-      const sizes = select(`${recordSize("bso")} AS size`, pageSize);
+      const sizes = select(`${p.full ? recordSize("bso") : `length(id) + ${RECORD_OVERHEAD}`} AS size`, pageSize);
       let total = 0;
       for (let i = 0; i < sizes.length; i++) {
         total += Number(sizes[i]?.size ?? 0);

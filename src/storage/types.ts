@@ -81,10 +81,10 @@ export interface ListParams extends RecordFilter, Preconditions {
    */
   pageCap?: number;
   /**
-   * Full listings only: stop the page once the units its records occupy
-   * (payload, ids, overhead: `recordSize` in schema.ts) would exceed this (at
-   * least one record is always returned), so that an answer fits the Durable
-   * Object RPC and Worker memory. Absent: no cap.
+   * Stop the page once the units its records occupy (full: payload, ids,
+   * overhead, `recordSize` in schema.ts; ids only: id and overhead) would
+   * exceed this (at least one record is always returned), so that an answer
+   * fits the Durable Object RPC and Worker memory. Absent: no cap.
    */
   pageBytes?: number;
   /**

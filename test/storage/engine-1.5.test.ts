@@ -139,8 +139,11 @@ describe("engine 1.5: reads", () => {
       const one = ok(e.list({ collection: "c", full: true, pageCap: 100, pageBytes: 10, sort: "oldest", offset: 4 }));
       expect(one.records.map((r) => r.id)).toEqual(["5"]);
       expect(one.nextOffset).toBeUndefined();
-      const ids = ok(e.list({ collection: "c", full: false, pageCap: 100, pageBytes: 10 }));
+      // Ids only: each counts its id and the record overhead, so a roomy budget takes them all.
+      expect(ok(e.list({ collection: "c", full: false, pageCap: 100, pageBytes: 10 })).records).toHaveLength(1);
+      const ids = ok(e.list({ collection: "c", full: false, pageCap: 100, pageBytes: 5 * 17 }));
       expect(ids.records).toHaveLength(5);
+      expect(ids.nextOffset).toBeUndefined();
     });
   });
   it("storage-1.5 §12.1: preconditions use the level of the operation", async () => {

@@ -58,6 +58,17 @@ describe("engine: keyset pages read a listing exactly as one call would", () => 
     }
   }
 
+  it("an ids-only page stays within the byte budget when the record cap alone would not", async () => {
+    await withEngine(PROFILE_1_5, (e) => {
+      ok(e.post({ collection: "c", records: ["a", "b", "c"].map((ch) => ({ id: ch.repeat(64), payload: "" })), quota: null }));
+      // 2 ids of 64 + 16 units fit 170, a third does not.
+      const p = ok(e.list({ collection: "c", full: false, pageCap: 1000, pageBytes: 170, sort: "index" }));
+      expect(p.records).toHaveLength(2);
+      expect(p.nextOffset).toBe(2);
+      expect(ok(e.list({ collection: "c", full: false, pageCap: 2, pageBytes: 170 })).records).toHaveLength(2);
+    });
+  });
+
   it("storage-1.1: rows deleted between pages shift nothing: every untouched record is read exactly once", async () => {
     await withEngine(PROFILE_1_1, async (e, clock) => {
       seed(e, clock);
