@@ -20,7 +20,7 @@ const post = (e: StorageEngine, collection: string, records: RecordFields[], ext
   e.post({ collection, records, quota: null, ...extra });
 
 describe("engine 1.5: timestamps", () => {
-  it("storage-1.5 §5.4: a frozen clock still gives strictly increasing write stamps; reads never go below them", async () => {
+  it("S15-5.4: a frozen clock still gives strictly increasing write stamps; reads never go below them", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "1", payload: "a" }));
       const b = ok(put(e, "d", { id: "1", payload: "a" }));
@@ -34,7 +34,7 @@ describe("engine 1.5: timestamps", () => {
       ]);
     });
   });
-  it("storage-1.5 §5.3: collection deletion leaves a tombstone; DELETE storage keeps the timestamp monotonic", async () => {
+  it("S15-5.3: collection deletion leaves a tombstone; DELETE storage keeps the timestamp monotonic", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "1", payload: "a" }));
       const d = ok(e.deleteRecords({ collection: "c" }));
@@ -49,7 +49,7 @@ describe("engine 1.5: timestamps", () => {
 });
 
 describe("engine 1.5: ttl", () => {
-  it("storage-1.5 §4.2: visible iff expiry > T (strict), expiry = T + ttl s", async () => {
+  it("S15-4.2: visible iff expiry > T (strict), expiry = T + ttl s", async () => {
     await withEngine((e, clock) => {
       const w = ok(put(e, "c", { id: "1", payload: "a", ttl: 1 }));
       clock.now = w.ts + 990;
@@ -60,7 +60,7 @@ describe("engine 1.5: ttl", () => {
       expect(ok(e.info({ view: "quota" })).used).toBe(0);
     });
   });
-  it("storage-1.5 §9.6: batch ttl counts from the commit, not from staging", async () => {
+  it("S15-9.6: batch ttl counts from the commit, not from staging", async () => {
     await withEngine((e, clock) => {
       const staged = ok(post(e, "c", [{ id: "1", payload: "a", ttl: 10 }], { batch: { id: null, commit: false } }));
       clock.now += 9_000;
@@ -72,7 +72,7 @@ describe("engine 1.5: ttl", () => {
       expect(e.get({ collection: "c", id: "1" }).ok).toBe(false);
     });
   });
-  it("storage-1.5 §9.6: a commit over an expired record creates it from defaults", async () => {
+  it("S15-9.6: a commit over an expired record creates it from defaults", async () => {
     await withEngine((e, clock) => {
       put(e, "c", { id: "1", payload: "old", sortindex: 9, ttl: 1 });
       clock.now += 2_000;
@@ -84,7 +84,7 @@ describe("engine 1.5: ttl", () => {
 });
 
 describe("engine 1.5: batches", () => {
-  it("storage-1.5 §9.4: a batch is valid for 2 hours after creation", async () => {
+  it("S15-9.4: a batch is valid for 2 hours after creation", async () => {
     await withEngine((e, clock) => {
       const a = ok(post(e, "c", [{ id: "1", payload: "a" }], { batch: { id: null, commit: false } }));
       clock.now += BATCH_LIFETIME_MS - 1_000;
@@ -99,7 +99,7 @@ describe("engine 1.5: batches", () => {
       expect(ok(e.list({ collection: "c", full: false, pageCap: 100 })).records.map((r) => r.id)).toEqual(["2"]);
     });
   });
-  it("storage-1.5 §9.2: staging changes no timestamp; the commit stamps everything with one T", async () => {
+  it("S15-9.2: staging changes no timestamp; the commit stamps everything with one T", async () => {
     await withEngine((e) => {
       const before = storageModified(e);
       const s = ok(post(e, "c", [{ id: "1", payload: "a" }], { batch: { id: null, commit: false } }));
@@ -119,7 +119,7 @@ describe("engine 1.5: batches", () => {
 });
 
 describe("engine 1.5: reads", () => {
-  it("storage-1.5 §7.3: without a limit a listing stops at the page cap and says where to go on", async () => {
+  it("S15-7.3: without a limit a listing stops at the page cap and says where to go on", async () => {
     await withEngine((e) => {
       post(e, "c", [1, 2, 3, 4, 5].map((i) => ({ id: String(i), payload: "x" })));
       const p1 = ok(e.list({ collection: "c", full: false, pageCap: 2, sort: "index" }));
@@ -130,7 +130,7 @@ describe("engine 1.5: reads", () => {
       expect(p3.nextOffset).toBeUndefined();
     });
   });
-  it("storage-1.5 §7.3: a full listing stops within its byte budget (at least one record) and continues", async () => {
+  it("S15-7.3: a full listing stops within its byte budget (at least one record) and continues", async () => {
     await withEngine((e) => {
       post(e, "c", [1, 2, 3, 4, 5].map((i) => ({ id: String(i), payload: "x".repeat(100) })));
       const p1 = ok(e.list({ collection: "c", full: true, pageCap: 100, pageBytes: 250, sort: "oldest" }));
@@ -146,7 +146,7 @@ describe("engine 1.5: reads", () => {
       expect(ids.nextOffset).toBeUndefined();
     });
   });
-  it("storage-1.5 §12.1: preconditions use the level of the operation", async () => {
+  it("S15-12.1: preconditions use the level of the operation", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "a", payload: "x" }));
       const b = ok(put(e, "c", { id: "b", payload: "x" }));
@@ -162,7 +162,7 @@ describe("engine 1.5: reads", () => {
 });
 
 describe("engine 1.5: quota and dialect isolation", () => {
-  it("storage-1.5 §13.1: with a quota, a write that starts at or over it is refused", async () => {
+  it("S15-13.1: with a quota, a write that starts at or over it is refused", async () => {
     await withEngine((e) => {
       expect(put(e, "c", { id: "1", payload: "é".repeat(5) }, { quota: 10 }).ok).toBe(true);
       expect(ok(e.info({ view: "quota" })).used).toBe(10);
@@ -178,7 +178,7 @@ describe("engine 1.5: quota and dialect isolation", () => {
       expect(() => new StorageEngine(sql, PROFILE_1_1, () => clock.now)).toThrow(/protocol 1.5/);
     });
   });
-  it("storage-1.1 §8.1: a 1.1 store keeps no collection stamps; its info/collections is the newest record", async () => {
+  it("S11-8.1: a 1.1 store keeps no collection stamps; its info/collections is the newest record", async () => {
     await support.withEngine(PROFILE_1_1, (e) => {
       const w = ok(e.put({ collection: "c", record: { id: "1", payload: "a" }, quota: null }));
       expect(ok(e.info({ view: "collections" })).collections).toEqual([["c", w.modified]]);

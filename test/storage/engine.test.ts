@@ -23,7 +23,7 @@ const put = (e: StorageEngine, collection: string, record: Parameters<StorageEng
   e.put({ collection, record, quota: null, ...extra });
 
 describe("engine: timestamps", () => {
-  it("storage-1.1 §17 / storage-1.5 §5.4: writes in the same 10 ms tick get strictly increasing timestamps", async () => {
+  it("S11-17 / S15-5.4: writes in the same 10 ms tick get strictly increasing timestamps", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "a" });
       const b = put(e, "c", { id: "2", payload: "b" });
@@ -35,7 +35,7 @@ describe("engine: timestamps", () => {
     });
   });
 
-  it("storage-1.1 §6: server time is the clock rounded half-even to 10 ms", async () => {
+  it("S11-6: server time is the clock rounded half-even to 10 ms", async () => {
     await withEngine((e, clock) => {
       clock.now = 1_700_000_000_005; // .005 → even hundredth .00
       const a = put(e, "c", { id: "1", payload: "a" });
@@ -48,7 +48,7 @@ describe("engine: timestamps", () => {
 });
 
 describe("engine: writes", () => {
-  it("storage-1.1 §8.7: PUT without payload keeps modified on update and inserts NULL modified", async () => {
+  it("S11-8.7: PUT without payload keeps modified on update and inserts NULL modified", async () => {
     await withEngine((e, clock) => {
       const first = put(e, "c", { id: "1", payload: "a" });
       clock.now += 1000;
@@ -62,7 +62,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §8.8 step 6: POST stamps every element, payload or not", async () => {
+  it("S11-8.8 step 6: POST stamps every element, payload or not", async () => {
     await withEngine((e) => {
       put(e, "c", { id: "1", payload: "a" });
       const r = e.post({ collection: "c", records: [{ id: "1", sortindex: 2 }, { id: "2" }], quota: null });
@@ -72,7 +72,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §10: a failed precondition writes nothing; equality passes", async () => {
+  it("S11-10: a failed precondition writes nothing; equality passes", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "a" });
       if (!a.ok) throw new Error("write failed");
@@ -83,7 +83,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §8.7 order: quota is checked before the precondition, the body verdict last", async () => {
+  it("S11-8.7 order: quota is checked before the precondition, the body verdict last", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "x".repeat(100) });
       if (!a.ok) throw new Error("write failed");
@@ -93,13 +93,13 @@ describe("engine: writes", () => {
       expect(pre).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
       const body = put(e, "c", { id: "2", payload: "y" }, { quota: 1000, rejectAfterChecks: 6 });
       expect(body).toMatchObject({ ok: false, failure: { kind: "rejected", code: 6 } });
-      // A lone-object POST (storage-1.1 §8.8 step 1): the precondition wins over the quota.
+      // A lone-object POST (S11-8.8 step 1): the precondition wins over the quota.
       const lone = put(e, "c", { id: "2", payload: "y" }, { quota: 100, ifUnmodifiedSince: 0, preconditionFirst: true });
       expect(lone).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
     });
   });
 
-  it("storage-1.1 §11: the write that crosses the quota is accepted, the next one refused", async () => {
+  it("S11-11: the write that crosses the quota is accepted, the next one refused", async () => {
     await withEngine((e) => {
       // A record occupies payload + id + parentid + predecessorid + RECORD_OVERHEAD units.
       const a = put(e, "c", { id: "1", payload: "x".repeat(90), parentid: "pp" }, { quota: 200 });
@@ -115,7 +115,7 @@ describe("engine: writes", () => {
 });
 
 describe("engine: TTL and totals", () => {
-  it("storage-1.1 §12: ttl counts whole seconds; expired records vanish from reads and totals but not from info/collections", async () => {
+  it("S11-12: ttl counts whole seconds; expired records vanish from reads and totals but not from info/collections", async () => {
     await withEngine((e, clock) => {
       clock.now = 1_700_000_000_900;
       put(e, "tabs", { id: "t", payload: "abc", ttl: 2 });
@@ -132,7 +132,7 @@ describe("engine: TTL and totals", () => {
     });
   });
 
-  it("storage-1.1 §12: ttl 0 is invisible at once; a PUT without ttl makes a record permanent again", async () => {
+  it("S11-12: ttl 0 is invisible at once; a PUT without ttl makes a record permanent again", async () => {
     await withEngine((e, clock) => {
       put(e, "c", { id: "1", payload: "a", ttl: 0 });
       expect(record(e, "c", "1")).toBeNull();
@@ -225,7 +225,7 @@ describe("engine: schema", () => {
 });
 
 describe("UserStore (Durable Object shell)", () => {
-  it("storage-1.5 §4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
+  it("S15-4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
     const stub = freshStub("uid:");
     await stub.put({ collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
@@ -233,13 +233,13 @@ describe("UserStore (Durable Object shell)", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
   });
 
-  it("storage-1.1 §12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
+  it("S11-12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
     const stub = freshStub("acct:");
     await stub.put({ collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeNull();
   });
 
-  it("user-1.0 §7.3: wipe() erases every record and the object stays usable", async () => {
+  it("U10-7.3: wipe() erases every record and the object stays usable", async () => {
     const stub = freshStub("acct:") as unknown as StoreApi;
     await stub.put({ collection: "c", record: { id: "a", payload: "x" }, quota: null });
     await stub.wipe();

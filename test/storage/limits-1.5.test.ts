@@ -9,9 +9,9 @@ import { Client15 } from "../helpers/sync15";
 const bso = (id: string, payload = `p-${id}`) => ({ id, payload });
 const batchOf = (r: { json: unknown }) => (r.json as { batch: string }).batch;
 
-describe("storage-1.5 §9.5: batch totals are enforced from what the batch accumulated", () => {
+describe("S15-9.5: batch totals are enforced from what the batch accumulated", () => {
   it("max_total_records: appends up to the limit are accepted; the append that passes it → 400 / 17 and stages nothing", async () => {
-    const c = new Client15({ SYNC15_MAX_TOTAL_RECORDS: "3" });
+    const c = await Client15.create({ SYNC15_MAX_TOTAL_RECORDS: "3" });
     const first = await c.post("/storage/col?batch=true", [bso("a"), bso("b")]);
     expect(first.status).toBe(202);
     const id = batchOf(first);
@@ -27,7 +27,7 @@ describe("storage-1.5 §9.5: batch totals are enforced from what the batch accum
   });
 
   it("max_total_records: a commit that brings the batch over the limit → 400 / 17 and nothing is written", async () => {
-    const c = new Client15({ SYNC15_MAX_TOTAL_RECORDS: "2" });
+    const c = await Client15.create({ SYNC15_MAX_TOTAL_RECORDS: "2" });
     const id = batchOf(await c.post("/storage/col?batch=true", [bso("a"), bso("b")]));
     const over = await c.post(`/storage/col?batch=${id}&commit=true`, [bso("c")]);
     expect(over.status).toBe(400);
@@ -39,7 +39,7 @@ describe("storage-1.5 §9.5: batch totals are enforced from what the batch accum
   });
 
   it("max_total_bytes: exactly the limit is accepted, one byte more → 400 / 17", async () => {
-    const c = new Client15({ SYNC15_MAX_TOTAL_BYTES: "10" });
+    const c = await Client15.create({ SYNC15_MAX_TOTAL_BYTES: "10" });
     const id = batchOf(await c.post("/storage/col?batch=true", [bso("a", "12345")]));
     expect((await c.post(`/storage/col?batch=${id}`, [bso("b", "67890")])).status).toBe(202);
     const over = await c.post(`/storage/col?batch=${id}&commit=true`, [bso("c", "x")]);
@@ -52,9 +52,9 @@ describe("storage-1.5 §9.5: batch totals are enforced from what the batch accum
   });
 });
 
-describe("storage-1.5 §13.1: staged records count toward the quota", () => {
+describe("S15-13.1: staged records count toward the quota", () => {
   it("appends are refused once stored plus staged bytes reach the quota; the commit of an accepted batch still lands", async () => {
-    const c = new Client15({ SYNC15_QUOTA_BYTES: "10" });
+    const c = await Client15.create({ SYNC15_QUOTA_BYTES: "10" });
     expect((await c.put("/storage/col/s", { payload: "1234" })).status).toBe(200);
     const id = batchOf(await c.post("/storage/col?batch=true", [bso("a", "12345")]));
     // 4 stored + 5 staged = 9 < 10: the append that crosses the quota is accepted.
@@ -71,9 +71,9 @@ describe("storage-1.5 §13.1: staged records count toward the quota", () => {
   });
 });
 
-describe("storage-1.5 §8.2: hostile ids and payloads in a POST", () => {
+describe("S15-8.2: hostile ids and payloads in a POST", () => {
   it("a failing item whose id is __proto__ is reported like any other (200, not 503)", async () => {
-    const c = new Client15();
+    const c = await Client15.create();
     const r = await c.post("/storage/col", [
       { id: "__proto__", payload: "x", sortindex: "bad" },
       { id: "constructor", payload: "y", ttl: -1 },
@@ -85,13 +85,13 @@ describe("storage-1.5 §8.2: hostile ids and payloads in a POST", () => {
   });
 
   it("a record whose id is __proto__ is stored and read back", async () => {
-    const c = new Client15();
+    const c = await Client15.create();
     expect((await c.post("/storage/col", [bso("__proto__")])).status).toBe(200);
     expect((await c.get("/storage/col/__proto__")).json).toMatchObject({ id: "__proto__", payload: "p-__proto__" });
   });
 
   it("a payload with a lone surrogate is refused as invalid (POST item fails, PUT → 400 / 8); nothing is stored", async () => {
-    const c = new Client15();
+    const c = await Client15.create();
     const lone = '{"id":"a","payload":"x\\ud800y"}';
     const post = await c.call("POST", "/storage/col", { raw: `[${lone},{"id":"b","payload":"\\ud83d\\ude00"}]`, headers: { "Content-Type": "application/json" } });
     expect(post.status).toBe(200);

@@ -87,7 +87,7 @@ describe("engine: keyset pages read a listing exactly as one call would", () => 
   });
 });
 
-describe("storage-1.1 §8.5: a collection larger than one Durable Object answer is read back whole", () => {
+describe("S11-8.5: a collection larger than one Durable Object answer is read back whole", () => {
   it("full listing of 20 × 250,000-character records (pages of 4 MiB): every record, X-Weave-Records, JSON and newlines; limit/offset kept", async () => {
     const a = await register();
     const ids = Array.from({ length: 20 }, (_, i) => `r${i + 1}`);
