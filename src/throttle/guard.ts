@@ -86,7 +86,10 @@ async function bestEffort<T>(what: string, fn: () => Promise<T>, fallback: T): P
 
 const ALLOWED: Verdict = { retryAfter: 0, reportSuccess: false };
 
-/** May this attempt go ahead? Retry-After seconds (0 = yes) and whether to report a success. */
+/**
+ * May this attempt go ahead? Retry-After seconds (0 = yes) and whether to report a success.
+ * @deprecated check and count in one step with {@link reserveAttempt}; kept until no caller is left.
+ */
 export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt): Promise<Verdict> {
   if (!getConfig(env).throttle.enabled) return ALLOWED;
   return bestEffort(
@@ -102,7 +105,10 @@ export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt)
   );
 }
 
-/** Records a failed login (or a reset request); returns the Retry-After now in force (0 = none). */
+/**
+ * Records a failed login (or a reset request); returns the Retry-After now in force (0 = none).
+ * @deprecated see {@link checkAttempt}.
+ */
 export async function recordFailure(env: Env, action: ThrottleAction, a: Attempt): Promise<number> {
   const t = getConfig(env).throttle;
   if (!t.enabled) return 0;
@@ -118,12 +124,6 @@ export async function recordFailure(env: Env, action: ThrottleAction, a: Attempt
     },
     0,
   );
-}
-
-/** Records a successful login when the check asked for it (clears the pair counter, marks the address known). */
-export async function recordSuccess(env: Env, a: Attempt, verdict: Verdict): Promise<void> {
-  if (!verdict.reportSuccess || !getConfig(env).throttle.enabled) return;
-  await bestEffort("success", () => accountStub(env, a).loginSucceeded(a.address ?? UNKNOWN_ADDRESS), undefined);
 }
 
 /** What {@link reserveAttempt} holds: the wait (0 = go ahead) and which instances counted the attempt. */

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config";
 import type { LoginThrottle } from "../../src/objects/login-throttle";
 import type { Limits } from "../../src/throttle/policy";
+import { DEV, fetchWith, newAccount, outbox } from "../helpers/recovery";
 import { basic, ORIGIN, register } from "../helpers/sync11";
 
 const BURST = 40;
@@ -131,5 +132,19 @@ describe("atomic throttle: concurrent attempts", () => {
     const answers = await Promise.all(Array.from({ length: k }, () => stub.reserveAddress("login", LIMITS)));
     expect(answers.filter((w) => w === 0)).toHaveLength(LIMITS.address + 1);
     expect(answers.filter((w) => w >= 1)).toHaveLength(k - LIMITS.address - 1);
+  });
+
+  it("THR-RACE-6 a burst of reset-mail requests sends as many mails as one at a time would (3 free + the one that starts the lock)", async () => {
+    const a = await newAccount();
+    const burst = await Promise.all(
+      Array.from({ length: SMALL_BURST }, () =>
+        fetchWith(DEV, `/user/1.0/${a.username}/password_reset`, { headers: { "CF-Connecting-IP": "198.51.100.150" } }),
+      ),
+    );
+    const statuses = burst.map((r) => r.status);
+    await Promise.all(burst.map((r) => r.arrayBuffer()));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(SMALL_BURST - 4);
+    expect(await outbox(a.email)).toHaveLength(4);
   });
 });
