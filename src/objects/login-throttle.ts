@@ -4,10 +4,11 @@
  * (src/throttle/policy.ts, where every rule lives). One instance per account
  * name and one per client address; each RPC method delegates in one line.
  *
- * Expiry: after every write the instance keeps its alarm at the moment all
- * of its rows have ended ({@link ThrottleEngine.latestExpiry}); the alarm
- * deletes what has ended and, once nothing is left, the whole storage, so an
- * instance made by failed logins for a random name leaves nothing behind.
+ * Expiry: once something is stored the instance has an alarm, set at the
+ * moment all of its rows have ended ({@link ThrottleEngine.latestExpiry});
+ * the alarm deletes what has ended and sets itself again for what is left,
+ * and once nothing is left deletes the whole storage, so an instance made by
+ * failed logins for a random name leaves nothing behind.
  */
 import { DurableObject } from "cloudflare:workers";
 import { durableObjectSql } from "../storage/sql";
@@ -23,15 +24,18 @@ export class LoginThrottle extends DurableObject<Env> {
     return (this.current ??= new ThrottleEngine(durableObjectSql(this.ctx.storage)));
   }
 
-  /** Moves the alarm out to the latest expiry when a write pushed it further. */
+  /**
+   * Makes sure an alarm is set once something is stored. It is set only when
+   * none is (one storage write per instance, not per call): an alarm that
+   * fires before the latest end deletes what has ended and sets itself again.
+   */
   private async armed<T>(result: T): Promise<T> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null) return result;
     const latest = this.engine.latestExpiry();
     if (latest === null) return result;
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    if (this.alarmAt === null || this.alarmAt < latest) {
-      this.alarmAt = latest;
-      await this.ctx.storage.setAlarm(latest);
-    }
+    this.alarmAt = latest;
+    await this.ctx.storage.setAlarm(latest);
     return result;
   }
 
