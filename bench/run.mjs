@@ -7,12 +7,14 @@
  *   floor-direct  bench/floor loaded by the Miniflare API (workerd, no dev proxy)
  *   ours-direct   our Worker bundled by `wrangler deploy --dry-run`, loaded the same way
  *   ours-noauth   the same with BENCH_NO_AUTH=1 (auth short-circuited), for the auth cost
+ *   ours-serve    `npm run serve` (scripts/serve.mjs), the self-hosted production mode, on a
+ *                 temporary data folder whose config.env holds the bench vars
  *   floor-wdev    bench/floor under `wrangler dev`
  *   ours-wdev     our Worker under `wrangler dev`
  * Load comes from bench/loadgen.mjs, a separate process. A workload whose route
  * answers 404/405 is reported as "skipped: route not available".
  *
- * Options: --quick (CI smoke, < 2 min), --no-wrangler (direct servers only),
+ * Options: --quick (CI smoke, < 2 min), --no-wrangler (no wrangler dev servers), --no-serve (no ours-serve),
  *          --only=micro,mix,scale,auth (groups), --seconds=N (measure time per cell),
  *          --root=DIR (benchmark the Worker of another checkout; its node_modules must exist).
  */
@@ -41,6 +43,7 @@ const QUICK = flag("quick");
 const ROOT = path.resolve(opt("root") ?? REPO);
 const GROUPS = new Set((opt("only") ?? "micro,mix,scale,auth,kdf").split(","));
 const WRANGLER = !flag("no-wrangler");
+const SERVE = !flag("no-serve");
 const CONCURRENCY = (opt("concurrency") ?? "1,8,32").split(",").map(Number);
 const CFG = QUICK
   ? { measureMs: 600, warmupMs: 250, firstWarmupMs: 800, users: 4, fullRecords: 5000, scale: [1000, 3000, 10000], budgetMs: 105_000 }
@@ -147,6 +150,24 @@ async function startDirect(key, { config, script, vars = {}, migrations = null }
   const ready = JSON.parse(await waitForLine(child, "READY ", 60_000));
   child.stdout.resume();
   return { key, mode: "direct", child, url: ready.url, migrations: ready.migrations };
+}
+
+/**
+ * Starts `npm run serve` on a fresh data folder (its config.env holds the vars)
+ * with the bundle built above (`--script`), and waits for its READY line.
+ */
+async function startServe(key, { vars = {}, script }) {
+  const data = path.join(TMP, key);
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, "config.env"), Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const port = await freePort();
+  const child = spawnGroup("npm", ["run", "--silent", "serve", "--", "--port", String(port), "--data", data, "--script", script], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+  });
+  const ready = JSON.parse(await waitForLine(child, "READY ", 120_000));
+  child.stdout.resume();
+  return { key, mode: "serve", child, url: ready.url, migrations: ready.migrations.length };
 }
 
 /** Starts a Worker under `wrangler dev` (D1 migrations applied first with the same --persist-to). */
@@ -759,14 +780,18 @@ async function main() {
   const want = needOurs ? [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]] : [];
   if (bundle) {
     want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
+    // The self-hosted production mode (`npm run serve`): micro-benchmarks and the 1.1 mix (in --quick: info and PUT).
+    if (SERVE && (GROUPS.has("micro") || GROUPS.has("mix")))
+      want.push(["ours-serve", "sync11", { serve: true, script: bundle, vars: { ...OUR_VARS, ...VARS_15 } }]);
     if (GROUPS.has("auth"))
       want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15, BENCH_NO_AUTH: "1" }, migrations }]);
   }
-  const started = await Promise.allSettled(want.map(([key, , o]) => startDirect(key, o)));
+  const started = await Promise.allSettled(want.map(([key, , o]) => (o.serve ? startServe(key, o) : startDirect(key, o))));
   const plan = {
     "floor-direct": direct.filter((g) => g !== "scale"),
     "ours-direct": [...direct, ...(GROUPS.has("auth") ? ["auth"] : [])],
     "ours-noauth": ["auth"],
+    "ours-serve": ["micro", ...(QUICK ? [] : ["mix"])].filter((g) => GROUPS.has(g)),
   };
   for (let i = 0; i < want.length; i++) {
     const [key, flavour] = want[i];
@@ -776,15 +801,16 @@ async function main() {
       log(`${key} failed to start: ${st.reason?.stack ?? st.reason}`);
       continue;
     }
-    const s = Object.assign(st.value, { flavour });
+    const s = Object.assign(st.value, { flavour, ...(key === "ours-serve" && QUICK ? { microOnly: ["info", "put"] } : {}) });
     servers[key] = s;
     log(`${key} at ${s.url}${s.migrations ? ` (${s.migrations} D1 migrations applied)` : ""}`);
+    if (key === "ours-serve" && QUICK) notes.push("ours-serve (--quick): only GET info/collections and PUT are measured; the full run adds the other micro-benchmarks and the 1.1 mix");
     try {
       if (key === "ours-noauth" && !rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
         skipRow("auth", "1.1 Basic, auth short-circuited", s, "the Basic-auth cell did not run");
       } else {
         await runServer(s, plan[key]);
-        if (flavour === "sync11") await runServer15(s, plan[key]);
+        if (flavour === "sync11" && key !== "ours-serve") await runServer15(s, plan[key]);
       }
     } catch (e) {
       notes.push(`${key} failed: ${e.message.slice(0, 600)}`);
