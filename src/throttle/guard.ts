@@ -88,7 +88,7 @@ const ALLOWED: Verdict = { retryAfter: 0, reportSuccess: false };
 
 /**
  * May this attempt go ahead? Retry-After seconds (0 = yes) and whether to report a success.
- * @deprecated check and count in one step with {@link reserveAttempt}; kept until no caller is left.
+ * Read-only: used for a remembered good password; anything verified for real goes through {@link reserveAttempt}.
  */
 export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt): Promise<Verdict> {
   if (!getConfig(env).throttle.enabled) return ALLOWED;
@@ -102,27 +102,6 @@ export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt)
       return { retryAfter: Math.max(acct.retryAfter, addr), reportSuccess: acct.reportSuccess };
     },
     ALLOWED,
-  );
-}
-
-/**
- * Records a failed login (or a reset request); returns the Retry-After now in force (0 = none).
- * @deprecated see {@link checkAttempt}.
- */
-export async function recordFailure(env: Env, action: ThrottleAction, a: Attempt): Promise<number> {
-  const t = getConfig(env).throttle;
-  if (!t.enabled) return 0;
-  const limits = limitsFor(action, t);
-  return bestEffort(
-    "record",
-    async () => {
-      const [acct, addr] = await Promise.all([
-        accountStub(env, a).failAccount(action, a.address ?? UNKNOWN_ADDRESS, limits),
-        a.address === null ? Promise.resolve(0) : addressStub(env, a).failAddress(action, limits),
-      ]);
-      return Math.max(acct, addr);
-    },
-    0,
   );
 }
 
@@ -211,6 +190,12 @@ export function throttledError(retryAfter: number): ThrottledError {
   return new ThrottledError(retryAfter);
 }
 
+/** A remembered good password: reports the success when the check asked for it (clears the pair counter, marks the address known). */
+async function recordSuccess(env: Env, a: Attempt, verdict: Verdict): Promise<void> {
+  if (!verdict.reportSuccess) return;
+  await bestEffort("success", () => accountStub(env, a).loginSucceeded(a.address ?? UNKNOWN_ADDRESS), undefined);
+}
+
 /**
  * Runs a credential check under the login throttle: refuses (503 +
  * Retry-After) while locked, otherwise reserves the attempt (counted as a
@@ -230,7 +215,19 @@ export async function guardedLogin<T extends { ok: boolean }>(
    */
   fast?: () => Promise<T | null>,
 ): Promise<T | { ok: false; throttled: number }> {
-  const [ticket, quick] = await Promise.all([reserveAttempt(env, "login", a), fast ? cheap(fast) : null]);
+  // A remembered good password costs one read-only look at the throttle (run
+  // alongside the cached check), so steady-state requests write nothing there
+  // and parallel requests of a legitimate client are never refused for racing.
+  const [verdict, quick] = await Promise.all([checkAttempt(env, "login", a), fast ? cheap(fast) : null]);
+  if (verdict.retryAfter > 0) return { ok: false, throttled: verdict.retryAfter };
+  if (quick?.ok) {
+    await recordSuccess(env, a, verdict);
+    return quick;
+  }
+  // Anything else is verified for real, and is counted first: the reservation
+  // checks the lock and counts the attempt in one step, so concurrent wrong
+  // passwords cannot multiply the allowance.
+  const ticket = await reserveAttempt(env, "login", a);
   if (ticket.retryAfter > 0) return { ok: false, throttled: ticket.retryAfter };
   let result: T;
   try {
