@@ -8,7 +8,7 @@
 import { publicBaseUrl, type Config } from "../config";
 import { findAccount } from "../auth/accounts";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
-import { attemptFor, checkAttempt, recordFailure, throttledError } from "../throttle/guard";
+import { attemptFor, reserveAttempt, throttledError } from "../throttle/guard";
 import { captchaPasses } from "./captcha";
 import { MailError, mailerFor, RESET_SUBJECT, resetMailText } from "./mail";
 import { issueResetCode } from "./reset-codes";
@@ -35,9 +35,9 @@ export async function sendResetMail(c: RecoveryContext, username: string, captch
   const mailer = mailerFor(c.env, mail);
   if (mail.transport === "none" || mailer === null) throw new HttpError(503);
   const attempt = attemptFor(c.req, username);
-  const verdict = await checkAttempt(c.env, "reset", attempt);
-  if (verdict.retryAfter > 0) throw throttledError(verdict.retryAfter);
-  await recordFailure(c.env, "reset", attempt); // every request counts
+  // Checked and counted in one step, so concurrent requests cannot all pass one check; every request counts.
+  const ticket = await reserveAttempt(c.env, "reset", attempt);
+  if (ticket.retryAfter > 0) throw throttledError(ticket.retryAfter);
   const row = await findAccount(c.env, username);
   if (!row) throw new WeaveError(WeaveCode.INVALID_USERNAME);
   if (!row.mail) throw new WeaveError(WeaveCode.NO_EMAIL);
