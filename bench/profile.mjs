@@ -1,6 +1,6 @@
 /**
  * @module bench/profile
- * `npx node bench/profile.mjs [--requests=N]`: where the CPU of one Storage
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=warn]`: where the CPU of one Storage
  * 1.5 request goes inside workerd. Bundles our Worker, serves it directly on
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
@@ -26,6 +26,8 @@ const ROOT = path.dirname(BENCH);
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
+/** --log-level=warn: without the per-request log line, to see what it costs. */
+const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
@@ -48,7 +50,7 @@ async function main() {
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
   const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
     config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
-    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true" },
+    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
   })]);
   const ready = await new Promise((resolve, reject) => {
     let buf = "";
