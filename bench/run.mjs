@@ -872,7 +872,7 @@ function reportCeiling() {
   const c = summary.ceiling;
   if (!c) return;
   console.log(`
-Self-hosted ceiling: realistic mix (1.5, batches), closed loop at c=${c.concurrency} per process, ${c.users} users per process`);
+Self-hosted ceiling (${c.mode}): realistic mix (1.5, batches), closed loop at c=${c.concurrency} per process, ${c.users} users per process`);
   for (const k of ["one", "two"]) {
     const x = c[k];
     if (!x) continue;
@@ -893,7 +893,14 @@ async function runCeiling(bundle, ourConfig, migrations) {
   const c = 8;
   const procs = [];
   try {
-    const st = await Promise.all(["ceil-a", "ceil-b"].map((key) => startDirect(key, { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations })));
+    // The self-hosted production mode (`npm run serve`) when this checkout has it, else workerd directly.
+    const viaServe = SERVE && existsSync(path.join(ROOT, "scripts", "serve.mjs"));
+    const vars = { ...OUR_VARS, ...VARS_15 };
+    const st = await Promise.all(
+      ["ceil-a", "ceil-b"].map((key) => (viaServe ? startServe(key, { script: bundle, vars }) : startDirect(key, { config: ourConfig, script: bundle, vars, migrations }))),
+    );
+    summary.ceiling = { mode: viaServe ? "npm run serve" : "workerd direct (bench/serve.mjs)", concurrency: c, users: CFG.users, reqPerActiveUserHour: REQ_PER_ACTIVE_USER_HOUR };
+    log(`ceiling: two servers via ${summary.ceiling.mode}`);
     for (const [i, s] of st.entries()) {
       s.flavour = "sync15";
       procs.push(s);
@@ -934,7 +941,6 @@ async function runCeiling(bundle, ourConfig, migrations) {
         cpuBoundRps, cpuBoundActiveUsers: (cpuBoundRps * 3600) / REQ_PER_ACTIVE_USER_HOUR,
       };
     };
-    summary.ceiling = { concurrency: c, users: CFG.users, reqPerActiveUserHour: REQ_PER_ACTIVE_USER_HOUR };
     summary.ceiling.one = await run([procs[0]]);
     log(`ceiling, one process: ${summary.ceiling.one.rps.toFixed(0)} req/s`);
     summary.ceiling.two = await run(procs);
