@@ -12,7 +12,7 @@ import type { RecordFields, SortOrder, StoredRecord } from "../storage/types";
 import { BodyTooLarge } from "./body";
 import { ApiError, classify, INFRA_RETRY_AFTER_SECONDS, logCrash, logOutage } from "./errors";
 import { isJsonObject, JsonNumber, parseJsonBody, parseJsonText, type JsonIn } from "./json";
-import { utf8Length } from "./v1_1";
+import { hasLoneSurrogate, utf8Length } from "./v1_1";
 
 // ------------------------------------------------------------------ errors
 
@@ -336,7 +336,8 @@ export function validateBso(obj: { [k: string]: JsonIn }): BsoVerdict {
     fields.ttl = n === 0 ? 0 : n;
   }
   if (obj.payload !== undefined && obj.payload !== null) {
-    if (typeof obj.payload !== "string") return { ok: false, error: "invalid payload" };
+    // SQLite stores UTF-8, which cannot hold a lone surrogate: it would be stored altered.
+    if (typeof obj.payload !== "string" || hasLoneSurrogate(obj.payload)) return { ok: false, error: "invalid payload" };
     fields.payload = obj.payload;
   }
   return id === undefined ? { ok: true, fields } : { ok: true, fields, id };
