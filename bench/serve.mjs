@@ -7,7 +7,8 @@
  *
  * Usage (from bench/run.mjs): node bench/serve.mjs '<json options>'
  *   { config: wrangler config path, script: bundled entry (ESM),
- *     vars: {NAME: value} overriding [vars], persist: dir, migrations: dir|null }
+ *     vars: {NAME: value} overriding [vars], persist: dir, migrations: dir|null,
+ *     inspectorPort?: number (V8 inspector, for bench/profile.mjs) }
  */
 import { createRequire } from "node:module";
 import { readdirSync, readFileSync, existsSync } from "node:fs";
@@ -49,6 +50,8 @@ const mf = new Miniflare(convertV4MiniflareOptions({
   port: 0,
   resourcePersistencePath: opts.persist,
   log: new Log(LogLevel.WARN),
+  // bench/profile.mjs: the V8 inspector of the Worker's isolate (loopback)
+  ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
 }));
 
 let closing = false;

@@ -63,6 +63,8 @@ export function hawkHeader(cred, method, target, host, port, ts = Math.floor(Dat
  */
 export function toRequest(flavour, user, op, at) {
   if (flavour === "sync15") {
+    if (op.kind === "token")
+      return { method: "GET", path: "/1.0/sync/1.5", headers: { authorization: `Bearer ${user.bearer}`, "x-keyid": user.keyid }, body: undefined };
     const q = op.query ? `?${op.query}` : "";
     const base = `/1.5/${user.uid}`;
     const path =
@@ -96,7 +98,7 @@ export function toRequest(flavour, user, op, at) {
   throw new Error(`unknown flavour ${flavour}`);
 }
 
-const METHOD = { info: "GET", post: "POST", get: "GET", put: "PUT", delete: "DELETE" };
+const METHOD = { token: "GET", info: "GET", post: "POST", get: "GET", put: "PUT", delete: "DELETE" };
 
 /** A single-record PUT body. */
 export function putBody(n) {
@@ -164,25 +166,34 @@ export const WORKLOADS = {
     }
     if (op.kind !== "post") return op;
     // never batch into tabs: the mix deletes tabs now and then, which (rightly) voids a pending batch there
-    const b = (st.batch ??= { k: 0, id: null, coll: op.coll === "tabs" ? "history" : op.coll });
-    const base = 100 * b.k;
-    const body = recordsBody(100, (j) => recordId("b", (base + j) % 1000));
-    const k = b.k;
-    const query = k === 0 ? "batch=true" : `batch=${encodeURIComponent(b.id)}${k === 9 ? "&commit=true" : ""}`;
-    const reset = () => (st.batch = undefined);
-    return {
-      kind: "post", coll: b.coll, body, query, tag: k === 0 ? "batch create" : k === 9 ? "batch commit" : "batch append",
-      parse(status, text) {
-        if (status < 200 || status >= 300) return reset();
-        if (k === 0) {
-          try {
-            b.id = JSON.parse(text).batch;
-          } catch {}
-          if (!b.id) return reset();
-        }
-        if (k === 9) return reset();
-        b.k++;
-      },
-    };
+    return batchStep(st, op.coll === "tabs" ? "history" : op.coll);
   },
+  /** Only 1000-record batch uploads (10 POSTs of 100: create, 8 appends, commit), back to back. */
+  batch1000: (p, st) => batchStep(st, p.coll),
+  /** A tokenserver token request of a returning user (1.5 only). */
+  token: () => ({ kind: "token" }),
 };
+
+/** The next request of the connection's current 1000-record batch upload (Storage 1.5). */
+function batchStep(st, coll) {
+  const b = (st.batch ??= { k: 0, id: null, coll });
+  const base = 100 * b.k;
+  const body = recordsBody(100, (j) => recordId("b", (base + j) % 1000));
+  const k = b.k;
+  const query = k === 0 ? "batch=true" : `batch=${encodeURIComponent(b.id)}${k === 9 ? "&commit=true" : ""}`;
+  const reset = () => (st.batch = undefined);
+  return {
+    kind: "post", coll: b.coll, body, query, tag: k === 0 ? "batch create" : k === 9 ? "batch commit" : "batch append",
+    parse(status, text) {
+      if (status < 200 || status >= 300) return reset();
+      if (k === 0) {
+        try {
+          b.id = JSON.parse(text).batch;
+        } catch {}
+        if (!b.id) return reset();
+      }
+      if (k === 9) return reset();
+      b.k++;
+    },
+  };
+}

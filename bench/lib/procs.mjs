@@ -131,3 +131,31 @@ export function freePort() {
     });
   });
 }
+
+/**
+ * CPU seconds per thread of the workerd processes under `rootPid`
+ * (/proc/<pid>/task/<tid>/stat), keyed "pid/tid", with the thread's name:
+ * shows whether one thread does all the JavaScript work.
+ */
+export function threadSample(rootPid) {
+  const out = new Map();
+  for (const p of processTree(rootPid)) {
+    if (p.comm !== "workerd") continue;
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${p.pid}/task`);
+    } catch {}
+    for (const tid of tids) {
+      const st = readStat(`${p.pid}/task/${tid}`);
+      if (st) out.set(`${p.pid}/${tid}`, st);
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU seconds between two thread samples, busiest first. */
+export function threadDelta(a, b) {
+  return [...b.entries()]
+    .map(([k, t]) => ({ thread: k, name: t.comm, cpu: Math.max(0, t.cpu - (a.get(k)?.cpu ?? 0)) }))
+    .sort((x, y) => y.cpu - x.cpu);
+}

@@ -50,18 +50,36 @@ export async function ensureSelfNode(db: D1Database, nodeUrl: string): Promise<S
   return { serviceId: row.service_id, nodeId: row.node_id };
 }
 
-/** §7.1 step 1: up to 20 rows, newest first, with the node URL. */
-export async function loadUserRows(db: D1Database, serviceId: number, email: string): Promise<UserRow[]> {
-  const r = await db
-    .prepare(
-      `SELECT u.uid, u.generation, u.client_state, u.created_at, u.replaced_at, u.nodeid, u.keys_changed_at, n.node
+const USER_ROWS_SQL = `SELECT u.uid, u.generation, u.client_state, u.created_at, u.replaced_at, u.nodeid, u.keys_changed_at, n.node
        FROM users u LEFT JOIN nodes n ON n.id = u.nodeid
-       WHERE u.email = ?1 AND u.service = ?2
-       ORDER BY u.created_at DESC, u.uid DESC LIMIT 20`,
-    )
-    .bind(email, serviceId)
-    .all<UserRow>();
-  return r.results;
+       WHERE u.email = ?1 AND u.service = (SELECT id FROM services WHERE service = ?2)
+       ORDER BY u.created_at DESC, u.uid DESC LIMIT 20`;
+
+export interface FirstRead {
+  /** The service and this node's ids, or null before self-registration. */
+  self: SelfNode | null;
+  /** §7.1 step 1 rows (none when the service row does not exist yet). */
+  rows: UserRow[];
+}
+
+/**
+ * The one D1 round trip of a returning user's token request: this node's
+ * service/node ids and the user's rows (§7.1 step 1), as one batch. The ids
+ * are re-read, not cached per isolate, so a re-created database or a removed
+ * node row is seen at once; reading them costs no extra round trip.
+ */
+export async function loadSelfAndUser(db: D1Database, nodeUrl: string, email: string): Promise<FirstRead> {
+  const [selfRes, userRes] = await db.batch<Record<string, unknown>>([
+    db
+      .prepare("SELECT s.id AS service_id, n.id AS node_id FROM services s JOIN nodes n ON n.service = s.id AND n.node = ?2 WHERE s.service = ?1")
+      .bind(SERVICE_NAME, nodeUrl),
+    db.prepare(USER_ROWS_SQL).bind(email, SERVICE_NAME),
+  ]);
+  const s = selfRes?.results[0] as { service_id: number; node_id: number } | undefined;
+  return {
+    self: s ? { serviceId: s.service_id, nodeId: s.node_id } : null,
+    rows: (userRes?.results ?? []) as unknown as UserRow[],
+  };
 }
 
 export interface NewUser {

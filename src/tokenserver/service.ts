@@ -6,7 +6,7 @@
  */
 import { makeToken, randomSalt, type TokenPayload } from "../auth/tokenlib";
 import type { TokenserverConfig } from "../config";
-import { allocateUser, ensureSelfNode, loadUserRows, markReplaced, MAX_GENERATION, replaceUser, updateUser, type UserRow } from "./db";
+import { allocateUser, ensureSelfNode, loadSelfAndUser, markReplaced, MAX_GENERATION, replaceUser, updateUser, type UserRow } from "./db";
 import { formatFxaKid } from "./derive";
 import { TsErrors } from "./errors";
 
@@ -45,8 +45,7 @@ const gt = (a: number | null, b: number | null) => a !== null && b !== null && a
 const le = (a: number | null, b: number | null) => a !== null && b !== null && a <= b;
 
 /** §7.1 */
-async function getOrCreateUser(db: D1Database, cfg: TokenserverConfig, email: string, req: TokenRequest, serviceId: number, nodeId: number): Promise<Current> {
-  const rows = await loadUserRows(db, serviceId, email);
+async function getOrCreateUser(db: D1Database, cfg: TokenserverConfig, email: string, req: TokenRequest, rows: UserRow[], serviceId: number, nodeId: number): Promise<Current> {
   const alloc = async (generation: number, clientState: string, keysChangedAt: number | null): Promise<UserRow> => {
     const uid = await allocateUser(db, { serviceId, nodeId, email, generation, clientState, keysChangedAt, createdAt: req.nowMs });
     return { uid, generation, client_state: clientState, created_at: req.nowMs, replaced_at: null, nodeid: nodeId, keys_changed_at: keysChangedAt, node: req.nodeUrl };
@@ -93,8 +92,11 @@ function validate(req: TokenRequest, cur: Current): void {
 /** §7 steps 6–10 for an authenticated, validated request. */
 export async function issueToken(db: D1Database, cfg: TokenserverConfig, req: TokenRequest): Promise<TokenResponse> {
   const email = `${req.fxaUid}@${cfg.emailDomain}`;
-  const { serviceId, nodeId } = await ensureSelfNode(db, req.nodeUrl);
-  const cur = await getOrCreateUser(db, cfg, email, req, serviceId, nodeId);
+  // One round trip for a returning user: node ids and user rows together;
+  // a second only before this node has registered itself (first request).
+  const first = await loadSelfAndUser(db, req.nodeUrl, email);
+  const { serviceId, nodeId } = first.self ?? (await ensureSelfNode(db, req.nodeUrl));
+  const cur = await getOrCreateUser(db, cfg, email, req, first.rows, serviceId, nodeId);
   validate(req, cur);
 
   const u = cur.row;

@@ -1,0 +1,150 @@
+/**
+ * @module bench/profile
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=warn]`: where the CPU of one Storage
+ * 1.5 request goes inside workerd. Bundles our Worker, serves it directly on
+ * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
+ * from our tokenserver, then samples the isolate's CPU with the inspector's
+ * Profiler while it sends N sequential `GET info/collections` and N
+ * `GET ?newer=` (nothing new). Prints self time by function and by area.
+ * The Worker and its Durable Objects share one isolate in workerd, so the
+ * areas are told apart by function, not by thread. Time spent in workerd's
+ * C++ outside JavaScript (HTTP, SQLite, RPC plumbing) shows as "(program)"
+ * or "(idle)" in V8's view; the bench's /proc CPU figure includes it.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const require = createRequire(import.meta.url);
+const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
+/** --log-level=warn: without the per-request log line, to see what it costs. */
+const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
+const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
+const log = (...a) => console.error("[profile]", ...a);
+
+const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const jwk = { ...key.publicKey.export({ format: "jwk" }), kid: "p-1", alg: "RS256", use: "sig" };
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function accessToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const h = b64url(JSON.stringify({ alg: "RS256", kid: jwk.kid, typ: "at+jwt" }));
+  const b = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "p", "fxa-generation": 1 }));
+  return `${h}.${b}.${createSign("RSA-SHA256").update(`${h}.${b}`).sign(key.privateKey).toString("base64url")}`;
+}
+
+async function main() {
+  const out = path.join(TMP, "bundle");
+  const b = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", out], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" } });
+  if (b.status !== 0) throw new Error(b.stderr || b.stdout);
+  const script = path.join(out, readdirSync(out).find((f) => f.endsWith(".js")));
+  const inspectorPort = await freePort();
+  const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
+  const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
+    config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
+    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
+  })]);
+  const ready = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const l = buf.split("\n").find((x) => x.startsWith("READY "));
+      if (l) resolve(JSON.parse(l.slice(6)));
+    });
+    child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
+  });
+  const base = new URL(ready.url);
+  const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
+  const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
+  if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
+  const tok = await tr.json();
+  const send = async (method, p, body) => {
+    const r = await fetch(new URL(p, base), { method, body, headers: { authorization: hawkHeader(tok, method, p, base.hostname, base.port), ...(body ? { "content-type": "application/json" } : {}) } });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
+  };
+  const info = `/1.5/${tok.uid}/info/collections`;
+  await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+  const newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
+
+  // the Worker's isolate: the inspector lists one target per Worker
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const t = targets.find((x) => /bench/.test(x.title ?? "") || /bench/.test(x.url ?? "")) ?? targets[0];
+  const ws = new WebSocket(t.webSocketDebuggerUrl);
+  await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+  let seq = 0;
+  const waiting = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)(msg);
+      waiting.delete(msg.id);
+    }
+  };
+  const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
+
+  for (let i = 0; i < 200; i++) await send("GET", i % 2 ? info : newer); // warm up (JIT, caches)
+  const results = {};
+  for (const [name, p] of [["GET info/collections", info], ["GET newer (nothing new)", newer]]) {
+    await cdp("Profiler.enable");
+    await cdp("Profiler.setSamplingInterval", { interval: 50 });
+    await cdp("Profiler.start");
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await send("GET", p);
+    const wall = performance.now() - t0;
+    const { result } = await cdp("Profiler.stop");
+    results[name] = summarise(result.profile, N, wall);
+  }
+  ws.close();
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`\n${name}: ${N} sequential requests, ${(r.wallMs / N).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
+    console.log(`  by area: ${r.areas.map(([a, us]) => `${a} ${us.toFixed(0)}`).join(", ")}`);
+    for (const [fn, us] of r.top) console.log(`  ${us.toFixed(1).padStart(8)} µs  ${fn}`);
+  }
+}
+
+/** Self time per function and per area (by the bundle's source-module comments is not available: by function name/url). */
+function summarise(profile, n, wallMs) {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+  const dt = new Map();
+  for (let i = 0; i < profile.samples.length; i++) dt.set(i, profile.timeDeltas[i] ?? 0);
+  const self = new Map();
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const cf = node.callFrame;
+    const k = `${cf.functionName || "(anonymous)"} ${cf.url ? `${path.basename(cf.url)}:${cf.lineNumber + 1}` : ""}`.trim();
+    self.set(k, (self.get(k) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+  });
+  const areaOf = (k) =>
+    /^\(idle\)/.test(k) ? "idle (waiting: I/O, the other isolate's turn)"
+    : /^\(program\)|^\(garbage/.test(k) ? "V8/workerd native"
+    : /hawk|Hawk|hmac|token|Token|nonce|Nonce|verify/.test(k) ? "auth"
+    : /hono|Hono|dispatch|router|match|compose/i.test(k) ? "routing (Hono)"
+    : /sql|exec|Sql|engine|Engine|store|Store|collections|info/i.test(k) ? "storage / DO"
+    : "other JS";
+  const areas = new Map();
+  for (const [k, us] of self) areas.set(areaOf(k), (areas.get(areaOf(k)) ?? 0) + us / n);
+  return {
+    wallMs,
+    areas: [...areas].sort((a, b) => b[1] - a[1]),
+    top: [...self].map(([k, us]) => [k, us / n]).sort((a, b) => b[1] - a[1]).slice(0, 25),
+  };
+}
+
+try {
+  await main();
+} catch (e) {
+  log(e.stack ?? e);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+  rmSync(TMP, { recursive: true, force: true });
+}
