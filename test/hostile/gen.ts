@@ -225,7 +225,8 @@ export function is1xError(r: Reply): boolean {
 /** A Storage 1.5 error: a JSON body (an integer code, a string or an object). */
 export function is15Error(r: Reply): boolean {
   const ct = r.headers.get("Content-Type") ?? "";
-  if (r.status === 304 || (r.status === 412 && r.text === "")) return true;
+  // 405 with an empty body, as the reference answers an unknown method.
+  if (r.status === 304 || (r.status === 412 && r.text === "") || (r.status === 405 && r.text === "")) return true;
   return ct.startsWith("application/json") && r.json !== undefined;
 }
 
