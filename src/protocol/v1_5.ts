@@ -12,7 +12,7 @@ import type { RecordFields, SortOrder, StoredRecord } from "../storage/types";
 import { BodyTooLarge } from "./body";
 import { ApiError, classify, INFRA_RETRY_AFTER_SECONDS, logCrash, logOutage } from "./errors";
 import { isJsonObject, JsonNumber, parseJsonBody, parseJsonText, type JsonIn } from "./json";
-import { utf8Length } from "./v1_1";
+import { hasLoneSurrogate, utf8Length } from "./v1_1";
 
 // ------------------------------------------------------------------ errors
 
@@ -337,6 +337,8 @@ export function validateBso(obj: { [k: string]: JsonIn }): BsoVerdict {
   }
   if (obj.payload !== undefined && obj.payload !== null) {
     if (typeof obj.payload !== "string") return { ok: false, error: "invalid payload" };
+    // As in 1.1 (Decision D3): SQLite's UTF-8 cannot hold a lone surrogate; storing one would return U+FFFD.
+    if (hasLoneSurrogate(obj.payload)) return { ok: false, error: "invalid payload" };
     fields.payload = obj.payload;
   }
   return id === undefined ? { ok: true, fields } : { ok: true, fields, id };
