@@ -1,85 +1,47 @@
 /**
  * @module user-store
- * The per-user Durable Object: a thin shell that builds the storage engine
- * over this object's SQLite storage and exposes it over RPC. Every method
- * delegates to one synchronous engine transaction, so requests of one user
- * never interleave inside a unit of work. All rules live in the engine.
+ * The per-user Durable Object: a shell that builds the storage engine over
+ * this object's SQLite storage and exposes it over RPC. Every method
+ * delegates to one synchronous engine operation, so requests of one user
+ * never interleave inside a unit of work. All rules live in the engine; which
+ * protocol's rules apply is the store's profile, settled from the object's
+ * name (src/storage/profile.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { StorageEngine } from "../storage/engine";
+import { profileForName } from "../storage/profile";
 import { durableObjectSql } from "../storage/sql";
-import type {
-  DeleteCollectionParams,
-  DeleteParams,
-  Dialect,
-  GetParams,
-  InfoParams,
-  ListParams,
-  PostParams,
-  Preconditions,
-  PutParams,
-  QueryParams,
-} from "../storage/types";
+import type { DeleteParams, InfoParams, ListParams, PostParams, Preconditions, PutParams, RecordParams } from "../storage/types";
 
 export class UserStore extends DurableObject<Env> {
-  private engine: StorageEngine;
+  private built: StorageEngine | null = null;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.engine = new StorageEngine(durableObjectSql(ctx.storage));
+  /** Built on first use, so that an object can be wiped before it ever served a request. */
+  private get engine(): StorageEngine {
+    this.built ??= new StorageEngine(durableObjectSql(this.ctx.storage), profileForName(this.ctx.id.name));
+    return this.built;
   }
 
-  collectionTimestamps() {
-    return this.engine.collectionTimestamps();
-  }
-  collectionTotals(dialect: Dialect) {
-    return this.engine.collectionTotals(dialect);
-  }
-  usage(dialect: Dialect) {
-    return this.engine.usage(dialect);
+  info(p: InfoParams) {
+    return this.engine.info(p);
   }
   list(p: ListParams) {
     return this.engine.list(p);
   }
-  get(dialect: Dialect, collection: string, id: string) {
-    return this.engine.get(dialect, collection, id);
+  get(p: RecordParams) {
+    return this.engine.get(p);
   }
-  async put(p: PutParams) {
-    const r = this.engine.put(p);
-    if (p.dialect === "1.5" && p.record.ttl !== undefined) await this.schedulePurge();
-    return r;
+  put(p: PutParams) {
+    return this.afterWrite(this.engine.put(p));
   }
-  async post(p: PostParams) {
-    const r = this.engine.post(p);
-    // A batch commit may apply ttls staged by earlier requests.
-    if (p.dialect === "1.5" && (p.batch?.commit || p.records.some((rec) => rec.ttl !== undefined))) await this.schedulePurge();
-    return r;
+  post(p: PostParams) {
+    return this.afterWrite(this.engine.post(p));
   }
   deleteRecords(p: DeleteParams) {
     return this.engine.deleteRecords(p);
   }
-  deleteRecord(p: { collection: string; id: string; ifUnmodifiedSince?: number }) {
+  deleteRecord(p: RecordParams) {
     return this.engine.deleteRecord(p);
-  }
-  deleteAll() {
-    return this.engine.deleteAll();
-  }
-
-  // Storage 1.5 (reads and deletes with preconditions; writes go through put/post).
-  info(p: InfoParams) {
-    return this.engine.info(p);
-  }
-  query(p: QueryParams) {
-    return this.engine.query(p);
-  }
-  getOne(p: GetParams) {
-    return this.engine.getOne(p);
-  }
-  deleteCollection(p: DeleteCollectionParams) {
-    return this.engine.deleteCollection(p);
-  }
-  deleteOne(p: GetParams) {
-    return this.engine.deleteOne(p);
   }
   deleteStorage(p: Preconditions) {
     return this.engine.deleteStorage(p);
@@ -89,21 +51,21 @@ export class UserStore extends DurableObject<Env> {
   async wipe(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.engine = new StorageEngine(durableObjectSql(this.ctx.storage));
+    this.built = null;
   }
 
-  /**
-   * Physically removes long-expired records, then re-arms for the next ones.
-   * Armed by Storage 1.5 writes only: in 1.1, expired records still count for
-   * info/collections and X-If-Unmodified-Since (storage-1.1 §8.1, §10, §12),
-   * and the reference never purged them; 1.1 records with a ttl are
-   * overwritten by id in practice (tabs, clients), so they do not pile up.
-   */
+  /** Physically removes long-expired records (profiles that purge), then re-arms for the next ones. */
   override async alarm(): Promise<void> {
     while (this.engine.purgeExpired() > 0) {
       /* keep going in bounded transactions */
     }
     await this.schedulePurge();
+  }
+
+  /** Re-arms the purge alarm when the engine says a write gave a record an expiry. */
+  private async afterWrite<T>(result: T): Promise<T> {
+    if (this.engine.takePurgeDue()) await this.schedulePurge();
+    return result;
   }
 
   private async schedulePurge(): Promise<void> {

@@ -336,9 +336,8 @@ export function validateBso(obj: { [k: string]: JsonIn }): BsoVerdict {
     fields.ttl = n === 0 ? 0 : n;
   }
   if (obj.payload !== undefined && obj.payload !== null) {
-    if (typeof obj.payload !== "string") return { ok: false, error: "invalid payload" };
-    // As in 1.1 (Decision D3): SQLite's UTF-8 cannot hold a lone surrogate; storing one would return U+FFFD.
-    if (hasLoneSurrogate(obj.payload)) return { ok: false, error: "invalid payload" };
+    // SQLite stores UTF-8, which cannot hold a lone surrogate: it would be stored altered.
+    if (typeof obj.payload !== "string" || hasLoneSurrogate(obj.payload)) return { ok: false, error: "invalid payload" };
     fields.payload = obj.payload;
   }
   return id === undefined ? { ok: true, fields } : { ok: true, fields, id };

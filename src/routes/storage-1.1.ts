@@ -23,9 +23,11 @@ import {
   renderRecord,
   tsBody,
   validateWbo,
+  type ListFormat,
 } from "../protocol/v1_1";
+import { LIST_PAGE_11, listPages } from "../storage/paging";
 import { callStore, userStoreFor } from "../storage/stub";
-import type { Failure, RecordFields } from "../storage/types";
+import type { Failure, RecordFields, StoredRecord } from "../storage/types";
 import { readCapped, toArrayBuffer, BODY_LIMITS } from "../protocol/body";
 import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./pipeline-1x";
 
@@ -52,6 +54,7 @@ function fail(f: Failure, collection: string): never {
       throw new HttpError(404);
     case "not-modified":
     case "batch-not-found":
+    case "too-large":
       // 1.5-only outcomes (X-If-Modified-Since, batches): 1.1 never asks for them.
       throw new Error(`unexpected storage failure for 1.1: ${f.kind}`);
   }
@@ -96,7 +99,6 @@ async function putOne(
   }
   const r = await callStore(() =>
     store(c).put({
-      dialect: "1.1",
       collection,
       record,
       quota: quotaLimit(c.config),
@@ -113,13 +115,51 @@ async function getCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const filter = parseListQuery(collection, c.query);
   const format = negotiate(c.accept);
-  const r = await callStore(() => store(c).list({ ...filter, dialect: "1.1" }));
-  const items = filter.full ? r.records.map(renderRecord) : r.records.map((rec) => pyString(rec.id));
-  return new Response(renderList(items, format), {
-    headers: {
-      "Content-Type": CONTENT_TYPES[format],
-      "X-Weave-Records": String(items.length),
-      "X-Weave-Timestamp": formatTs(r.ts),
+  // Paged out of the store (storage/paging): no DO call answers more than a page.
+  const pages = await listPages(store(c), filter, LIST_PAGE_11);
+  if (!pages.ok) fail(pages.failure, collection);
+  const render = (records: StoredRecord[]) => (filter.full ? records.map(renderRecord) : records.map((rec) => pyString(rec.id)));
+  const headers = {
+    "Content-Type": CONTENT_TYPES[format],
+    "X-Weave-Records": String(pages.total),
+    "X-Weave-Timestamp": formatTs(pages.ts),
+  };
+  if (pages.rest === null) return new Response(renderList(render(pages.first), format), { headers });
+  return new Response(streamList(render(pages.first), pages.rest, render, format), { headers });
+}
+
+/** A list body written page by page, in any of the 1.1 list formats. */
+function streamList(
+  first: string[],
+  rest: AsyncIterable<StoredRecord[]>,
+  render: (records: StoredRecord[]) => string[],
+  format: ListFormat,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const iterator = rest[Symbol.asyncIterator]();
+  let written = 0;
+  const chunk = (items: string[]): Uint8Array => {
+    if (format !== "json") {
+      const body = renderList(items, format);
+      return typeof body === "string" ? encoder.encode(body) : (body as Uint8Array);
+    }
+    const text = (written > 0 && items.length > 0 ? ", " : "") + items.join(", ");
+    written += items.length;
+    return encoder.encode(text);
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (format === "json") controller.enqueue(encoder.encode("["));
+      controller.enqueue(chunk(first));
+    },
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) {
+        if (format === "json") controller.enqueue(encoder.encode("]"));
+        controller.close();
+        return;
+      }
+      controller.enqueue(chunk(render(next.value)));
     },
   });
 }
@@ -148,10 +188,8 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   const { records, failed } = parsed;
   const r = await callStore(() =>
     store(c).post({
-      dialect: "1.1",
       collection,
       records,
-      failed,
       quota: quotaLimit(c.config),
       ifUnmodifiedSince: ius,
       rejectAfterChecks,
@@ -159,7 +197,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   );
   if (!r.ok) fail(r.failure, collection);
   // A record id failing after an earlier success keeps both entries, as the reference reports them.
-  const failedText = renderMap(Object.entries(r.failed).map(([k, v]) => [k, v]));
+  const failedText = renderMap(Object.entries(failed).map(([k, v]) => [k, v]));
   const body11 = `{"failed": ${failedText}, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
   return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
 }
@@ -170,18 +208,20 @@ export const storage11Routes: LegacyRoute[] = [
     path: re("/info/collections"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTimestamps());
+      const r = await callStore(() => store(c).info({ view: "collections" }));
+      if (!r.ok) fail(r.failure, "");
+      const collections = r.collections ?? [];
       const format = negotiate(c.accept);
       const headers = {
-        "X-Weave-Records": String(r.collections.length),
+        "X-Weave-Records": String(collections.length),
         "X-Weave-Timestamp": formatTs(r.ts),
       };
       if (format !== "json") {
         // REF-QUIRK (§7.3): only the keys survive the list encodings.
-        const body = renderList(r.collections.map(([name]) => pyString(name)), format);
+        const body = renderList(collections.map(([name]) => pyString(name)), format);
         return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
       }
-      return jsonResponse(renderMap(r.collections.map(([n, m]) => [n, m === null ? null : new Raw(formatTs(m))])), headers);
+      return jsonResponse(renderMap(collections.map(([n, m]) => [n, m === null ? null : new Raw(formatTs(m))])), headers);
     },
   },
   {
@@ -189,14 +229,16 @@ export const storage11Routes: LegacyRoute[] = [
     path: re("/info/collection_counts"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTotals("1.1"));
+      const r = await callStore(() => store(c).info({ view: "counts" }));
+      if (!r.ok) fail(r.failure, "");
+      const totals = r.totals ?? [];
       const format = negotiate(c.accept);
-      const headers = { "X-Weave-Records": String(r.totals.length), "X-Weave-Timestamp": formatTs(r.ts) };
+      const headers = { "X-Weave-Records": String(totals.length), "X-Weave-Timestamp": formatTs(r.ts) };
       if (format !== "json") {
-        const body = renderList(r.totals.map((t) => pyString(t.name)), format);
+        const body = renderList(totals.map((t) => pyString(t.name)), format);
         return new Response(body, { headers: { "Content-Type": CONTENT_TYPES[format], ...headers } });
       }
-      return jsonResponse(renderMap(r.totals.map((t) => [t.name, t.records])), headers);
+      return jsonResponse(renderMap(totals.map((t) => [t.name, t.records])), headers);
     },
   },
   {
@@ -204,9 +246,10 @@ export const storage11Routes: LegacyRoute[] = [
     path: re("/info/quota"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).usage("1.1"));
+      const r = await callStore(() => store(c).info({ view: "quota" }));
+      if (!r.ok) fail(r.failure, "");
       const limit = c.config.useQuota ? String(c.config.quotaSizeKb) : "null";
-      return stamped(`[${pyFloat(r.used / 1024).text}, ${limit}]`, r.ts);
+      return stamped(`[${pyFloat((r.used ?? 0) / 1024).text}, ${limit}]`, r.ts);
     },
   },
   {
@@ -214,8 +257,9 @@ export const storage11Routes: LegacyRoute[] = [
     path: re("/info/collection_usage"),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).collectionTotals("1.1"));
-      return stamped(renderMap(r.totals.map((t) => [t.name, pyFloat(t.bytes / 1024)])), r.ts);
+      const r = await callStore(() => store(c).info({ view: "usage" }));
+      if (!r.ok) fail(r.failure, "");
+      return stamped(renderMap((r.totals ?? []).map((t) => [t.name, pyFloat(t.bytes / 1024)])), r.ts);
     },
   },
   {
@@ -245,7 +289,7 @@ export const storage11Routes: LegacyRoute[] = [
       const filter = parseListQuery(collection, c.query);
       const ius = parseIfUnmodifiedSince(c.req);
       const { full: _full, ...selection } = filter;
-      const r = await callStore(() => store(c).deleteRecords({ ...selection, dialect: "1.1", ifUnmodifiedSince: ius }));
+      const r = await callStore(() => store(c).deleteRecords({ ...selection, ifUnmodifiedSince: ius }));
       if (!r.ok) fail(r.failure, collection);
       return stamped(formatTs(r.ts), r.ts);
     },
@@ -255,8 +299,9 @@ export const storage11Routes: LegacyRoute[] = [
     path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
-      const r = await callStore(() => store(c).get("1.1", c.params.collection as string, c.params.id as string));
-      if (!r.record) throw new HttpError(404);
+      const collection = c.params.collection as string;
+      const r = await callStore(() => store(c).get({ collection, id: c.params.id as string }));
+      if (!r.ok) fail(r.failure, collection);
       return stamped(renderRecord(r.record), r.ts);
     },
   },
@@ -289,7 +334,8 @@ export const storage11Routes: LegacyRoute[] = [
     auth: "basic",
     async handler(c) {
       if (!c.req.headers.has("X-Confirm-Delete")) throw new WeaveError(WeaveCode.INVALID_WRITE);
-      const r = await callStore(() => store(c).deleteAll());
+      const r = await callStore(() => store(c).deleteStorage({}));
+      if (!r.ok) fail(r.failure, "");
       return stamped(formatTs(r.ts), r.ts);
     },
   },

@@ -101,6 +101,8 @@ function fail(f: Failure, ts: number): never {
       throw new SyncError(404, Code15.GENERIC, { [WEAVE_TIMESTAMP]: formatTs(ts) });
     case "batch-not-found":
       throw new SyncError(400, Code15.GENERIC, { [WEAVE_TIMESTAMP]: formatTs(ts) });
+    case "too-large":
+      throw new SyncError(400, Code15.SIZE_LIMIT, { [WEAVE_TIMESTAMP]: formatTs(ts) });
   }
 }
 
@@ -214,7 +216,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() => store(c).info({ view: "collections", ...pre }));
     if (!r.ok) fail(r.failure, r.ts);
-    const entries = (r.collections ?? []).map(([n, m]) => [n, formatTs(m)] as [string, string]);
+    const entries = (r.collections ?? []).map(([n, m]) => [n, formatTs(m ?? 0)] as [string, string]);
     return reply(renderObject(entries), r.ts, r.lastModified, { "X-Weave-Records": String(entries.length) });
   });
 
@@ -261,7 +263,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const format = negotiate15(c.req.header("Accept") ?? null);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
-      store(c).query({ collection, ...q, ...pre, pageCap: limits(c).maxTotalRecords, pageBytes: PAGE_BYTES }),
+      store(c).list({ collection, ...q, ...pre, pageCap: limits(c).maxTotalRecords, pageBytes: PAGE_BYTES }),
     );
     if (!r.ok) fail(r.failure, r.ts);
     const items = q.full ? r.records.map(renderBso) : r.records.map((rec) => JSON.stringify(rec.id));
@@ -290,15 +292,21 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const { records, failed } = postItems15(items, collection, lim);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
-      store(c).post({ dialect: "1.5", collection, records, failed, quota: lim.quotaBytes, ...pre, batch }),
+      store(c).post({
+        collection,
+        records,
+        quota: lim.quotaBytes,
+        ...pre,
+        batch,
+        batchLimits: { records: lim.maxTotalRecords, bytes: lim.maxTotalBytes },
+      }),
     );
     if (!r.ok) fail(r.failure, r.ts);
-    const lastModified = r.lastModified ?? r.ts;
     if (r.batch !== undefined) {
       // Staged only: 202, no "modified", the collection's unchanged timestamp (§9.2).
-      return reply(renderPostResult({ batch: r.batch, success: r.success, failed: r.failed }), r.ts, lastModified, {}, 202);
+      return reply(renderPostResult({ batch: r.batch, success: r.success, failed }), r.ts, r.lastModified, {}, 202);
     }
-    return reply(renderPostResult({ modified: r.ts, success: r.success, failed: r.failed }), r.ts, lastModified);
+    return reply(renderPostResult({ modified: r.ts, success: r.success, failed }), r.ts, r.lastModified);
   });
 
   app.delete(`${U}/storage/:collection`, validPath, ...user, async (c) => {
@@ -311,7 +319,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
       if (ids.length === 0) throw badRequest();
     }
     const pre = parsePreconditions(c.req.raw.headers);
-    const r = await callStore(() => store(c).deleteCollection({ collection, ...pre, ...(ids ? { ids } : {}) }));
+    const r = await callStore(() => store(c).deleteRecords({ collection, ...pre, ...(ids ? { ids } : {}) }));
     if (!r.ok) fail(r.failure, r.ts);
     return reply(formatTs(r.lastModified), r.ts, r.lastModified);
   });
@@ -322,7 +330,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const collection = collectionParam(c);
     const id = idParam(c);
     const pre = parsePreconditions(c.req.raw.headers);
-    const r = await callStore(() => store(c).getOne({ collection, id, ...pre }));
+    const r = await callStore(() => store(c).get({ collection, id, ...pre }));
     if (!r.ok) fail(r.failure, r.ts);
     return reply(renderBso(r.record), r.ts, r.lastModified);
   });
@@ -343,7 +351,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     if (isKnownBadPayload(collection, payload)) throw badRequest(Code15.INVALID_BSO);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
-      store(c).put({ dialect: "1.5", collection, record: { ...v.fields, id }, quota: lim.quotaBytes, ...pre }),
+      store(c).put({ collection, record: { ...v.fields, id }, quota: lim.quotaBytes, ...pre }),
     );
     if (!r.ok) fail(r.failure, r.ts);
     return reply(formatTs(r.ts), r.ts, r.ts);
@@ -353,7 +361,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const collection = collectionParam(c);
     const id = idParam(c);
     const pre = parsePreconditions(c.req.raw.headers);
-    const r = await callStore(() => store(c).deleteOne({ collection, id, ...pre }));
+    const r = await callStore(() => store(c).deleteRecord({ collection, id, ...pre }));
     if (!r.ok) fail(r.failure, r.ts);
     return reply(`{"modified":${formatTs(r.ts)}}`, r.ts, r.lastModified);
   });

@@ -1,165 +1,164 @@
 /**
  * @module engine
- * The storage engine: one user's collections of records, with the rules both
- * protocols share. It knows nothing of HTTP; it runs on a {@link SqlPort} and
- * every public operation is one synchronous transaction, so a precondition
- * check and the write it guards can never be separated, and a request's writes
- * land all together or not at all.
+ * The storage engine: one user's collections of records. It knows nothing of
+ * HTTP; it runs on a {@link SqlPort}, and where the two protocols differ it
+ * follows the store's {@link Profile}, fixed when the engine is built. There
+ * is one method per operation, and every operation is one run of
+ * {@link StorageEngine.unit}: stamp the time, run the checks (preconditions
+ * and the operation's own) in the profile's order, do the work, stamp the
+ * touched collection, record the time, all in one synchronous transaction,
+ * so a check and the write it guards can never be separated and a request's
+ * writes land all together or not at all.
  *
  * Time: one timestamp `T` per request, in integer ms (multiple of 10). A
  * write's T is strictly greater than anything stored before (storage-1.5
  * §5.4, an improvement storage-1.1 §17 allows), so `newer=` never misses a
  * write. A read's T is never below the last write.
- *
- * Rules that differ between protocols are selected by {@link Dialect}.
  */
 import { nowTick } from "../lib/timestamp";
-import { migrate } from "./schema";
+import { Batches } from "./batches";
+import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
+import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
 import type {
-  DeleteCollectionParams,
   DeleteParams,
   DeleteResult,
-  Dialect,
   Failure,
-  GetParams,
   GetResult,
   InfoParams,
   InfoResult,
+  ListCursor,
   ListParams,
-  Preconditions,
-  QueryParams,
-  QueryResult,
+  ListResult,
   PostParams,
   PostResult,
+  Preconditions,
   PutParams,
   PutResult,
   RecordFields,
   RecordFilter,
+  RecordParams,
   Result,
   StoredRecord,
 } from "./types";
 
+export { BATCH_LIFETIME_MS } from "./batches";
+
 const LAST_MODIFIED_KEY = "last_modified";
-/** 1.5: when a collection or the whole store was last deleted (storage-1.5 §5.3). */
+/** With collection stamps: when a collection or the whole store was last deleted (storage-1.5 §5.3). */
 const STORAGE_TOMBSTONE_KEY = "storage_tombstone";
-/** A 1.5 batch must be committed within this long of its creation (storage-1.5 §9.4). */
-export const BATCH_LIFETIME_MS = 2 * 3600 * 1000;
+/** The profile this store serves (`Profile.code`). */
+const PROTOCOL_KEY = "protocol";
 /** Expired records are physically removed this long after they expire. */
 export const PURGE_GRACE_MS = 24 * 3600 * 1000;
 
-const encoder = new TextEncoder();
-
-/** Presence bits of the upsert statement. */
+/** Flags of the upsert statement. */
 const HAS_PAYLOAD = 1;
 const HAS_SORTINDEX = 2;
 const HAS_PARENTID = 4;
 const HAS_PREDECESSORID = 8;
 const SET_MODIFIED = 16;
-const HAS_TTL = 32;
+const SET_EXPIRY = 32;
+/** An expired row is replaced as if absent (its unsupplied fields take the inserted defaults). */
+const REPLACE_EXPIRED = 64;
 
-/** A 1.5 record is live at T iff it has no expiry or expires after T (storage-1.5 §4.2). */
-const LIVE = `(expiry IS NULL OR expiry > ?4)`;
+/** Longest record id of either protocol (storage-1.1 §5.2, storage-1.5 §4.1). */
+const MAX_ID_UNITS = 64;
 
-/** Every fixed statement of the engine, in one place. */
+const RECORD_COLUMNS = "id, modified, payload, sortindex, parentid, predecessorid";
+
+/** Every fixed statement of the engine, in one place (batches: src/storage/batches.ts). */
 const SQL = {
   getMeta: `SELECT value FROM meta WHERE key = ?`,
   setMeta: `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-  /** 1.1 info/collections: max modified over all rows, expired included (storage-1.1 §8.1). */
+  /** Newest record of each collection holding rows, expired included (storage-1.1 §8.1). */
   collectionMaxima: `SELECT c.name AS name, (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS modified
                      FROM collections c WHERE c.records > 0 ORDER BY c.name`,
+  /** Collections with their own timestamp (storage-1.5 §6.1); 0 = never stamped. */
+  collectionStamps: `SELECT name, modified FROM collections WHERE modified > 0 ORDER BY name`,
   collectionMax: `SELECT MAX(modified) AS modified FROM bso WHERE collection = ?`,
+  collectionStamp: `SELECT modified FROM collections WHERE name = ?`,
+  maxCollectionStamp: `SELECT COALESCE(MAX(modified), 0) AS modified FROM collections`,
+  touchCollection: `INSERT INTO collections (name, modified) VALUES (?, ?)
+                    ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
   collectionTotals: `SELECT name, records, bytes FROM collections WHERE records > 0 ORDER BY name`,
   expiredTotals: `SELECT collection, COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes
                   FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
-  totalBytes: `SELECT COALESCE(SUM(bytes), 0) AS bytes FROM collections`,
-  expiredBytes: `SELECT COALESCE(SUM(payload_size), 0) AS bytes FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
-  getRecord: `SELECT id, modified, payload, sortindex, parentid, predecessorid FROM bso
-              WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
+  /** Quota units stored, expired rows included, per `Profile.quotaCounts`. */
+  totalUnits: {
+    payload: `SELECT COALESCE(SUM(bytes), 0) AS units FROM collections`,
+    record: `SELECT COALESCE(SUM(size), 0) AS units FROM collections`,
+  },
+  /** Quota units of expired rows, per `Profile.quotaCounts`. */
+  expiredUnits: {
+    payload: `SELECT COALESCE(SUM(payload_size), 0) AS units FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
+    record: `SELECT COALESCE(SUM(${recordSize("bso")}), 0) AS units FROM bso WHERE expiry IS NOT NULL AND expiry <= ?`,
+  },
+  getRecord: `SELECT ${RECORD_COLUMNS} FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
+  liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
+  rowExists: `SELECT 1 AS n FROM bso WHERE collection = ? AND id = ?`,
+  /**
+   * Writes one record at T. ?1-?9: the row as inserted (unsupplied fields
+   * already carry the profile's defaults), ?10: flags, ?11: the visibility
+   * instant. On conflict each field is taken from the new row when supplied
+   * (its flag), or when the stored row is expired and REPLACE_EXPIRED is set.
+   */
   upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
            ON CONFLICT (collection, id) DO UPDATE SET
-             parentid = CASE WHEN ?10 & ${HAS_PARENTID} THEN excluded.parentid ELSE parentid END,
-             predecessorid = CASE WHEN ?10 & ${HAS_PREDECESSORID} THEN excluded.predecessorid ELSE predecessorid END,
-             sortindex = CASE WHEN ?10 & ${HAS_SORTINDEX} THEN excluded.sortindex ELSE sortindex END,
-             payload = CASE WHEN ?10 & ${HAS_PAYLOAD} THEN excluded.payload ELSE payload END,
-             payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} THEN excluded.payload_size ELSE payload_size END,
-             modified = CASE WHEN ?10 & ${SET_MODIFIED} THEN excluded.modified ELSE modified END,
-             expiry = excluded.expiry
-           RETURNING modified`,
-  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ? RETURNING 1 AS n`,
+             parentid = CASE WHEN ?10 & ${HAS_PARENTID} OR __GONE__ THEN excluded.parentid ELSE parentid END,
+             predecessorid = CASE WHEN ?10 & ${HAS_PREDECESSORID} OR __GONE__ THEN excluded.predecessorid ELSE predecessorid END,
+             sortindex = CASE WHEN ?10 & ${HAS_SORTINDEX} OR __GONE__ THEN excluded.sortindex ELSE sortindex END,
+             payload = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload ELSE payload END,
+             payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload_size ELSE payload_size END,
+             modified = CASE WHEN ?10 & ${SET_MODIFIED} OR __GONE__ THEN excluded.modified ELSE modified END,
+             expiry = CASE WHEN ?10 & ${SET_EXPIRY} OR __GONE__ THEN excluded.expiry ELSE expiry END
+           RETURNING modified`.replaceAll(
+    "__GONE__",
+    `(?10 & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ?11)`,
+  ),
+  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ?`,
+  deleteCollectionRecords: `DELETE FROM bso WHERE collection = ?`,
+  deleteCollectionRow: `DELETE FROM collections WHERE name = ?`,
   deleteAllRecords: `DELETE FROM bso`,
   deleteAllCollections: `DELETE FROM collections`,
   purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
   nextExpiry: `SELECT MIN(expiry) AS expiry FROM bso WHERE expiry IS NOT NULL`,
-
-  // -------- 1.5: collection timestamps live in collections.modified (0: never written by 1.5)
-  collectionModified: `SELECT modified FROM collections WHERE name = ?`,
-  collectionList: `SELECT name, modified FROM collections WHERE modified > 0 ORDER BY name`,
-  maxCollectionModified: `SELECT COALESCE(MAX(modified), 0) AS modified FROM collections`,
-  touchCollection: `INSERT INTO collections (name, modified) VALUES (?, ?)
-                    ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
-  deleteCollectionRow: `DELETE FROM collections WHERE name = ?`,
-  deleteCollectionRecords: `DELETE FROM bso WHERE collection = ?`,
-  deleteIds: `DELETE FROM bso WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`,
-  liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
-  /**
-   * 1.5 upsert (storage-1.5 §8.1 step 6): a live record keeps the fields not
-   * supplied (flags); an absent or expired one is created from the supplied
-   * values and the defaults bound in VALUES. ?4 is T.
-   */
-  upsert15: `INSERT INTO bso (collection, id, sortindex, modified, payload, payload_size, expiry)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (collection, id) DO UPDATE SET
-               sortindex = CASE WHEN ?8 & ${HAS_SORTINDEX} OR NOT ${LIVE} THEN excluded.sortindex ELSE sortindex END,
-               payload = CASE WHEN ?8 & ${HAS_PAYLOAD} OR NOT ${LIVE} THEN excluded.payload ELSE payload END,
-               payload_size = CASE WHEN ?8 & ${HAS_PAYLOAD} OR NOT ${LIVE} THEN excluded.payload_size ELSE payload_size END,
-               modified = CASE WHEN ?8 & ${SET_MODIFIED} OR NOT ${LIVE} THEN excluded.modified ELSE modified END,
-               expiry = CASE WHEN ?8 & ${HAS_TTL} OR NOT ${LIVE} THEN excluded.expiry ELSE expiry END`,
-
-  // -------- 1.5 batches (storage-1.5 §9)
-  findBatch: `SELECT id FROM batches WHERE id = ? AND collection = ? AND created > ?`,
-  insertBatch: `INSERT INTO batches (id, collection, created) VALUES (?, ?, ?)`,
-  /** Later stagings of an id override earlier ones field by field (§9.6 step 2). */
-  stageItem: `INSERT INTO batch_items (batch_id, id, sortindex, payload, payload_size, ttl) VALUES (?, ?, ?, ?, ?, ?)
-              ON CONFLICT (batch_id, id) DO UPDATE SET
-                sortindex = COALESCE(excluded.sortindex, sortindex),
-                payload = COALESCE(excluded.payload, payload),
-                payload_size = COALESCE(excluded.payload_size, payload_size),
-                ttl = COALESCE(excluded.ttl, ttl)`,
-  /** Commit, part 1: staged ids with no live record are created (or replace an expired one). ?1 collection, ?2 batch, ?3 T. */
-  commitCreate: `INSERT INTO bso (collection, id, sortindex, modified, payload, payload_size, expiry)
-                 SELECT ?1, b.id, b.sortindex, ?3, COALESCE(b.payload, ''), COALESCE(b.payload_size, 0),
-                        CASE WHEN b.ttl IS NULL THEN NULL ELSE ?3 + b.ttl * 1000 END
-                 FROM batch_items b
-                 WHERE b.batch_id = ?2 AND NOT EXISTS (
-                   SELECT 1 FROM bso WHERE collection = ?1 AND id = b.id AND (expiry IS NULL OR expiry > ?3))
-                 ORDER BY b.rowid
-                 ON CONFLICT (collection, id) DO UPDATE SET
-                   sortindex = excluded.sortindex, modified = excluded.modified, payload = excluded.payload,
-                   payload_size = excluded.payload_size, expiry = excluded.expiry, parentid = NULL, predecessorid = NULL`,
-  /**
-   * Commit, part 2: live records take the supplied fields and T. Rows part 1
-   * just wrote match too and are left as they are (every value is the same).
-   */
-  commitUpdate: `UPDATE bso SET
-                   sortindex = COALESCE(b.sortindex, bso.sortindex),
-                   payload = COALESCE(b.payload, bso.payload),
-                   payload_size = COALESCE(b.payload_size, bso.payload_size),
-                   modified = ?3,
-                   expiry = CASE WHEN b.ttl IS NULL THEN bso.expiry ELSE ?3 + b.ttl * 1000 END
-                 FROM batch_items b
-                 WHERE b.batch_id = ?2 AND bso.collection = ?1 AND bso.id = b.id
-                   AND (bso.expiry IS NULL OR bso.expiry > ?3)`,
-  deleteBatchItems: `DELETE FROM batch_items WHERE batch_id = ?`,
-  deleteBatch: `DELETE FROM batches WHERE id = ?`,
-  deleteStaleBatchItems: `DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM batches WHERE created <= ?)`,
-  deleteStaleBatches: `DELETE FROM batches WHERE created <= ?`,
-  deleteCollectionBatchItems: `DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM batches WHERE collection = ?)`,
-  deleteCollectionBatches: `DELETE FROM batches WHERE collection = ?`,
-  deleteAllBatchItems: `DELETE FROM batch_items`,
-  deleteAllBatches: `DELETE FROM batches`,
 } as const;
+
+/** What an operation addresses: the storage, a collection, or a record. */
+type Target = { collection?: undefined; id?: undefined } | { collection: string; id?: string };
+
+/** The state of one unit of work, shared by its checks and its body. */
+interface UnitContext {
+  /** The request's timestamp. */
+  readonly ts: number;
+  /** The instant visibility and TTLs are judged at (profile). */
+  readonly visibleAt: number;
+  /** Set by the quota check. */
+  usedBefore?: number;
+  /** Whether the unit records T as the store's last write (writes that changed nothing clear it). */
+  stamp: boolean;
+}
+
+interface UnitSpec<R> {
+  write: boolean;
+  target: Target;
+  pre: Preconditions;
+  /** Check order; "precondition" is the built-in one. Default: preconditions only. */
+  order?: readonly CheckName[];
+  checks?: Partial<Record<Exclude<CheckName, "precondition">, (cx: UnitContext) => Failure | null>>;
+  /** The work. May throw {@link Refusal} to undo everything it wrote. */
+  run(cx: UnitContext, lastModified: number): R;
+}
+
+/** Thrown inside a unit to refuse the operation after it has begun writing: the transaction rolls back. */
+class Refusal extends Error {
+  constructor(readonly failure: Failure) {
+    super(`refused: ${failure.kind}`);
+    this.name = "Refusal";
+  }
+}
 
 export interface CollectionTotals {
   name: string;
@@ -168,148 +167,352 @@ export interface CollectionTotals {
 }
 
 export class StorageEngine {
+  readonly profile: Profile;
+  private readonly batches: Batches;
+  /** Set when a write may have given a record an expiry the purge alarm must cover. */
+  private purgeDue = false;
+
+  /**
+   * @param profile the profile the store's name implies; a profile already
+   *   recorded in the store wins and must agree with it. Null: the recorded
+   *   one (a store that has none cannot be used).
+   */
   constructor(
     private readonly sql: SqlPort,
+    profile: Profile | null,
     private readonly clock: () => number = Date.now,
   ) {
     migrate(sql);
+    this.profile = this.settleProfile(profile);
+    this.batches = new Batches(sql);
   }
 
-  // ---------------------------------------------------------------- time
-
-  /** The latest timestamp any write of this user carried. */
-  lastModified(): number {
-    return this.sql.one<{ value: number }>(SQL.getMeta, LAST_MODIFIED_KEY)?.value ?? 0;
+  private settleProfile(named: Profile | null): Profile {
+    const code = this.sql.one<{ value: number }>(SQL.getMeta, PROTOCOL_KEY)?.value;
+    if (code !== undefined) {
+      const recorded = profileForCode(code);
+      if (!recorded) throw new Error(`store records unknown protocol ${code}`);
+      if (named && named !== recorded) throw new Error(`store records protocol ${recorded.protocol}, its name says ${named.protocol}`);
+      return recorded;
+    }
+    if (!named) throw new Error("store has no protocol profile");
+    this.sql.transaction(() => this.sql.run(SQL.setMeta, PROTOCOL_KEY, named.code));
+    return named;
   }
 
-  private readStamp(): number {
-    return Math.max(nowTick(this.clock()), this.lastModified());
-  }
+  // ---------------------------------------------------------------- the unit of work
 
-  private writeStamp(): number {
-    return Math.max(nowTick(this.clock()), this.lastModified() + 10);
-  }
-
-  private commitStamp(ts: number): void {
-    this.sql.run(SQL.setMeta, LAST_MODIFIED_KEY, ts);
+  /**
+   * One operation: T (writes: strictly above every earlier write), the level
+   * the preconditions address, the checks in order (the first failure is the
+   * result and nothing is written), the work, then T recorded as the last
+   * write. All in one transaction.
+   */
+  private unit<R extends object>(spec: UnitSpec<R>): Result<Omit<R, "lastModified"> & { ts: number; lastModified: number }> {
+    let ts = 0;
+    try {
+      return this.sql.transaction(() => {
+        const last = this.lastWrite();
+        const now = this.clock();
+        ts = spec.write ? Math.max(nowTick(now), last + 10) : Math.max(nowTick(now), last);
+        const cx: UnitContext = { ts, visibleAt: this.profile.visibleAt(ts, now), stamp: spec.write };
+        const level = this.levelOf(spec.target, cx);
+        for (const name of spec.order ?? ["precondition"]) {
+          const failure = name === "precondition" ? conditionFailure(spec.pre, level) : (spec.checks?.[name]?.(cx) ?? null);
+          if (failure) return { ok: false as const, failure, ts };
+        }
+        const out = spec.run(cx, level ?? 0);
+        if (cx.stamp) this.sql.run(SQL.setMeta, LAST_MODIFIED_KEY, ts);
+        return { ok: true as const, ts, lastModified: level ?? 0, ...out };
+      });
+    } catch (err) {
+      if (err instanceof Refusal) return { ok: false, failure: err.failure, ts };
+      throw err;
+    }
   }
 
   /**
-   * The instant TTLs count from and visibility is judged at. 1.1: whole
-   * seconds of wall clock (storage-1.1 §12); 1.5: the request's T (storage-1.5 §4.2).
+   * The last-modified time preconditions are checked against (null: never
+   * modified). With collection stamps (storage-1.5 §5.3): the storage's is
+   * the latest collection stamp or tombstone, a collection's its own stamp,
+   * a record's its modified while live. Without (storage-1.1 §10): the
+   * collection's newest record, expired included, answers for the
+   * collection and its records; the storage's is the last write.
    */
-  private ttlNow(dialect: Dialect, ts: number): number {
-    return dialect === "1.1" ? Math.floor(this.clock() / 1000) * 1000 : ts;
+  private levelOf(t: Target, cx: UnitContext): number | null {
+    if (t.collection === undefined) return this.profile.collectionStamps ? this.storageStamp() : this.lastWrite();
+    if (!this.profile.collectionStamps) return this.sql.one<{ modified: number | null }>(SQL.collectionMax, t.collection)?.modified ?? null;
+    if (t.id === undefined) return this.collectionStamp(t.collection);
+    return this.sql.one<{ modified: number }>(SQL.liveModified, t.collection, t.id, cx.visibleAt)?.modified ?? null;
   }
 
-  private payloadSize(dialect: Dialect, payload: string): number {
-    return dialect === "1.1" ? payload.length : encoder.encode(payload).length;
+  /** The latest timestamp any write of this user carried. */
+  private lastWrite(): number {
+    return this.sql.one<{ value: number }>(SQL.getMeta, LAST_MODIFIED_KEY)?.value ?? 0;
+  }
+
+  private storageStamp(): number {
+    const c = this.sql.one<{ modified: number }>(SQL.maxCollectionStamp)?.modified ?? 0;
+    const t = this.sql.one<{ value: number }>(SQL.getMeta, STORAGE_TOMBSTONE_KEY)?.value ?? 0;
+    return Math.max(c, t);
+  }
+
+  private collectionStamp(collection: string): number | null {
+    return this.sql.one<{ modified: number }>(SQL.collectionStamp, collection)?.modified ?? null;
+  }
+
+  /** A write touched the collection: with collection stamps, it carries T from now on. */
+  private touch(collection: string, cx: UnitContext): void {
+    if (this.profile.collectionStamps) this.sql.run(SQL.touchCollection, collection, cx.ts);
+  }
+
+  /** A collection or the storage was deleted: with collection stamps, the storage's timestamp stays at T. */
+  private tombstone(cx: UnitContext): void {
+    if (this.profile.collectionStamps) this.sql.run(SQL.setMeta, STORAGE_TOMBSTONE_KEY, cx.ts);
+  }
+
+  /**
+   * The write is refused when the store already holds `quota` units or more:
+   * live records plus what open batches have staged, except the batch this
+   * request commits (its staging was accepted already), so the write that
+   * crosses the quota is accepted and the next one refused.
+   */
+  private quotaCheck(quota: number | null, cx: UnitContext, committing?: string): Failure | null {
+    if (quota === null) return null;
+    const staged = this.batches.stagedBytes(cx.ts) - (committing === undefined ? 0 : this.batches.totals(committing).bytes);
+    cx.usedBefore = this.usedUnits(cx) + staged;
+    return cx.usedBefore >= quota ? { kind: "over-quota" } : null;
   }
 
   // ---------------------------------------------------------------- reads
 
-  /** 1.1 info/collections: `[name, max modified incl. expired rows]` for collections holding rows. */
-  collectionTimestamps(): { ts: number; collections: Array<[string, number | null]> } {
-    return this.sql.transaction(() => {
-      const ts = this.readStamp();
-      const rows = this.sql.all<{ name: string; modified: number | null }>(SQL.collectionMaxima);
-      return { ts, collections: rows.map((r) => [r.name, r.modified] as [string, number | null]) };
+  /** `info/collections`, `collection_counts`, `collection_usage`, `quota`, checked against the storage level. */
+  info(p: InfoParams): Result<InfoResult> {
+    return this.unit({
+      write: false,
+      target: {},
+      pre: p,
+      run: (cx): Partial<InfoResult> => {
+        switch (p.view) {
+          case "collections": {
+            const query = this.profile.collectionStamps ? SQL.collectionStamps : SQL.collectionMaxima;
+            const rows = this.sql.all<{ name: string; modified: number | null }>(query);
+            return { collections: rows.map((r) => [r.name, r.modified] as [string, number | null]) };
+          }
+          case "counts":
+          case "usage":
+            return { totals: this.totalsAt(cx) };
+          case "quota":
+            return { used: this.usedUnits(cx) };
+        }
+      },
     });
   }
 
-  /** Live record counts and payload units per collection (collections without live records omitted). */
-  collectionTotals(dialect: Dialect): { ts: number; totals: CollectionTotals[] } {
-    return this.sql.transaction(() => {
-      const ts = this.readStamp();
-      return { ts, totals: this.totalsAt(dialect, ts) };
-    });
+  /**
+   * Live records of a collection matching the filter, in the requested order
+   * (ties as the profile breaks them), checked against the collection level.
+   * At most `min(limit, pageCap)` rows, fewer when `pageBytes` stops the page
+   * first; when more match, `nextOffset` is the skip count of the next page.
+   */
+  list(p: ListParams): Result<ListResult> {
+    return this.unit({ write: false, target: { collection: p.collection }, pre: p, run: (cx) => this.page(p, cx) });
   }
 
-  private totalsAt(dialect: Dialect, ts: number): CollectionTotals[] {
-    {
-      const expired = new Map<string, { records: number; bytes: number }>();
-      for (const r of this.sql.all<{ collection: string; records: number; bytes: number }>(
-        SQL.expiredTotals,
-        this.ttlNow(dialect, ts),
-      )) {
-        expired.set(r.collection, r);
-      }
-      const totals: CollectionTotals[] = [];
-      for (const r of this.sql.all<{ name: string; records: number; bytes: number }>(SQL.collectionTotals)) {
-        const e = expired.get(r.name);
-        const records = r.records - (e?.records ?? 0);
-        if (records > 0) totals.push({ name: r.name, records, bytes: r.bytes - (e?.bytes ?? 0) });
-      }
-      return totals;
-    }
-  }
-
-  /** Payload units of all live records. */
-  usage(dialect: Dialect): { ts: number; used: number } {
-    return this.sql.transaction(() => {
-      const ts = this.readStamp();
-      return { ts, used: this.usedUnits(dialect, ts) };
-    });
-  }
-
-  private usedUnits(dialect: Dialect, ts: number): number {
-    const total = this.sql.one<{ bytes: number }>(SQL.totalBytes)?.bytes ?? 0;
-    const expired = this.sql.one<{ bytes: number }>(SQL.expiredBytes, this.ttlNow(dialect, ts))?.bytes ?? 0;
-    return total - expired;
-  }
-
-  /** Live records of a collection matching the filter, in the requested order. */
-  list(p: ListParams): { ts: number; records: StoredRecord[] } {
-    return this.sql.transaction(() => {
-      const ts = this.readStamp();
-      const { where, bindings } = this.filterClause(p, this.ttlNow(p.dialect, ts));
-      const cols = p.full ? "id, modified, payload, sortindex, parentid, predecessorid" : "id";
-      const rows = this.sql.all<Record<string, SqlValue>>(
-        `SELECT ${cols} FROM bso WHERE ${where} ${orderClause(p)} ${limitClause(p)}`,
-        ...bindings,
-      );
-      return { ts, records: rows.map((r) => toRecord(r)) };
-    });
-  }
-
-  /** One live record, or null. */
-  get(dialect: Dialect, collection: string, id: string): { ts: number; record: StoredRecord | null } {
-    return this.sql.transaction(() => {
-      const ts = this.readStamp();
-      const row = this.sql.one<Record<string, SqlValue>>(SQL.getRecord, collection, id, this.ttlNow(dialect, ts));
-      return { ts, record: row ? toRecord(row) : null };
+  /** One live record, checked against the record level; absent or expired: "not-found". */
+  get(p: RecordParams): Result<GetResult> {
+    return this.unit({
+      write: false,
+      target: { collection: p.collection, id: p.id },
+      pre: p,
+      run: (cx) => {
+        const row = this.sql.one<Record<string, SqlValue>>(SQL.getRecord, p.collection, p.id, cx.visibleAt);
+        if (!row) throw new Refusal({ kind: "not-found" });
+        return { record: toRecord(row) };
+      },
     });
   }
 
   // ---------------------------------------------------------------- writes
 
-  private preconditionFailure(collection: string, ifUnmodifiedSince: number | undefined): Failure | null {
-    if (ifUnmodifiedSince === undefined) return null;
-    const last = this.sql.one<{ modified: number | null }>(SQL.collectionMax, collection)?.modified ?? null;
-    if (last !== null && last > ifUnmodifiedSince) return { kind: "precondition-failed", lastModified: last };
-    return null;
-  }
-
-  private quotaFailure(dialect: Dialect, ts: number, quota: number | null): { failure: Failure | null; used?: number } {
-    if (quota === null) return { failure: null };
-    const used = this.usedUnits(dialect, ts);
-    return { failure: used >= quota ? { kind: "over-quota" } : null, used };
+  /** PUT of one record: the profile's check order (or the precondition first), then the upsert. */
+  put(p: PutParams): Result<PutResult> {
+    const order = this.profile.checks.put;
+    return this.unit({
+      write: true,
+      target: { collection: p.collection, id: p.record.id },
+      pre: p,
+      order: p.preconditionFirst ? ["precondition", ...order.filter((c) => c !== "precondition")] : order,
+      checks: { quota: (cx) => this.quotaCheck(p.quota, cx), verdict: () => rejected(p.rejectAfterChecks) },
+      run: (cx) => {
+        const modified = this.upsert(p.collection, p.record, cx, "put");
+        this.touch(p.collection, cx);
+        return { modified, usedBefore: cx.usedBefore, lastModified: cx.ts };
+      },
+    });
   }
 
   /**
-   * Writes one record with 1.1 upsert semantics (storage-1.1 §8.7): supplied
-   * fields are written, others kept (update) or NULL (insert); `modified`
-   * becomes T when a payload is supplied or `alwaysStamp` is set; the expiry
-   * is recomputed from `ttl` (absent: never), also on partial updates.
+   * POST of a list of records, checked against the collection level: write
+   * them at T, or stage them into a new or existing batch (nothing visible
+   * changes, no timestamp moves), or stage them and commit the whole batch at T.
    */
-  private upsert11(collection: string, rec: RecordFields, ts: number, ttlNow: number, alwaysStamp: boolean): number | null {
+  post(p: PostParams): Result<PostResult> {
+    const batch = p.batch && (p.batch.id !== null || !p.batch.commit) ? p.batch : undefined;
+    return this.unit({
+      write: true,
+      target: { collection: p.collection },
+      pre: p,
+      order: this.profile.checks.post,
+      checks: {
+        verdict: () => rejected(p.rejectAfterChecks),
+        batch: (cx) =>
+          batch?.id != null && !this.batches.isOpen(batch.id, p.collection, cx.ts) ? { kind: "batch-not-found" } : null,
+        quota: (cx) => this.quotaCheck(p.quota, cx, batch?.commit ? (batch.id ?? undefined) : undefined),
+      },
+      run: (cx): Omit<PostResult, "ts" | "lastModified"> & { lastModified?: number } => {
+        const success = p.records.map((r) => r.id);
+        if (batch) {
+          const id = batch.id ?? this.batches.open(p.collection, cx.ts);
+          this.batches.stage(id, p.records, this.profile.payloadSize);
+          if (p.batchLimits && exceeds(this.batches.totals(id), p.batchLimits)) throw new Refusal({ kind: "too-large" });
+          if (!batch.commit) {
+            cx.stamp = false;
+            return { success, usedBefore: cx.usedBefore, batch: id };
+          }
+          // Staged ttls of earlier requests take effect now.
+          this.batches.commit(id, p.collection, cx.ts);
+          this.expiryWritten();
+        } else {
+          for (const r of p.records) this.upsert(p.collection, r, cx, "post");
+        }
+        this.touch(p.collection, cx);
+        return { success, usedBefore: cx.usedBefore, lastModified: cx.ts };
+      },
+    });
+  }
+
+  /**
+   * Deletes the records of a collection selected as a listing would select
+   * them (filters, sort, limit, offset), expired ones included, checked
+   * against the collection level. Selecting nothing in particular deletes
+   * the collection: its records, its pending batches and (with collection
+   * stamps) its timestamp, leaving a tombstone. With collection stamps, a
+   * collection that does not exist is left alone and the result carries the
+   * storage level.
+   */
+  deleteRecords(p: DeleteParams): Result<DeleteResult> {
+    return this.unit({
+      write: true,
+      target: { collection: p.collection },
+      pre: p,
+      run: (cx) => {
+        const whole = selectsAll(p);
+        if (whole) this.batches.dropCollection(p.collection);
+        if (this.profile.collectionStamps && this.collectionStamp(p.collection) === null) {
+          cx.stamp = false;
+          return { lastModified: this.storageStamp() };
+        }
+        if (whole) {
+          this.sql.run(SQL.deleteCollectionRecords, p.collection);
+          this.sql.run(SQL.deleteCollectionRow, p.collection);
+          this.tombstone(cx);
+        } else {
+          const { where, bindings } = this.filterClause(p, null);
+          this.sql.run(
+            `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})`,
+            ...bindings,
+          );
+          this.touch(p.collection, cx);
+        }
+        return { lastModified: cx.ts };
+      },
+    });
+  }
+
+  /** Deletes one record, checked against the record level; a missing one is "not-found" if the profile says so. */
+  deleteRecord(p: RecordParams): Result<DeleteResult> {
+    return this.unit({
+      write: true,
+      target: { collection: p.collection, id: p.id },
+      pre: p,
+      run: (cx) => {
+        if (this.profile.absentDeleteFails && !this.isPresent(p.collection, p.id, cx)) throw new Refusal({ kind: "not-found" });
+        this.sql.run(SQL.deleteRecord, p.collection, p.id);
+        this.touch(p.collection, cx);
+        return { lastModified: cx.ts };
+      },
+    });
+  }
+
+  /**
+   * Deletes every record, collection and batch, checked against the storage
+   * level, which the result carries as it was before the deletion; with
+   * collection stamps the tombstone keeps it monotonic afterwards.
+   */
+  deleteStorage(p: Preconditions): Result<DeleteResult> {
+    return this.unit({
+      write: true,
+      target: {},
+      pre: p,
+      run: (cx) => {
+        this.sql.run(SQL.deleteAllRecords);
+        this.sql.run(SQL.deleteAllCollections);
+        this.batches.dropAll();
+        this.tombstone(cx);
+        return {};
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- upkeep
+
+  /** True once after a write that needs the purge alarm re-armed (profiles that purge only). */
+  takePurgeDue(): boolean {
+    const due = this.purgeDue;
+    this.purgeDue = false;
+    return due;
+  }
+
+  /** Removes up to `max` records that expired before `PURGE_GRACE_MS` ago. Returns how many. */
+  purgeExpired(max = 5000): number {
+    if (!this.profile.purgesExpired) return 0;
+    // Counted with RETURNING: rowsWritten would include the triggers' writes.
+    return this.sql.transaction(() => this.sql.all(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max).length);
+  }
+
+  /** When the next purge has something to do (ms), or null. */
+  nextPurgeTime(): number | null {
+    if (!this.profile.purgesExpired) return null;
+    const e = this.sql.one<{ expiry: number | null }>(SQL.nextExpiry)?.expiry ?? null;
+    return e === null ? null : e + PURGE_GRACE_MS;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private expiryWritten(): void {
+    if (this.profile.purgesExpired) this.purgeDue = true;
+  }
+
+  private isPresent(collection: string, id: string, cx: UnitContext): boolean {
+    if (this.profile.expiredCountAsPresent) return this.sql.one(SQL.rowExists, collection, id) !== null;
+    return this.sql.one(SQL.liveModified, collection, id, cx.visibleAt) !== null;
+  }
+
+  /** Writes one record at T with the profile's upsert rules; returns its `modified` afterwards. */
+  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post"): number | null {
+    const u = this.profile.upsert;
+    const stamps = u.stamps(rec, op);
     let flags = 0;
     if (rec.payload !== undefined) flags |= HAS_PAYLOAD;
     if (rec.sortindex !== undefined) flags |= HAS_SORTINDEX;
     if (rec.parentid !== undefined) flags |= HAS_PARENTID;
     if (rec.predecessorid !== undefined) flags |= HAS_PREDECESSORID;
-    const stamp = alwaysStamp || rec.payload !== undefined;
-    if (stamp) flags |= SET_MODIFIED;
+    if (stamps) flags |= SET_MODIFIED;
+    if (rec.ttl !== undefined || u.resetsExpiry) flags |= SET_EXPIRY;
+    if (u.replaceExpired) flags |= REPLACE_EXPIRED;
+    if (rec.ttl !== undefined) this.expiryWritten();
+    const payload = rec.payload ?? u.defaultPayload;
     const row = this.sql.one<{ modified: number | null }>(
       SQL.upsert,
       collection,
@@ -317,400 +520,93 @@ export class StorageEngine {
       rec.parentid ?? null,
       rec.predecessorid ?? null,
       rec.sortindex ?? null,
-      stamp ? ts : null,
-      rec.payload ?? null,
-      rec.payload === undefined ? 0 : this.payloadSize("1.1", rec.payload),
-      rec.ttl === undefined ? null : ttlNow + rec.ttl * 1000,
+      stamps || u.stampsInserts ? cx.ts : null,
+      payload,
+      payload === null ? 0 : this.profile.payloadSize(payload),
+      rec.ttl === undefined ? null : cx.visibleAt + rec.ttl * 1000,
       flags,
+      cx.visibleAt,
     );
     return row?.modified ?? null;
   }
 
-  /**
-   * PUT of one record. Check order of 1.1: quota, precondition, then the
-   * adapter's body verdict (precondition first when `preconditionFirst`).
-   */
-  put(p: PutParams): Result<PutResult> {
-    if (p.dialect === "1.5") return this.put15(p);
-    return this.sql.transaction((): Result<PutResult> => {
-      const ts = this.writeStamp();
-      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
-      if (pre && p.preconditionFirst) return { ok: false, failure: pre, ts };
-      const q = this.quotaFailure(p.dialect, ts, p.quota);
-      if (q.failure) return { ok: false, failure: q.failure, ts };
-      if (pre) return { ok: false, failure: pre, ts };
-      if (p.rejectAfterChecks !== undefined) return { ok: false, failure: { kind: "rejected", code: p.rejectAfterChecks }, ts };
-      const modified = this.upsert11(p.collection, p.record, ts, this.ttlNow(p.dialect, ts), false);
-      this.commitStamp(ts);
-      return { ok: true, ts, modified, usedBefore: q.used };
-    });
-  }
-
-  /** POST of a list of records. Check order of 1.1: precondition, body verdict, quota (storage-1.1 §8.8). */
-  post(p: PostParams): Result<PostResult> {
-    if (p.dialect === "1.5") return this.post15(p);
-    return this.sql.transaction((): Result<PostResult> => {
-      const ts = this.writeStamp();
-      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
-      if (pre) return { ok: false, failure: pre, ts };
-      if (p.rejectAfterChecks !== undefined) return { ok: false, failure: { kind: "rejected", code: p.rejectAfterChecks }, ts };
-      const q = this.quotaFailure(p.dialect, ts, p.quota);
-      if (q.failure) return { ok: false, failure: q.failure, ts };
-      const ttlNow = this.ttlNow(p.dialect, ts);
-      const success: string[] = [];
-      for (const rec of p.records) {
-        this.upsert11(p.collection, rec, ts, ttlNow, true);
-        success.push(rec.id);
-      }
-      this.commitStamp(ts);
-      return { ok: true, ts, success, failed: p.failed, usedBefore: q.used };
-    });
-  }
-
-  /**
-   * Deletes the records of a collection selected exactly as a listing would
-   * select them (filters, sort, limit, offset), expired ones included.
-   */
-  deleteRecords(p: DeleteParams): Result<{ ts: number; deleted: number }> {
-    return this.sql.transaction((): Result<{ ts: number; deleted: number }> => {
-      const ts = this.writeStamp();
-      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
-      if (pre) return { ok: false, failure: pre, ts };
-      const { where, bindings } = this.filterClause(p, null);
-      const deleted = this.sql.all(
-        `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where} ${orderClause(p)} ${limitClause(p)}) RETURNING 1 AS n`,
-        ...bindings,
-      ).length;
-      this.commitStamp(ts);
-      return { ok: true, ts, deleted };
-    });
-  }
-
-  /** Deletes one record (expired or not); a missing record is not an error in 1.1. */
-  deleteRecord(p: { collection: string; id: string; ifUnmodifiedSince?: number }): Result<{ ts: number; deleted: number }> {
-    return this.sql.transaction((): Result<{ ts: number; deleted: number }> => {
-      const ts = this.writeStamp();
-      const pre = this.preconditionFailure(p.collection, p.ifUnmodifiedSince);
-      if (pre) return { ok: false, failure: pre, ts };
-      const deleted = this.sql.all(SQL.deleteRecord, p.collection, p.id).length;
-      this.commitStamp(ts);
-      return { ok: true, ts, deleted };
-    });
-  }
-
-  /** Deletes every record and collection of the user; the timestamp stays monotonic. */
-  deleteAll(): { ts: number } {
-    return this.sql.transaction(() => {
-      const ts = this.writeStamp();
-      this.sql.run(SQL.deleteAllRecords);
-      this.sql.run(SQL.deleteAllCollections);
-      this.commitStamp(ts);
-      return { ts };
-    });
-  }
-
-  // ---------------------------------------------------------------- 1.5
-
-  /**
-   * Storage 1.5 keeps three levels of last-modified (storage-1.5 §5.3): the
-   * record's `modified`, the collection's `collections.modified` (set by every
-   * write that touches it, kept after its records go, removed with the
-   * collection) and the storage's: the latest collection timestamp or
-   * deletion tombstone, so it never moves backwards. Every 1.5 operation
-   * checks X-If-Modified-Since / X-If-Unmodified-Since against its level
-   * inside its own transaction, before doing anything.
-   */
-  storageModified(): number {
-    const c = this.sql.one<{ modified: number }>(SQL.maxCollectionModified)?.modified ?? 0;
-    const t = this.sql.one<{ value: number }>(SQL.getMeta, STORAGE_TOMBSTONE_KEY)?.value ?? 0;
-    return Math.max(c, t);
-  }
-
-  private collectionModified(collection: string): number | null {
-    return this.sql.one<{ modified: number }>(SQL.collectionModified, collection)?.modified ?? null;
-  }
-
-  private liveModified(collection: string, id: string, ts: number): number | null {
-    return this.sql.one<{ modified: number }>(SQL.liveModified, collection, id, ts)?.modified ?? null;
-  }
-
-  private touchCollection(collection: string, ts: number): void {
-    this.sql.run(SQL.touchCollection, collection, ts);
-  }
-
-  private tombstone(ts: number): void {
-    this.sql.run(SQL.setMeta, STORAGE_TOMBSTONE_KEY, ts);
-  }
-
-  /** 304 when not modified since, 412 when modified since (storage-1.5 §12.1, §12.2). */
-  private conditionFailure(p: Preconditions, lastModified: number): Failure | null {
-    if (p.ifModifiedSince !== undefined && lastModified <= p.ifModifiedSince) return { kind: "not-modified", lastModified };
-    if (p.ifUnmodifiedSince !== undefined && lastModified > p.ifUnmodifiedSince) {
-      return { kind: "precondition-failed", lastModified };
+  /** Live record counts and payload units per collection (collections without live records omitted). */
+  private totalsAt(cx: UnitContext): CollectionTotals[] {
+    const expired = new Map<string, { records: number; bytes: number }>();
+    for (const r of this.sql.all<{ collection: string; records: number; bytes: number }>(SQL.expiredTotals, cx.visibleAt)) {
+      expired.set(r.collection, r);
     }
-    return null;
+    const totals: CollectionTotals[] = [];
+    for (const r of this.sql.all<{ name: string; records: number; bytes: number }>(SQL.collectionTotals)) {
+      const e = expired.get(r.name);
+      const records = r.records - (e?.records ?? 0);
+      if (records > 0) totals.push({ name: r.name, records, bytes: r.bytes - (e?.bytes ?? 0) });
+    }
+    return totals;
   }
 
-  /** `info/collections`, `collection_counts`, `collection_usage`, `quota`, checked against the storage timestamp. */
-  info(p: InfoParams): Result<InfoResult> {
-    return this.sql.transaction((): Result<InfoResult> => {
-      const ts = this.readStamp();
-      const lastModified = this.storageModified();
-      const failure = this.conditionFailure(p, lastModified);
-      if (failure) return { ok: false, failure, ts };
-      switch (p.view) {
-        case "collections": {
-          const rows = this.sql.all<{ name: string; modified: number }>(SQL.collectionList);
-          return { ok: true, ts, lastModified, collections: rows.map((r) => [r.name, r.modified] as [string, number]) };
-        }
-        case "counts":
-        case "usage":
-          return { ok: true, ts, lastModified, totals: this.totalsAt("1.5", ts) };
-        case "quota":
-          return { ok: true, ts, lastModified, used: this.usedUnits("1.5", ts) };
-      }
-    });
+  /** Quota units of all live records. */
+  private usedUnits(cx: UnitContext): number {
+    const counts = this.profile.quotaCounts;
+    const total = this.sql.one<{ units: number }>(SQL.totalUnits[counts])?.units ?? 0;
+    const expired = this.sql.one<{ units: number }>(SQL.expiredUnits[counts], cx.visibleAt)?.units ?? 0;
+    return total - expired;
   }
 
-  /**
-   * A page of a collection's live records (storage-1.5 §7), checked against
-   * the collection timestamp. At most `min(limit, pageCap)` rows; when more
-   * match, `nextOffset` is the skip count of the next page (§7.3).
-   */
-  query(p: QueryParams): Result<QueryResult> {
-    return this.sql.transaction((): Result<QueryResult> => {
-      const ts = this.readStamp();
-      const lastModified = this.collectionModified(p.collection) ?? 0;
-      const failure = this.conditionFailure(p, lastModified);
-      if (failure) return { ok: false, failure, ts };
-      const f = { ...p, dialect: "1.5" as const };
-      const { where, bindings } = this.filterClause(f, ts);
-      let bound = "";
-      if (p.offsetBound !== undefined && p.sort !== "index") {
-        bound = p.sort === "oldest" ? " AND modified >= ?" : " AND modified <= ?";
-        bindings.push(p.offsetBound);
-      }
-      let pageSize = Math.max(0, Math.min(p.limit ?? p.pageCap, p.pageCap));
-      const offset = Math.max(0, p.offset ?? 0);
-      const select = (cols: string, n: number) =>
-        this.sql.all<Record<string, SqlValue>>(
-          `SELECT ${cols} FROM bso WHERE ${where}${bound} ${orderClause(f)} LIMIT ? OFFSET ?`,
-          ...bindings,
-          n,
-          offset,
-        );
-      let more = false;
-      if (p.full && p.pageBytes !== undefined && pageSize > 0) {
-        // Sizes first (cheap), so that a page of large records stops within the byte budget.
-        const sizes = select("payload_size", pageSize);
-        let total = 0;
-        for (let i = 0; i < sizes.length; i++) {
-          total += Number(sizes[i]?.payload_size ?? 0);
-          if (i > 0 && total > p.pageBytes) {
-            pageSize = i;
-            more = true;
-            break;
-          }
+  private page(p: ListParams, cx: UnitContext): Omit<ListResult, "ts" | "lastModified"> {
+    const order = this.profile.order[p.sort ?? "default"];
+    const { where, bindings } = this.filterClause(p, cx.visibleAt);
+    if (p.offsetBound !== undefined && p.sort !== "index") {
+      where.push(p.sort === "oldest" ? "modified >= ?" : "modified <= ?");
+      bindings.push(p.offsetBound);
+    }
+    const selected = { where: [...where], bindings: [...bindings] };
+    if (p.after) keysetAfter(order, p.after, where, bindings);
+    const offset = clampCount(p.offset ?? 0);
+    let pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
+    const select = (cols: string, n: number) =>
+      this.sql.all<Record<string, SqlValue>>(
+        `SELECT ${cols} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order)} ${limitClause(n, offset)}`,
+        ...bindings,
+      );
+    let more = false;
+    // An ids-only page of ids at their longest may still pass the budget only when the cap is configured very high.
+    if (p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes)) {
+      // Sizes first (cheap), so that a page of large records stops within the byte budget.
+      const sizes = select(`${p.full ? recordSize("bso") : `length(id) + ${RECORD_OVERHEAD}`} AS size`, pageSize);
+      let total = 0;
+      for (let i = 0; i < sizes.length; i++) {
+        total += Number(sizes[i]?.size ?? 0);
+        if (i > 0 && total > p.pageBytes) {
+          pageSize = i;
+          more = true;
+          break;
         }
       }
-      const cols = p.full ? "id, modified, payload, sortindex" : "id";
-      // One row more than the page tells whether another page follows.
-      const rows = select(cols, pageSize + 1);
-      more = more || (pageSize > 0 && rows.length > pageSize);
-      const records = rows.slice(0, pageSize).map((r) => toRecord(r));
-      return { ok: true, ts, lastModified, records, ...(more ? { nextOffset: offset + pageSize } : {}) };
-    });
+    }
+    const cols = `${p.full ? RECORD_COLUMNS : "id"}, ${order.tie} AS tie_${order.column ? `, ${order.column} AS key_` : ""}`;
+    if (pageSize === Infinity) return { records: select(cols, Infinity).map(toRecord) };
+    // One row more than the page tells whether another page follows.
+    const rows = select(cols, pageSize + 1);
+    more = more || (pageSize > 0 && rows.length > pageSize);
+    const page = rows.slice(0, pageSize);
+    const records = page.map(toRecord);
+    const last = page[page.length - 1];
+    if (!more || !last) return { records };
+    const cursor: ListCursor = { key: (last.key_ as number | null | undefined) ?? null, tie: last.tie_ as number | string };
+    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + pageSize, cursor };
+    if (p.count) {
+      const n = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM bso WHERE ${selected.where.join(" AND ")}`, ...selected.bindings)?.n ?? 0;
+      out.total = Math.max(0, Math.min(p.limit === undefined ? Infinity : clampCount(p.limit), n - offset));
+    }
+    return out;
   }
 
-  /** One live record, checked against its own timestamp (0 when absent). */
-  getOne(p: GetParams): Result<GetResult> {
-    return this.sql.transaction((): Result<GetResult> => {
-      const ts = this.readStamp();
-      const row = this.sql.one<Record<string, SqlValue>>(SQL.getRecord, p.collection, p.id, ts);
-      const record = row ? toRecord(row) : null;
-      const failure = this.conditionFailure(p, record?.modified ?? 0);
-      if (failure) return { ok: false, failure, ts };
-      if (!record) return { ok: false, failure: { kind: "not-found" }, ts };
-      return { ok: true, ts, lastModified: record.modified ?? 0, record };
-    });
+  private orderClause(f: RecordFilter): string {
+    return orderBy(this.profile.order[f.sort ?? "default"]);
   }
 
-  /** Writes one record with 1.5 upsert semantics at T; see SQL.upsert15. */
-  private upsert15(collection: string, rec: RecordFields, ts: number): void {
-    let flags = 0;
-    if (rec.payload !== undefined) flags |= HAS_PAYLOAD;
-    if (rec.sortindex !== undefined) flags |= HAS_SORTINDEX;
-    if (rec.ttl !== undefined) flags |= HAS_TTL;
-    // A ttl-only update keeps `modified` (storage-1.5 §4.2).
-    if (rec.payload !== undefined || rec.sortindex !== undefined) flags |= SET_MODIFIED;
-    this.sql.run(
-      SQL.upsert15,
-      collection,
-      rec.id,
-      rec.sortindex ?? null,
-      ts,
-      rec.payload ?? "",
-      rec.payload === undefined ? 0 : this.payloadSize("1.5", rec.payload),
-      rec.ttl === undefined ? null : ts + rec.ttl * 1000,
-      flags,
-    );
-  }
-
-  /** 1.5 PUT (storage-1.5 §8.1): preconditions on the record, quota, upsert, collection stamped. */
-  private put15(p: PutParams): Result<PutResult> {
-    return this.sql.transaction((): Result<PutResult> => {
-      const ts = this.writeStamp();
-      const failure = this.conditionFailure(p, this.liveModified(p.collection, p.record.id, ts) ?? 0);
-      if (failure) return { ok: false, failure, ts };
-      const q = this.quotaFailure("1.5", ts, p.quota);
-      if (q.failure) return { ok: false, failure: q.failure, ts };
-      this.upsert15(p.collection, p.record, ts);
-      this.touchCollection(p.collection, ts);
-      this.commitStamp(ts);
-      return { ok: true, ts, modified: ts, usedBefore: q.used };
-    });
-  }
-
-  /**
-   * 1.5 POST (storage-1.5 §8.2, §9): preconditions on the collection; then
-   * either write the records at T, or stage them into a new or existing
-   * batch (nothing visible changes), or stage them and commit the whole
-   * batch at T.
-   */
-  private post15(p: PostParams): Result<PostResult> {
-    return this.sql.transaction((): Result<PostResult> => {
-      const ts = this.writeStamp();
-      const current = this.collectionModified(p.collection) ?? 0;
-      const failure = this.conditionFailure(p, current);
-      if (failure) return { ok: false, failure, ts };
-      const batch = p.batch && (p.batch.id !== null || !p.batch.commit) ? p.batch : undefined;
-      if (batch?.id != null && !this.sql.one(SQL.findBatch, batch.id, p.collection, ts - BATCH_LIFETIME_MS)) {
-        return { ok: false, failure: { kind: "batch-not-found" }, ts };
-      }
-      const q = this.quotaFailure("1.5", ts, p.quota);
-      if (q.failure) return { ok: false, failure: q.failure, ts };
-      const success = p.records.map((r) => r.id);
-
-      if (batch) {
-        let id = batch.id;
-        if (id === null) {
-          // Expired batches are dropped whenever a new one starts.
-          this.sql.run(SQL.deleteStaleBatchItems, ts - BATCH_LIFETIME_MS);
-          this.sql.run(SQL.deleteStaleBatches, ts - BATCH_LIFETIME_MS);
-          id = newBatchId();
-          this.sql.run(SQL.insertBatch, id, p.collection, ts);
-        }
-        for (const r of p.records) {
-          this.sql.run(
-            SQL.stageItem,
-            id,
-            r.id,
-            r.sortindex ?? null,
-            r.payload ?? null,
-            r.payload === undefined ? null : this.payloadSize("1.5", r.payload),
-            r.ttl ?? null,
-          );
-        }
-        if (!batch.commit) {
-          return { ok: true, ts, success, failed: p.failed, usedBefore: q.used, batch: id, lastModified: current };
-        }
-        this.sql.run(SQL.commitCreate, p.collection, id, ts);
-        this.sql.run(SQL.commitUpdate, p.collection, id, ts);
-        this.sql.run(SQL.deleteBatchItems, id);
-        this.sql.run(SQL.deleteBatch, id);
-      } else {
-        for (const r of p.records) this.upsert15(p.collection, r, ts);
-      }
-      this.touchCollection(p.collection, ts);
-      this.commitStamp(ts);
-      return { ok: true, ts, success, failed: p.failed, usedBefore: q.used, lastModified: ts };
-    });
-  }
-
-  /**
-   * 1.5 DELETE of a collection (storage-1.5 §10.1), checked against the
-   * collection timestamp. Without ids: the records, the collection and its
-   * pending batches go and the storage tombstone moves to T. With ids: those
-   * records go and the collection is stamped T. A collection that does not
-   * exist is left alone; the result then carries the storage timestamp.
-   */
-  deleteCollection(p: DeleteCollectionParams): Result<DeleteResult> {
-    return this.sql.transaction((): Result<DeleteResult> => {
-      const ts = this.writeStamp();
-      const current = this.collectionModified(p.collection);
-      const failure = this.conditionFailure(p, current ?? 0);
-      if (failure) return { ok: false, failure, ts };
-      if (p.ids === undefined) {
-        this.sql.run(SQL.deleteCollectionBatchItems, p.collection);
-        this.sql.run(SQL.deleteCollectionBatches, p.collection);
-      }
-      if (current === null) return { ok: true, ts, lastModified: this.storageModified() };
-      if (p.ids === undefined) {
-        this.sql.run(SQL.deleteCollectionRecords, p.collection);
-        this.sql.run(SQL.deleteCollectionRow, p.collection);
-        this.tombstone(ts);
-      } else {
-        this.sql.run(SQL.deleteIds, p.collection, JSON.stringify(p.ids));
-        this.touchCollection(p.collection, ts);
-      }
-      this.commitStamp(ts);
-      return { ok: true, ts, lastModified: ts };
-    });
-  }
-
-  /** 1.5 DELETE of one live record (storage-1.5 §10.2); absent or expired: "not-found". */
-  deleteOne(p: GetParams): Result<DeleteResult> {
-    return this.sql.transaction((): Result<DeleteResult> => {
-      const ts = this.writeStamp();
-      const modified = this.liveModified(p.collection, p.id, ts);
-      const failure = this.conditionFailure(p, modified ?? 0);
-      if (failure) return { ok: false, failure, ts };
-      if (modified === null) return { ok: false, failure: { kind: "not-found" }, ts };
-      this.sql.run(SQL.deleteRecord, p.collection, p.id);
-      this.touchCollection(p.collection, ts);
-      this.commitStamp(ts);
-      return { ok: true, ts, lastModified: ts };
-    });
-  }
-
-  /**
-   * 1.5 DELETE of everything (storage-1.5 §6.6), checked against the storage
-   * timestamp, which the result carries as it was before the deletion; the
-   * tombstone keeps it monotonic afterwards.
-   */
-  deleteStorage(p: Preconditions): Result<DeleteResult> {
-    return this.sql.transaction((): Result<DeleteResult> => {
-      const ts = this.writeStamp();
-      const lastModified = this.storageModified();
-      const failure = this.conditionFailure(p, lastModified);
-      if (failure) return { ok: false, failure, ts };
-      this.sql.run(SQL.deleteAllRecords);
-      this.sql.run(SQL.deleteAllCollections);
-      this.sql.run(SQL.deleteAllBatchItems);
-      this.sql.run(SQL.deleteAllBatches);
-      this.tombstone(ts);
-      this.commitStamp(ts);
-      return { ok: true, ts, lastModified };
-    });
-  }
-
-  // ---------------------------------------------------------------- upkeep
-
-  /** Removes up to `max` records that expired before `PURGE_GRACE_MS` ago. Returns how many. */
-  purgeExpired(max = 5000): number {
-    // Counted with RETURNING: rowsWritten would include the triggers' writes.
-    return this.sql.transaction(() => this.sql.all(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max).length);
-  }
-
-  /** When the next purge has something to do (ms), or null. */
-  nextPurgeTime(): number | null {
-    const e = this.sql.one<{ expiry: number | null }>(SQL.nextExpiry)?.expiry ?? null;
-    return e === null ? null : e + PURGE_GRACE_MS;
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private filterClause(f: RecordFilter, visibleAt: number | null): { where: string; bindings: SqlValue[] } {
+  private filterClause(f: RecordFilter, visibleAt: number | null): { where: string[]; bindings: SqlValue[] } {
     const where = ["collection = ?"];
     const bindings: SqlValue[] = [f.collection];
     if (visibleAt !== null) {
@@ -721,38 +617,86 @@ export class StorageEngine {
       where.push("id IN (SELECT value FROM json_each(?))");
       bindings.push(JSON.stringify(f.ids));
     }
-    if (f.parentid !== undefined) {
-      where.push("parentid = ?");
-      bindings.push(f.parentid);
+    for (const [key, test] of SCALAR_FILTERS) {
+      const v = f[key];
+      if (v === undefined) continue;
+      // NaN bounds (sortindex) select nothing, as a comparison with NaN never holds.
+      if (typeof v === "number" && Number.isNaN(v)) {
+        where.push("0");
+        continue;
+      }
+      where.push(test);
+      bindings.push(typeof v === "number" ? clampReal(v) : v);
     }
-    if (f.predecessorid !== undefined) {
-      where.push("predecessorid = ?");
-      bindings.push(f.predecessorid);
-    }
-    if (f.newer !== undefined) {
-      where.push("modified > ?");
-      bindings.push(f.newer);
-    }
-    if (f.older !== undefined) {
-      where.push("modified < ?");
-      bindings.push(f.older);
-    }
-    if (f.indexAbove !== undefined) {
-      where.push(Number.isNaN(f.indexAbove) ? "0" : "sortindex > ?");
-      if (!Number.isNaN(f.indexAbove)) bindings.push(clampReal(f.indexAbove));
-    }
-    if (f.indexBelow !== undefined) {
-      where.push(Number.isNaN(f.indexBelow) ? "0" : "sortindex < ?");
-      if (!Number.isNaN(f.indexBelow)) bindings.push(clampReal(f.indexBelow));
-    }
-    return { where: where.join(" AND "), bindings };
+    return { where, bindings };
   }
 }
 
-/** 22 random URL-safe characters (128 bits), storage-1.5 §9.3. */
-function newBatchId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+/** Filters that compare one column with one value. */
+const SCALAR_FILTERS: ReadonlyArray<[keyof RecordFilter & ("parentid" | "predecessorid" | "newer" | "older" | "indexAbove" | "indexBelow"), string]> = [
+  ["parentid", "parentid = ?"],
+  ["predecessorid", "predecessorid = ?"],
+  ["newer", "modified > ?"],
+  ["older", "modified < ?"],
+  ["indexAbove", "sortindex > ?"],
+  ["indexBelow", "sortindex < ?"],
+];
+
+/** 304 when not modified since, 412 when modified since (storage-1.5 §12.1, §12.2; storage-1.1 §10). Null: never modified. */
+function conditionFailure(p: Preconditions, lastModified: number | null): Failure | null {
+  if (p.ifModifiedSince !== undefined && (lastModified ?? 0) <= p.ifModifiedSince) {
+    return { kind: "not-modified", lastModified: lastModified ?? 0 };
+  }
+  if (p.ifUnmodifiedSince !== undefined && lastModified !== null && lastModified > p.ifUnmodifiedSince) {
+    return { kind: "precondition-failed", lastModified };
+  }
+  return null;
+}
+
+function orderBy(o: Order): string {
+  return o.column === null ? `ORDER BY ${o.tie} ${o.tieDir}` : `ORDER BY ${o.column} ${o.dir}, ${o.tie} ${o.tieDir}`;
+}
+
+/**
+ * Narrows a listing to the rows after `c` in order `o` (keyset paging).
+ * NULL sort values come first in ascending order and last in descending.
+ */
+function keysetAfter(o: Order, c: ListCursor, where: string[], bindings: SqlValue[]): void {
+  const tieAfter = `${o.tie} ${o.tieDir === "ASC" ? ">" : "<"} ?`;
+  if (o.column === null) {
+    where.push(tieAfter);
+    bindings.push(c.tie);
+  } else if (c.key === null) {
+    where.push(`((${o.column} IS NULL AND ${tieAfter})${o.dir === "ASC" ? ` OR ${o.column} IS NOT NULL` : ""})`);
+    bindings.push(c.tie);
+  } else {
+    const after = `${o.column} ${o.dir === "ASC" ? ">" : "<"} ? OR (${o.column} = ? AND ${tieAfter})`;
+    where.push(`(${after}${o.dir === "DESC" ? ` OR ${o.column} IS NULL` : ""})`);
+    bindings.push(c.key, c.key, c.tie);
+  }
+}
+
+function exceeds(t: { records: number; bytes: number }, max: { records: number; bytes: number }): boolean {
+  return t.records > max.records || t.bytes > max.bytes;
+}
+
+function rejected(code: number | undefined): Failure | null {
+  return code === undefined ? null : { kind: "rejected", code };
+}
+
+/** True when a deletion names no records in particular: the whole collection goes. */
+function selectsAll(f: RecordFilter): boolean {
+  return (
+    f.ids === undefined &&
+    f.parentid === undefined &&
+    f.predecessorid === undefined &&
+    f.newer === undefined &&
+    f.older === undefined &&
+    f.indexAbove === undefined &&
+    f.indexBelow === undefined &&
+    f.limit === undefined &&
+    f.offset === undefined
+  );
 }
 
 /** ±Infinity bound as the largest finite doubles: every integer sortindex compares the same way. */
@@ -762,26 +706,17 @@ function clampReal(x: number): number {
   return x;
 }
 
-function orderClause(f: RecordFilter & { dialect: Dialect }): string {
-  switch (f.sort) {
-    case "oldest":
-      return f.dialect === "1.1" ? "ORDER BY modified ASC, rowid ASC" : "ORDER BY modified ASC, id ASC";
-    case "newest":
-      return f.dialect === "1.1" ? "ORDER BY modified DESC, rowid ASC" : "ORDER BY modified DESC, id DESC";
-    case "index":
-      return f.dialect === "1.1" ? "ORDER BY sortindex DESC, rowid ASC" : "ORDER BY sortindex DESC, id ASC";
-    default:
-      // 1.1: first-insertion order, as the SQLite reference returns rows.
-      return f.dialect === "1.1" ? "ORDER BY rowid ASC" : "ORDER BY modified DESC, id DESC";
-  }
+/** A row count from client input: whole, not negative, Infinity kept, otherwise at most MAX_SAFE_INTEGER. */
+function clampCount(n: number): number {
+  if (n === Infinity) return n;
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(n)));
 }
 
-function limitClause(f: RecordFilter): string {
-  const clamp = (n: number) => Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(n)));
-  const limit = f.limit !== undefined ? clamp(f.limit) : -1;
-  const offset = f.offset !== undefined ? clamp(f.offset) : 0;
-  if (limit < 0 && offset === 0) return "";
-  return `LIMIT ${limit} OFFSET ${offset}`;
+function limitClause(limit: number | undefined, offset: number | undefined): string {
+  const l = limit === undefined || limit === Infinity ? -1 : clampCount(limit);
+  const o = offset === undefined ? 0 : clampCount(offset);
+  if (l < 0 && o === 0) return "";
+  return `LIMIT ${l} OFFSET ${o}`;
 }
 
 function toRecord(r: Record<string, SqlValue>): StoredRecord {

@@ -13,6 +13,20 @@ export interface Migration {
   statements: string[];
 }
 
+/** Units every record occupies beyond its text fields: its numbers (modified, sortindex, expiry) and row bookkeeping. */
+export const RECORD_OVERHEAD = 16;
+
+/**
+ * What a record occupies, in the units of its `payload_size`: the payload,
+ * the characters of its id, parentid and predecessorid, and
+ * {@link RECORD_OVERHEAD}. SQL over the row named `row` (a table or NEW/OLD).
+ * Part of the stored format: changing it needs a migration that recomputes
+ * `collections.size`.
+ */
+export function recordSize(row: string): string {
+  return `(${row}.payload_size + length(${row}.id) + COALESCE(length(${row}.parentid), 0) + COALESCE(length(${row}.predecessorid), 0) + ${RECORD_OVERHEAD})`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -78,6 +92,32 @@ export const MIGRATIONS: readonly Migration[] = [
          ttl INTEGER,
          UNIQUE (batch_id, id)
        )`,
+    ],
+  },
+  {
+    version: 3,
+    name: "record occupancy per collection (the 1.1 quota)",
+    statements: [
+      // collections.size = Σ RECORD_SIZE over the collection's rows, expired
+      // included, kept by the triggers like records and bytes.
+      `ALTER TABLE collections ADD COLUMN size INTEGER NOT NULL DEFAULT 0`,
+      `UPDATE collections SET size = COALESCE((SELECT SUM(${recordSize("bso")}) FROM bso WHERE bso.collection = collections.name), 0)`,
+      `DROP TRIGGER bso_insert`,
+      `CREATE TRIGGER bso_insert AFTER INSERT ON bso BEGIN
+         INSERT INTO collections (name, records, bytes, size) VALUES (NEW.collection, 1, NEW.payload_size, ${recordSize("NEW")})
+         ON CONFLICT (name) DO UPDATE SET records = records + 1, bytes = bytes + NEW.payload_size, size = size + ${recordSize("NEW")};
+       END`,
+      `DROP TRIGGER bso_delete`,
+      `CREATE TRIGGER bso_delete AFTER DELETE ON bso BEGIN
+         UPDATE collections SET records = records - 1, bytes = bytes - OLD.payload_size, size = size - ${recordSize("OLD")}
+         WHERE name = OLD.collection;
+       END`,
+      `DROP TRIGGER bso_update`,
+      `CREATE TRIGGER bso_update AFTER UPDATE OF payload_size, parentid, predecessorid ON bso BEGIN
+         UPDATE collections SET bytes = bytes - OLD.payload_size + NEW.payload_size,
+                                size = size - ${recordSize("OLD")} + ${recordSize("NEW")}
+         WHERE name = NEW.collection;
+       END`,
     ],
   },
 ];

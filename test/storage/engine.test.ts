@@ -4,28 +4,23 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { PURGE_GRACE_MS, StorageEngine } from "../../src/storage/engine";
-import { MIGRATIONS, migrate } from "../../src/storage/schema";
-import { durableObjectSql, type SqlPort } from "../../src/storage/sql";
-import type { UserStore } from "../../src/objects/user-store";
+import { PURGE_GRACE_MS, type StorageEngine } from "../../src/storage/engine";
+import { PROFILE_1_1, PROFILE_1_5 } from "../../src/storage/profile";
+import { MIGRATIONS, migrate, RECORD_OVERHEAD } from "../../src/storage/schema";
+import type { SqlPort } from "../../src/storage/sql";
+import type { StoreApi } from "../../src/storage/stub";
+import * as support from "./support";
+import { collections, ok, record, totals, used } from "./support";
 
-let n = 0;
-function freshStub() {
-  n += 1;
-  return env.USER_STORE.get(env.USER_STORE.idFromName(`engine-test-${n}-${crypto.randomUUID()}`));
+/** A stub of a fresh object named as the stores of `prefix` ("acct:" 1.1, "uid:" 1.5) are. */
+function freshStub(prefix: "acct:" | "uid:") {
+  return env.USER_STORE.get(env.USER_STORE.idFromName(`${prefix}engine-test-${crypto.randomUUID()}`));
 }
 
-/** Runs `fn` with an engine over a fresh DO's storage and a clock the test moves. */
-async function withEngine<T>(fn: (e: StorageEngine, clock: { now: number }, sql: SqlPort) => T | Promise<T>): Promise<T> {
-  return runInDurableObject(freshStub(), async (_obj: UserStore, state) => {
-    const clock = { now: 1_700_000_000_000 };
-    const sql = durableObjectSql(state.storage);
-    return fn(new StorageEngine(sql, () => clock.now), clock, sql);
-  });
-}
+const withEngine = <T>(fn: (e: StorageEngine, clock: { now: number }, sql: SqlPort) => T | Promise<T>) => support.withEngine(PROFILE_1_1, fn);
 
 const put = (e: StorageEngine, collection: string, record: Parameters<StorageEngine["put"]>[0]["record"], extra = {}) =>
-  e.put({ dialect: "1.1", collection, record, quota: null, ...extra });
+  e.put({ collection, record, quota: null, ...extra });
 
 describe("engine: timestamps", () => {
   it("S11-17 / S15-5.4: writes in the same 10 ms tick get strictly increasing timestamps", async () => {
@@ -36,7 +31,7 @@ describe("engine: timestamps", () => {
       if (!a.ok || !b.ok || !c.ok) throw new Error("write failed");
       expect(b.ts).toBe(a.ts + 10);
       expect(c.ts).toBe(b.ts + 10);
-      expect(e.collectionTimestamps().ts).toBe(c.ts);
+      expect(ok(e.info({ view: "collections" })).ts).toBe(c.ts);
     });
   });
 
@@ -63,17 +58,17 @@ describe("engine: writes", () => {
       const fresh = put(e, "c", { id: "2", sortindex: 1 });
       if (!fresh.ok) throw new Error("write failed");
       expect(fresh.modified).toBeNull();
-      expect(e.get("1.1", "c", "1").record).toMatchObject({ payload: "a", sortindex: 5, modified: first.modified });
+      expect(record(e, "c", "1")).toMatchObject({ payload: "a", sortindex: 5, modified: first.modified });
     });
   });
 
   it("S11-8.8 step 6: POST stamps every element, payload or not", async () => {
     await withEngine((e) => {
       put(e, "c", { id: "1", payload: "a" });
-      const r = e.post({ dialect: "1.1", collection: "c", records: [{ id: "1", sortindex: 2 }, { id: "2" }], failed: {}, quota: null });
+      const r = e.post({ collection: "c", records: [{ id: "1", sortindex: 2 }, { id: "2" }], quota: null });
       if (!r.ok) throw new Error("post failed");
-      expect(e.get("1.1", "c", "1").record?.modified).toBe(r.ts);
-      expect(e.get("1.1", "c", "2").record?.modified).toBe(r.ts);
+      expect(record(e, "c", "1")?.modified).toBe(r.ts);
+      expect(record(e, "c", "2")?.modified).toBe(r.ts);
     });
   });
 
@@ -83,7 +78,7 @@ describe("engine: writes", () => {
       if (!a.ok) throw new Error("write failed");
       const refused = put(e, "c", { id: "2", payload: "b" }, { ifUnmodifiedSince: a.ts - 10 });
       expect(refused).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
-      expect(e.get("1.1", "c", "2").record).toBeNull();
+      expect(record(e, "c", "2")).toBeNull();
       expect(put(e, "c", { id: "2", payload: "b" }, { ifUnmodifiedSince: a.ts }).ok).toBe(true);
     });
   });
@@ -106,11 +101,15 @@ describe("engine: writes", () => {
 
   it("S11-11: the write that crosses the quota is accepted, the next one refused", async () => {
     await withEngine((e) => {
-      const a = put(e, "c", { id: "1", payload: "x".repeat(90) }, { quota: 100 });
+      // A record occupies payload + id + parentid + predecessorid + RECORD_OVERHEAD units.
+      const a = put(e, "c", { id: "1", payload: "x".repeat(90), parentid: "pp" }, { quota: 200 });
       expect(a).toMatchObject({ ok: true, usedBefore: 0 });
-      const b = put(e, "c", { id: "2", payload: "x".repeat(90) }, { quota: 100 });
-      expect(b).toMatchObject({ ok: true, usedBefore: 90 });
-      expect(put(e, "c", { id: "3", payload: "x" }, { quota: 100 })).toMatchObject({ ok: false, failure: { kind: "over-quota" } });
+      const b = put(e, "c", { id: "2", payload: "x".repeat(90) }, { quota: 200 });
+      expect(b).toMatchObject({ ok: true, usedBefore: 90 + 1 + 2 + RECORD_OVERHEAD });
+      expect(put(e, "c", { id: "3", payload: "x" }, { quota: 200 })).toMatchObject({ ok: false, failure: { kind: "over-quota" } });
+      // A partial update that drops nothing keeps the count; one that grows a field grows it.
+      put(e, "c", { id: "2", sortindex: 3, predecessorid: "qqqq" });
+      expect(used(e)).toBe(2 * (90 + 1 + RECORD_OVERHEAD) + 2 + 4);
     });
   });
 });
@@ -121,51 +120,48 @@ describe("engine: TTL and totals", () => {
       clock.now = 1_700_000_000_900;
       put(e, "tabs", { id: "t", payload: "abc", ttl: 2 });
       put(e, "tabs", { id: "u", payload: "de" });
-      expect(e.collectionTotals("1.1").totals).toEqual([{ name: "tabs", records: 2, bytes: 5 }]);
+      expect(totals(e)).toEqual([{ name: "tabs", records: 2, bytes: 5 }]);
       clock.now = 1_700_000_001_999; // floor = ...001 s; expiry = ...002 s → still live
-      expect(e.get("1.1", "tabs", "t").record).not.toBeNull();
+      expect(record(e, "tabs", "t")).not.toBeNull();
       clock.now = 1_700_000_002_000;
-      expect(e.get("1.1", "tabs", "t").record).toBeNull();
-      expect(e.list({ dialect: "1.1", collection: "tabs", full: false }).records.map((r) => r.id)).toEqual(["u"]);
-      expect(e.collectionTotals("1.1").totals).toEqual([{ name: "tabs", records: 1, bytes: 2 }]);
-      expect(e.usage("1.1").used).toBe(2);
-      const ts = e.collectionTimestamps().collections;
-      expect(ts.map(([name]) => name)).toEqual(["tabs"]);
+      expect(record(e, "tabs", "t")).toBeNull();
+      expect(support.ids(e, "tabs")).toEqual(["u"]);
+      expect(totals(e)).toEqual([{ name: "tabs", records: 1, bytes: 2 }]);
+      expect(used(e)).toBe(2 + 1 + RECORD_OVERHEAD);
+      expect(collections(e)?.map(([name]) => name)).toEqual(["tabs"]);
     });
   });
 
   it("S11-12: ttl 0 is invisible at once; a PUT without ttl makes a record permanent again", async () => {
     await withEngine((e, clock) => {
       put(e, "c", { id: "1", payload: "a", ttl: 0 });
-      expect(e.get("1.1", "c", "1").record).toBeNull();
+      expect(record(e, "c", "1")).toBeNull();
       put(e, "c", { id: "1", sortindex: 3 });
       clock.now += 10 * 365 * 86400 * 1000;
-      expect(e.get("1.1", "c", "1").record).toMatchObject({ payload: "a", sortindex: 3 });
+      expect(record(e, "c", "1")).toMatchObject({ payload: "a", sortindex: 3 });
     });
   });
 
   it("counters kept by triggers stay exact through updates and deletes", async () => {
     await withEngine((e) => {
       e.post({
-        dialect: "1.1",
         collection: "h",
         records: Array.from({ length: 20 }, (_, i) => ({ id: String(i), payload: "x".repeat(i) })),
-        failed: {},
         quota: null,
       });
       put(e, "h", { id: "3", payload: "y".repeat(100) });
-      e.deleteRecords({ dialect: "1.1", collection: "h", ids: ["0", "1", "2"] });
+      e.deleteRecords({ collection: "h", ids: ["0", "1", "2"] });
       e.deleteRecord({ collection: "h", id: "19" });
       const expectBytes = Array.from({ length: 20 }, (_, i) => i).filter((i) => ![0, 1, 2, 19, 3].includes(i)).reduce((a, b) => a + b, 0) + 100;
-      expect(e.collectionTotals("1.1").totals).toEqual([{ name: "h", records: 16, bytes: expectBytes }]);
-      e.deleteAll();
-      expect(e.collectionTotals("1.1").totals).toEqual([]);
-      expect(e.usage("1.1").used).toBe(0);
+      expect(totals(e)).toEqual([{ name: "h", records: 16, bytes: expectBytes }]);
+      e.deleteStorage({});
+      expect(totals(e)).toEqual([]);
+      expect(used(e)).toBe(0);
     });
   });
 
-  it("purge removes only records expired longer than the grace period, keeping totals exact", async () => {
-    await withEngine((e, clock) => {
+  it("purge (profiles that purge) removes only records expired longer than the grace period, keeping totals exact", async () => {
+    await support.withEngine(PROFILE_1_5, (e, clock) => {
       put(e, "c", { id: "old", payload: "aaaa", ttl: 1 });
       put(e, "c", { id: "keep", payload: "bb" });
       clock.now += 5000;
@@ -173,7 +169,7 @@ describe("engine: TTL and totals", () => {
       clock.now += PURGE_GRACE_MS - 2000;
       expect(e.purgeExpired()).toBe(1);
       expect(e.purgeExpired()).toBe(0);
-      const totalsNow = e.collectionTotals("1.1").totals;
+      const totalsNow = totals(e);
       expect(totalsNow).toEqual([{ name: "c", records: 1, bytes: 2 }]);
     });
   });
@@ -185,6 +181,29 @@ describe("engine: schema", () => {
       const latest = Math.max(...MIGRATIONS.map((m) => m.version));
       expect(migrate(sql)).toBe(latest);
       expect(sql.one<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema_version'`)?.value).toBe(latest);
+    });
+  });
+
+  it("migration 3 computes the record occupancy of a version-2 store's existing rows", async () => {
+    await withEngine((_e, _clock, sql) => {
+      // Roll this store back to version 2 with rows written then, and upgrade it again.
+      sql.run(`DROP TRIGGER bso_insert`);
+      sql.run(`DROP TRIGGER bso_delete`);
+      sql.run(`DROP TRIGGER bso_update`);
+      sql.run(`DROP TABLE bso`);
+      sql.run(`DROP TABLE collections`);
+      sql.run(`DROP TABLE batch_items`);
+      sql.run(`DROP TABLE batches`);
+      sql.run(`DELETE FROM meta`);
+      expect(migrate(sql, MIGRATIONS.filter((m) => m.version <= 2))).toBe(2);
+      sql.run(`INSERT INTO bso (collection, id, parentid, payload, payload_size, modified) VALUES ('c', 'abc', 'p', 'xy', 2, 10), ('c', 'd', NULL, NULL, 0, NULL)`);
+      expect(migrate(sql)).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
+      const row = sql.one<{ size: number; bytes: number; records: number }>(`SELECT size, bytes, records FROM collections WHERE name = 'c'`);
+      expect(row).toEqual({ size: 2 + 3 + 1 + RECORD_OVERHEAD + 1 + RECORD_OVERHEAD, bytes: 2, records: 2 });
+      // The new triggers keep it exact.
+      sql.run(`UPDATE bso SET parentid = NULL WHERE id = 'abc'`);
+      sql.run(`DELETE FROM bso WHERE id = 'd'`);
+      expect(sql.one(`SELECT size FROM collections WHERE name = 'c'`)).toEqual({ size: 2 + 3 + RECORD_OVERHEAD });
     });
   });
 
@@ -207,25 +226,25 @@ describe("engine: schema", () => {
 
 describe("UserStore (Durable Object shell)", () => {
   it("S15-4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
-    const stub = freshStub();
-    await stub.put({ dialect: "1.5", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
+    const stub = freshStub("uid:");
+    await stub.put({ collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
     expect(alarm).toBeGreaterThan(Date.now() + PURGE_GRACE_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
   });
 
   it("S11-12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
-    const stub = freshStub();
-    await stub.put({ dialect: "1.1", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
+    const stub = freshStub("acct:");
+    await stub.put({ collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeNull();
   });
 
   it("U10-7.3: wipe() erases every record and the object stays usable", async () => {
-    const stub = freshStub();
-    await stub.put({ dialect: "1.1", collection: "c", record: { id: "a", payload: "x" }, quota: null });
+    const stub = freshStub("acct:") as unknown as StoreApi;
+    await stub.put({ collection: "c", record: { id: "a", payload: "x" }, quota: null });
     await stub.wipe();
-    expect((await stub.collectionTimestamps()).collections).toEqual([]);
-    await stub.put({ dialect: "1.1", collection: "c", record: { id: "b", payload: "y" }, quota: null });
-    expect((await stub.list({ dialect: "1.1", collection: "c", full: false })).records.map((r) => r.id)).toEqual(["b"]);
+    expect(ok(await stub.info({ view: "collections" })).collections).toEqual([]);
+    await stub.put({ collection: "c", record: { id: "b", payload: "y" }, quota: null });
+    expect(ok(await stub.list({ collection: "c", full: false })).records.map((r) => r.id)).toEqual(["b"]);
   });
 });

@@ -60,9 +60,10 @@ describe("info", () => {
     expectOk(e, "[0.0, 5120]");
     expect(e.headers.get("X-Weave-Records")).toBeNull();
     await call(a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
-    expect((await call(a, "GET", "/info/quota")).text).toBe("[0.0234375, 5120]");
-    await call(a, "PUT", "/storage/c/2", { body: { payload: "y".repeat(1024) } });
-    expect((await call(a, "GET", "/info/quota")).text).toBe("[1.0234375, 5120]");
+    // Decision (issue 9): records count whole, payload + id + RECORD_OVERHEAD (16): 24 + 1 + 16 = 41.
+    expect((await call(a, "GET", "/info/quota")).text).toBe("[0.0400390625, 5120]");
+    await call(a, "PUT", "/storage/c/2", { body: { payload: "y".repeat(1007) } });
+    expect((await call(a, "GET", "/info/quota")).text).toBe("[1.0400390625, 5120]");
     await call(a, "DELETE", "/storage/c/1");
     expect((await call(a, "GET", "/info/quota")).text).toBe("[1.0, 5120]");
   });
@@ -73,9 +74,9 @@ describe("info", () => {
     expectOk(r, "[0.0, null]");
   });
 
-  it("S11-8.3 / S11-5.4: used counts payload characters (not UTF-8 bytes)", async () => {
+  it("S11-8.3 / S11-5.4: used counts characters (not UTF-8 bytes): payload + id + 16", async () => {
     const a = await register("info-chars");
-    await call(a, "PUT", "/storage/c/1", { body: { payload: "é".repeat(512) } });
+    await call(a, "PUT", "/storage/c/1", { body: { payload: "é".repeat(495) } });
     expect((await call(a, "GET", "/info/quota")).text).toBe("[0.5, 5120]");
   });
 

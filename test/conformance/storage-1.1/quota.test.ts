@@ -1,19 +1,27 @@
-/** S11-11 (quota), S11-8.7 step 1 and S11-8.8 step 5, S11-A (X-Weave-Quota-Remaining). */
+/**
+ * S11-11 (quota), S11-8.7 step 1 and S11-8.8 step 5, S11-A (X-Weave-Quota-Remaining).
+ * Decision (issue 9): the quota counts what a record occupies, not its payload
+ * alone: payload + id (+ parentid, predecessorid) characters + RECORD_OVERHEAD.
+ */
 import { describe, expect, it } from "vitest";
 import { pyStrFloat } from "../../../src/protocol/pyjson";
+import { RECORD_OVERHEAD } from "../../../src/storage/schema";
 import { call, dispatchWith, expectError, expectOk, expectWeave, PLAIN, plain, register, snapshot, tsMs } from "./_helpers";
 
 const Q01 = { QUOTA_SIZE_KB: "0.1" };
+/** Quota units of a record with this id and payload. */
+const units = (id: string, payload: string) => id.length + payload.length + RECORD_OVERHEAD;
 
 describe("quota", () => {
-  it("S11-11 (peer test): quota 0.1 KB with 24 bytes stored → X-Weave-Quota-Remaining exactly 0.0765625", async () => {
+  it("S11-11 (peer test, records counted whole): quota 0.1 KB with a 24-character payload stored as c/1 → X-Weave-Quota-Remaining exactly 0.1 − 41/1024", async () => {
     const a = await register("quota-peer");
     const first = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
     expectOk(first);
     expect(first.headers.get("X-Weave-Quota-Remaining")).toBe("0.1"); // pre-write: nothing stored yet
     const second = await dispatchWith(Q01, a, "PUT", "/storage/c/2", { body: { payload: "y" } });
     expectOk(second);
-    expect(second.headers.get("X-Weave-Quota-Remaining")).toBe("0.0765625");
+    expect(units("1", "x".repeat(24))).toBe(41);
+    expect(second.headers.get("X-Weave-Quota-Remaining")).toBe("0.0599609375");
   });
 
   it("S11-11: the write crossing the quota is accepted; the next PUT → 400 14 (application/json, no X-Weave-Timestamp); nothing stored", async () => {
@@ -70,19 +78,34 @@ describe("quota", () => {
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
     const r = await dispatchWith(Q01, a, "POST", "/storage/c", { body: [{ id: "2", payload: "y".repeat(500) }] });
     expectOk(r);
-    expect(r.headers.get("X-Weave-Quota-Remaining")).toBe("0.0765625");
+    expect(r.headers.get("X-Weave-Quota-Remaining")).toBe("0.0599609375");
     expect((r.json as { success: string[] }).success).toEqual(["2"]);
   });
 
-  it("S11-11: refusal iff left ≤ 0 exactly: 1023 of 1024 chars used → allowed (header 0.0009765625); 1024 used → 14", async () => {
+  it("S11-11: refusal iff left ≤ 0 exactly: 1023 of 1024 units used → allowed (header 0.0009765625); 1024 used → 14", async () => {
     const a = await register("quota-edge");
     const q1 = { QUOTA_SIZE_KB: "1" };
-    await dispatchWith(q1, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(1023) } });
+    const fill = (n: number) => "x".repeat(n - units("1", ""));
+    await dispatchWith(q1, a, "PUT", "/storage/c/1", { body: { payload: fill(1023) } });
     const r = await dispatchWith(q1, a, "PUT", "/storage/c/2", { body: { payload: "y" } });
     expectOk(r);
     expect(r.headers.get("X-Weave-Quota-Remaining")).toBe("0.0009765625");
     expectWeave(await dispatchWith(q1, a, "PUT", "/storage/c/3", { body: { payload: "z" } }), 14);
-    expectWeave(await dispatchWith(q1, a, "POST", "/storage/c", { body: [] }), 14);
+    const b = await register("quota-edge-b");
+    await dispatchWith(q1, b, "PUT", "/storage/c/1", { body: { payload: fill(1024) } });
+    expectWeave(await dispatchWith(q1, b, "PUT", "/storage/c/2", { body: { payload: "z" } }), 14);
+    expectWeave(await dispatchWith(q1, b, "POST", "/storage/c", { body: [] }), 14);
+  });
+
+  it("S11-11 decision (issue 9): records with empty payloads count toward the quota (id and overhead)", async () => {
+    const a = await register("quota-empty");
+    const q = { QUOTA_SIZE_KB: String((3 * units("x".repeat(64), "")) / 1024) };
+    const ids = ["a", "b", "c"].map((ch) => ch.repeat(64));
+    const r = await dispatchWith(q, a, "POST", "/storage/c", { body: ids.map((id) => ({ id, payload: "" })) });
+    expectOk(r);
+    expect((r.json as { success: string[] }).success).toEqual(ids);
+    expectWeave(await dispatchWith(q, a, "PUT", "/storage/c/d", { body: { payload: "" } }), 14);
+    expect((await dispatchWith(q, a, "GET", "/info/quota")).json).toEqual([(3 * units(ids[0] as string, "")) / 1024, Number(q.QUOTA_SIZE_KB)]);
   });
 
   it("S11-11: deletes are never blocked by quota", async () => {
@@ -107,7 +130,8 @@ describe("quota", () => {
     const r2 = await dispatchWith({ QUOTA_SIZE_KB: "1025" }, a, "PUT", "/storage/c/2", { body: { payload: "x" } });
     expect(r2.headers.get("X-Weave-Quota-Remaining")).toBeNull();
     const r3 = await dispatchWith({ QUOTA_SIZE_KB: "1000" }, a, "PUT", "/storage/c/3", { body: { payload: "x" } });
-    expect(r3.headers.get("X-Weave-Quota-Remaining")).toBe("999.998046875");
+    // Two records of units("1", "x") = 18 stored: 1000 − 36/1024.
+    expect(r3.headers.get("X-Weave-Quota-Remaining")).toBe("999.96484375");
   });
 
   it("S11-11: no quota header and no 14 when use_quota is off", async () => {

@@ -2,23 +2,17 @@
  * S11-12 (TTL). Visibility rules are tested on the engine with a fake
  * clock (no sleeping); the wire behaviour with ttl 0 (expired at once).
  */
-import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { UserStore } from "../../../src/objects/user-store";
-import { StorageEngine } from "../../../src/storage/engine";
-import { durableObjectSql } from "../../../src/storage/sql";
+import type { StorageEngine } from "../../../src/storage/engine";
+import { PROFILE_1_1 } from "../../../src/storage/profile";
+import { RECORD_OVERHEAD } from "../../../src/storage/schema";
 import type { RecordFields } from "../../../src/storage/types";
+import * as engine from "../../storage/support";
 import { call, expectError, expectOk, PLAIN, plain, register, tsMs } from "./_helpers";
 
-async function withEngine<T>(fn: (e: StorageEngine, clock: { now: number }) => T): Promise<T> {
-  const stub = env.USER_STORE.get(env.USER_STORE.idFromName(`ttl-conf-${crypto.randomUUID()}`));
-  return runInDurableObject(stub, async (_obj: UserStore, state) => {
-    const clock = { now: 1_700_000_000_250 };
-    return fn(new StorageEngine(durableObjectSql(state.storage), () => clock.now), clock);
-  });
-}
-const put = (e: StorageEngine, record: RecordFields, extra = {}) => e.put({ dialect: "1.1", collection: "c", record, quota: null, ...extra });
-const ids = (e: StorageEngine) => e.list({ dialect: "1.1", collection: "c", full: false }).records.map((r) => r.id);
+const withEngine = <T>(fn: (e: StorageEngine, clock: { now: number }) => T) => engine.withEngine(PROFILE_1_1, fn, 1_700_000_000_250);
+const put = (e: StorageEngine, record: RecordFields, extra = {}) => e.put({ collection: "c", record, quota: null, ...extra });
+const ids = (e: StorageEngine) => engine.ids(e, "c");
 
 describe("TTL (engine, fake clock)", () => {
   it("S11-12: expiry = floor(now) + ttl; live ⇔ expiry > floor(now) (ttl 2 visible for 1.999 s after the second boundary, gone at +2 s)", async () => {
@@ -26,10 +20,10 @@ describe("TTL (engine, fake clock)", () => {
       put(e, { id: "t", payload: "x", ttl: 2 });
       clock.now = 1_700_000_001_999;
       expect(ids(e)).toEqual(["t"]);
-      expect(e.get("1.1", "c", "t").record).not.toBeNull();
+      expect(engine.record(e, "c", "t")).not.toBeNull();
       clock.now = 1_700_000_002_000;
       expect(ids(e)).toEqual([]);
-      expect(e.get("1.1", "c", "t").record).toBeNull();
+      expect(engine.record(e, "c", "t")).toBeNull();
     });
   });
 
@@ -37,7 +31,7 @@ describe("TTL (engine, fake clock)", () => {
     await withEngine((e) => {
       put(e, { id: "z", payload: "x", ttl: 0 });
       expect(ids(e)).toEqual([]);
-      expect(e.collectionTotals("1.1").totals).toEqual([]);
+      expect(engine.totals(e)).toEqual([]);
     });
   });
 
@@ -47,9 +41,9 @@ describe("TTL (engine, fake clock)", () => {
       const dying = put(e, { id: "dying", payload: "defgh", ttl: 1 });
       if (!live.ok || !dying.ok) throw new Error("write failed");
       clock.now += 5000;
-      expect(e.collectionTotals("1.1").totals).toEqual([{ name: "c", records: 1, bytes: 3 }]);
-      expect(e.usage("1.1").used).toBe(3);
-      expect(e.collectionTimestamps().collections).toEqual([["c", dying.ts]]);
+      expect(engine.totals(e)).toEqual([{ name: "c", records: 1, bytes: 3 }]);
+      expect(engine.used(e)).toBe(3 + "live".length + RECORD_OVERHEAD);
+      expect(engine.collections(e)).toEqual([["c", dying.ts]]);
     });
   });
 
@@ -71,7 +65,7 @@ describe("TTL (engine, fake clock)", () => {
       const u = put(e, { id: "x", sortindex: 2 });
       expect(u.ok && u.modified).toBe(w.ts);
       // No ttl → never expires: the old payload is visible again.
-      expect(e.get("1.1", "c", "x").record).toMatchObject({ payload: "old", sortindex: 2, modified: w.ts });
+      expect(engine.record(e, "c", "x")).toMatchObject({ payload: "old", sortindex: 2, modified: w.ts });
     });
   });
 
@@ -87,7 +81,7 @@ describe("TTL (engine, fake clock)", () => {
   it("S11-12: a POST element without ttl on a TTL'd record resets it to never", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "x", payload: "a", ttl: 5 });
-      e.post({ dialect: "1.1", collection: "c", records: [{ id: "x", sortindex: 1 }], failed: {}, quota: null });
+      e.post({ collection: "c", records: [{ id: "x", sortindex: 1 }], quota: null });
       clock.now += 3_600_000;
       expect(ids(e)).toEqual(["x"]);
     });
@@ -95,7 +89,7 @@ describe("TTL (engine, fake clock)", () => {
 
   it("S11-8.8 / S11-12: batch elements get their own ttl; without ttl → never", async () => {
     await withEngine((e, clock) => {
-      e.post({ dialect: "1.1", collection: "c", records: [{ id: "a", payload: "1", ttl: 3 }, { id: "b", payload: "2" }, { id: "c", ttl: 100 }], failed: {}, quota: null });
+      e.post({ collection: "c", records: [{ id: "a", payload: "1", ttl: 3 }, { id: "b", payload: "2" }, { id: "c", ttl: 100 }], quota: null });
       clock.now += 4_000;
       expect(ids(e)).toEqual(["b", "c"]);
       clock.now += 100_000;
@@ -107,9 +101,9 @@ describe("TTL (engine, fake clock)", () => {
     await withEngine((e, clock) => {
       put(e, { id: "a", payload: "1", ttl: 1 });
       clock.now += 5_000;
-      const d = e.deleteRecords({ dialect: "1.1", collection: "c" });
-      expect(d.ok && d.deleted).toBe(1);
-      expect(e.collectionTimestamps().collections).toEqual([]);
+      const d = e.deleteRecords({ collection: "c" });
+      expect(d.ok).toBe(true);
+      expect(engine.collections(e)).toEqual([]);
     });
   });
 

@@ -1,0 +1,112 @@
+/**
+ * Listings that never outgrow a Durable Object call: the engine's keyset
+ * pages (every order, NULL sort values, rows deleted between pages) and the
+ * Storage 1.1 route streaming a collection larger than one page.
+ */
+import { describe, expect, it } from "vitest";
+import type { StorageEngine } from "../../src/storage/engine";
+import { listPages } from "../../src/storage/paging";
+import { PROFILE_1_1, PROFILE_1_5, type Profile } from "../../src/storage/profile";
+import type { StoreApi } from "../../src/storage/stub";
+import type { ListParams, SortOrder, StoredRecord } from "../../src/storage/types";
+import { call, register } from "../helpers/sync11";
+import { ok, withEngine } from "./support";
+
+/** The store API over an engine in the same object (only what listPages calls). */
+const storeOf = (e: StorageEngine) => ({ list: async (p: ListParams) => e.list(p) }) as unknown as StoreApi;
+
+async function readAll(e: StorageEngine, p: ListParams, records: number, between?: () => void): Promise<{ total: number; ids: string[] }> {
+  const pages = await listPages(storeOf(e), p, { records, bytes: 1 << 30 });
+  if (!pages.ok) throw new Error("refused");
+  const ids = pages.first.map((r: StoredRecord) => r.id);
+  between?.();
+  if (pages.rest) for await (const page of pages.rest) ids.push(...page.map((r) => r.id));
+  return { total: pages.total, ids };
+}
+
+/** A collection with NULL and repeated sort values: 1.1 payload-less PUTs have no modified, some records no sortindex. */
+function seed(e: StorageEngine, clock: { now: number }): void {
+  for (let i = 0; i < 12; i++) {
+    clock.now += 1000;
+    const record = i % 4 === 0 ? { id: `r${i}`, sortindex: i % 3 } : { id: `r${i}`, payload: "x", ...(i % 2 ? { sortindex: i % 3 } : {}) };
+    ok(e.put({ collection: "c", record, quota: null }));
+  }
+  // Two records with the same modified (one POST).
+  ok(e.post({ collection: "c", records: [{ id: "s1", payload: "y" }, { id: "s2", payload: "y", sortindex: 1 }], quota: null }));
+}
+
+const ORDERS: Array<SortOrder | undefined> = [undefined, "oldest", "newest", "index"];
+
+describe("engine: keyset pages read a listing exactly as one call would", () => {
+  for (const profile of [PROFILE_1_1, PROFILE_1_5] as Profile[]) {
+    for (const sort of ORDERS) {
+      it(`${profile.protocol} sort=${sort ?? "(none)"}: pages of 1, 2 and 5 give the single-call order; total counts the selection`, async () => {
+        await withEngine(profile, async (e, clock) => {
+          seed(e, clock);
+          const whole = ok(e.list({ collection: "c", full: false, ...(sort ? { sort } : {}) })).records.map((r) => r.id);
+          expect(whole).toHaveLength(14);
+          for (const n of [1, 2, 5]) {
+            const r = await readAll(e, { collection: "c", full: false, ...(sort ? { sort } : {}) }, n);
+            expect(r.ids).toEqual(whole);
+            expect(r.total).toBe(14);
+          }
+          const windowed = await readAll(e, { collection: "c", full: true, limit: 7, offset: 3, ...(sort ? { sort } : {}) }, 2);
+          expect(windowed.ids).toEqual(whole.slice(3, 10));
+          expect(windowed.total).toBe(7);
+        });
+      });
+    }
+  }
+
+  it("an ids-only page stays within the byte budget when the record cap alone would not", async () => {
+    await withEngine(PROFILE_1_5, (e) => {
+      ok(e.post({ collection: "c", records: ["a", "b", "c"].map((ch) => ({ id: ch.repeat(64), payload: "" })), quota: null }));
+      // 2 ids of 64 + 16 units fit 170, a third does not.
+      const p = ok(e.list({ collection: "c", full: false, pageCap: 1000, pageBytes: 170, sort: "index" }));
+      expect(p.records).toHaveLength(2);
+      expect(p.nextOffset).toBe(2);
+      expect(ok(e.list({ collection: "c", full: false, pageCap: 2, pageBytes: 170 })).records).toHaveLength(2);
+    });
+  });
+
+  it("storage-1.1: rows deleted between pages shift nothing: every untouched record is read exactly once", async () => {
+    await withEngine(PROFILE_1_1, async (e, clock) => {
+      seed(e, clock);
+      const whole = ok(e.list({ collection: "c", full: false, sort: "oldest" })).records.map((r) => r.id);
+      const gone = whole.slice(0, 3);
+      const r = await readAll(e, { collection: "c", full: false, sort: "oldest" }, 4, () => {
+        ok(e.deleteRecords({ collection: "c", ids: gone }));
+      });
+      // The first page (4 rows) was read before the deletion.
+      expect(r.ids).toEqual(whole);
+      const r2 = await readAll(e, { collection: "c", full: false }, 4, () => {
+        ok(e.deleteRecords({ collection: "c", ids: whole.slice(0, 4) }));
+      });
+      expect(r2.ids).toEqual(whole.filter((id) => !gone.includes(id)));
+    });
+  });
+});
+
+describe("S11-8.5: a collection larger than one Durable Object answer is read back whole", () => {
+  it("full listing of 20 × 250,000-character records (pages of 4 MiB): every record, X-Weave-Records, JSON and newlines; limit/offset kept", async () => {
+    const a = await register();
+    const ids = Array.from({ length: 20 }, (_, i) => `r${i + 1}`);
+    const payload = (id: string) => id.padEnd(250_000, "x");
+    // Four records per POST stay under BATCH_MAX_BYTES (1 MiB).
+    for (let i = 0; i < ids.length; i += 4) {
+      const r = await call(a, "POST", "/storage/big", { body: ids.slice(i, i + 4).map((id) => ({ id, payload: payload(id) })) });
+      expect((r.json as { success: string[] }).success).toHaveLength(4);
+    }
+    const all = await call(a, "GET", "/storage/big?full=1");
+    expect(all.status).toBe(200);
+    expect(all.headers.get("X-Weave-Records")).toBe("20");
+    const records = all.json as Array<{ id: string; payload: string }>;
+    expect(records.map((r) => r.id)).toEqual(ids);
+    expect(records.every((r) => r.payload === payload(r.id))).toBe(true);
+    const lines = await call(a, "GET", "/storage/big?full=1", { headers: { Accept: "application/newlines" } });
+    expect(lines.text.split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(ids);
+    const window = await call(a, "GET", "/storage/big?full=1&limit=17&offset=2");
+    expect(window.headers.get("X-Weave-Records")).toBe("17");
+    expect((window.json as Array<{ id: string }>).map((r) => r.id)).toEqual(ids.slice(2, 19));
+  }, 60_000);
+});
