@@ -35,11 +35,16 @@ beforeAll(async () => {
   await seed(victim);
 });
 
-const endpoints = fc.oneof(
+interface Endpoint {
+  method: string;
+  path: readonly string[];
+}
+
+const endpoints: fc.Arbitrary<Endpoint> = fc.oneof(
   fc.constantFrom("configuration", "collections", "quota", "collection_usage", "collection_counts").map((p) => ({ method: "GET", path: ["info", p] })),
   fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH").map((method) => ({ method, path: ["storage", "<c>"] })),
   fc.constantFrom("GET", "PUT", "DELETE", "POST").map((method) => ({ method, path: ["storage", "<c>", "<id>"] })),
-  fc.constantFrom({ method: "DELETE", path: ["storage"] }, { method: "DELETE", path: [] as string[] }),
+  fc.constantFrom<Endpoint>({ method: "DELETE", path: ["storage"] }, { method: "DELETE", path: [] }),
 );
 
 const request = fc.record({

@@ -40,7 +40,12 @@ beforeAll(async () => {
 
 type AuthChoice = "real" | "none" | "junk" | "victim-path";
 
-const storageEndpoints = fc.oneof(
+interface Endpoint {
+  method: string;
+  path: readonly string[];
+}
+
+const storageEndpoints: fc.Arbitrary<Endpoint> = fc.oneof(
   fc.constant({ method: "GET", path: ["info/collections"] }),
   fc.constant({ method: "GET", path: ["info/collection_counts"] }),
   fc.constant({ method: "GET", path: ["info/quota"] }),
@@ -63,7 +68,7 @@ const storageRequest = fc.record({
   body: fc.option(hostileBody, { nil: undefined, freq: 4 }),
 });
 
-function build11(r: fc.GeneratedValueOf<typeof storageRequest>): Sent {
+function build11(r: (typeof storageRequest extends fc.Arbitrary<infer T> ? T : never)): Sent {
   const owner = r.auth === "victim-path" ? victim.username : r.user === "<self>" ? attacker.username : r.user;
   const path = r.endpoint.path.map((p) => (p === "<c>" ? r.collection : p === "<id>" ? r.id : p)).join("/");
   const headers: Record<string, string> = { ...r.headers };
