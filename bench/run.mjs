@@ -16,7 +16,7 @@
  * answers 404/405 is reported as "skipped: route not available".
  *
  * Options: --quick (CI smoke, < 2 min), --no-wrangler (no wrangler dev servers), --no-serve (no ours-serve),
- *          --only=micro,mix,scale,auth (groups), --seconds=N (measure time per cell),
+ *          --only=micro,mix,scale,auth,kdf,hostile (groups; hostile only when named), --seconds=N (measure time per cell),
  *          --root=DIR (benchmark the Worker of another checkout; its node_modules must exist).
  */
 import { fork, spawn, spawnSync } from "node:child_process";
@@ -890,6 +890,9 @@ async function main() {
   }
 
   if (GROUPS.has("kdf")) await runKdf();
+  // Hostile inputs beside normal ones (bench/hostile.mjs; only with --only=hostile or when listed).
+  if (GROUPS.has("hostile"))
+    await (await import("./hostile.mjs")).runHostile({ startDirect, stopGroup, buildOursAsync, clientFor, rows, notes, log, QUICK, config: ourConfig, migrations, vars: { ...OUR_VARS, ...VARS_15 } });
 
   report();
   const out = {
