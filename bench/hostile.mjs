@@ -40,7 +40,7 @@ async function measureOne(server, workerdPid, { method, path, headers = {}, body
     const init = { method, headers: typeof headers === "function" ? headers() : headers };
     if (typeof body === "function") Object.assign(init, { body: body(), duplex: "half" });
     else if (body !== undefined) init.body = body;
-    const res = await fetch(new URL(path, server.url), init);
+    const res = await fetch(new URL(typeof path === "function" ? path() : path, server.url), init);
     await res.arrayBuffer();
     status = res.status;
   } catch (e) {
@@ -101,6 +101,7 @@ export async function runHostile(ctx) {
     const p11 = `/1.1/${u11.name}/storage/bench`;
     const p15 = `/1.5/${u15.uid}/storage/bench`;
     const cap15 = 2_600_000;
+    let accounts = 0; // a new name per repetition of the normal account creation
 
     // [class, hostile request, normal request of the same size]
     const cases = [
@@ -111,7 +112,7 @@ export async function runHostile(ctx) {
       ["1.5 POST: failing __proto__ items", { method: "POST", path: p15, headers: hawk("POST", p15), body: Buffer.from(JSON.stringify([{ id: "__proto__", payload: 5 }, { id: "constructor", payload: [] }, ...JSON.parse(records(98, 100).toString())])) }, { method: "POST", path: p15, headers: hawk("POST", p15), body: records(100, 100) }],
       ["1.5 PUT: lone surrogate payload", { method: "PUT", path: `${p15}/s1`, headers: hawk("PUT", `${p15}/s1`), body: Buffer.from(`{"payload":"${"a".repeat(1000)}\\ud800"}`) }, { method: "PUT", path: `${p15}/s1`, headers: hawk("PUT", `${p15}/s1`), body: Buffer.from(`{"payload":"${"a".repeat(1006)}"}`) }],
       ["1.5 GET: 60 KB Hawk nonce", { method: "GET", path: `/1.5/${u15.uid}/info/collections`, headers: () => ({ authorization: hawkHeader(u15, "GET", `/1.5/${u15.uid}/info/collections`, url.hostname, url.port || "80", undefined, "n".repeat(60_000)) }) }, { method: "GET", path: `/1.5/${u15.uid}/info/collections`, headers: hawk("GET", `/1.5/${u15.uid}/info/collections`) }],
-      ["User API PUT 64 MB (streamed, no auth)", { method: "PUT", path: "/user/1.0/hostilebig", body: streamOf(64 * MB) }, { method: "PUT", path: "/user/1.0/hostilenormal", headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ password: "pw-normal-0123456789", email: "n@example.com" })) }],
+      ["User API PUT 64 MB (streamed, no auth)", { method: "PUT", path: "/user/1.0/hostilebig", body: streamOf(64 * MB) }, { method: "PUT", path: () => `/user/1.0/hostilenormal${++accounts}`, headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ password: "pw-normal-0123456789", email: "n@example.com" })) }],
       ["1.1 POST 64 MB (streamed)", { method: "POST", path: p11, headers: b11, body: streamOf(64 * MB) }, { method: "POST", path: p11, headers: b11, body: records(100, 150_000) }],
     ];
     const reps = ctx.QUICK ? 1 : 3;
