@@ -17,7 +17,8 @@ import { portClosed, startServe, tempDir } from "./selfhost-server.mjs";
  */
 const DELAYS = [
   [20, 300],
-  [120, 1500],
+  [60, 700],
+  [120, 1200],
   [400, 4000],
 ];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
