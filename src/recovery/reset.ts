@@ -9,7 +9,7 @@ import type { Config } from "../config";
 import { findAccount, rememberPassword, setPasswordHash, type AccountRow } from "../auth/accounts";
 import { hashPassword } from "../auth/password";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
-import { attemptFor, checkAttempt, guardedLogin, recordFailure, throttledError } from "../throttle/guard";
+import { attemptFor, guardedLogin, reserveAttempt, throttledError } from "../throttle/guard";
 import { captchaPasses } from "./captcha";
 import { MailError, mailerFor, RESET_SUBJECT, resetMailText } from "./mail";
 import { clearResetCodes, consumeResetCode, issueResetCode } from "./reset-codes";
@@ -41,9 +41,9 @@ export async function sendResetMail(c: RecoveryContext, username: string, captch
   const mailer = mailerFor(c.env, mail);
   if (mail.transport === "none" || mailer === null) throw new HttpError(503);
   const attempt = attemptFor(c.req, username);
-  const verdict = await checkAttempt(c.env, "reset", attempt);
-  if (verdict.retryAfter > 0) throw throttledError(verdict.retryAfter);
-  await recordFailure(c.env, "reset", attempt); // every request counts
+  // Checked and counted in one step, so concurrent requests cannot all pass one check; every request counts.
+  const ticket = await reserveAttempt(c.env, "reset", attempt);
+  if (ticket.retryAfter > 0) throw throttledError(ticket.retryAfter);
   const row = await findAccount(c.env, username);
   if (!row) throw new WeaveError(WeaveCode.INVALID_USERNAME);
   if (!row.mail) throw new WeaveError(WeaveCode.NO_EMAIL);

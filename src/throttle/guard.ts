@@ -8,7 +8,7 @@
  */
 import { getConfig, type ThrottleConfig } from "../config";
 import { HttpError } from "../protocol/errors";
-import { RESET_LIMITS, type Limits, type ThrottleAction, type Verdict } from "./policy";
+import { RESET_LIMITS, type Limits, type Reservation, type ThrottleAction, type Verdict } from "./policy";
 
 /** Who is trying: the account name as typed in the URL or form, and the client address (null if unknown). */
 export interface Attempt {
@@ -58,9 +58,14 @@ function limitsFor(action: ThrottleAction, t: ThrottleConfig): Limits {
 
 type Stub = {
   checkAccount(action: ThrottleAction, address: string): Promise<Verdict>;
+  reserveAccount(action: ThrottleAction, address: string, limits: Limits): Promise<Reservation>;
+  releaseAccount(action: ThrottleAction, address: string, limits: Limits): Promise<void>;
+  settleLogin(address: string, limits: Limits): Promise<void>;
   failAccount(action: ThrottleAction, address: string, limits: Limits): Promise<number>;
   loginSucceeded(address: string): Promise<void>;
   checkAddress(action: ThrottleAction): Promise<number>;
+  reserveAddress(action: ThrottleAction, limits: Limits): Promise<number>;
+  releaseAddress(action: ThrottleAction, limits: Limits): Promise<void>;
   failAddress(action: ThrottleAction, limits: Limits): Promise<number>;
 };
 
@@ -81,7 +86,10 @@ async function bestEffort<T>(what: string, fn: () => Promise<T>, fallback: T): P
 
 const ALLOWED: Verdict = { retryAfter: 0, reportSuccess: false };
 
-/** May this attempt go ahead? Retry-After seconds (0 = yes) and whether to report a success. */
+/**
+ * May this attempt go ahead? Retry-After seconds (0 = yes) and whether to report a success.
+ * Read-only: used for a remembered good password; anything verified for real goes through {@link reserveAttempt}.
+ */
 export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt): Promise<Verdict> {
   if (!getConfig(env).throttle.enabled) return ALLOWED;
   return bestEffort(
@@ -97,28 +105,77 @@ export async function checkAttempt(env: Env, action: ThrottleAction, a: Attempt)
   );
 }
 
-/** Records a failed login (or a reset request); returns the Retry-After now in force (0 = none). */
-export async function recordFailure(env: Env, action: ThrottleAction, a: Attempt): Promise<number> {
-  const t = getConfig(env).throttle;
-  if (!t.enabled) return 0;
-  const limits = limitsFor(action, t);
-  return bestEffort(
-    "record",
-    async () => {
-      const [acct, addr] = await Promise.all([
-        accountStub(env, a).failAccount(action, a.address ?? UNKNOWN_ADDRESS, limits),
-        a.address === null ? Promise.resolve(0) : addressStub(env, a).failAddress(action, limits),
-      ]);
-      return Math.max(acct, addr);
-    },
-    0,
-  );
+/** What {@link reserveAttempt} holds: the wait (0 = go ahead) and which instances counted the attempt. */
+export interface Ticket {
+  retryAfter: number;
+  action: ThrottleAction;
+  attempt: Attempt;
+  limits: Limits | null;
+  account: boolean;
+  address: boolean;
 }
 
-/** Records a successful login when the check asked for it (clears the pair counter, marks the address known). */
-export async function recordSuccess(env: Env, a: Attempt, verdict: Verdict): Promise<void> {
-  if (!verdict.reportSuccess || !getConfig(env).throttle.enabled) return;
-  await bestEffort("success", () => accountStub(env, a).loginSucceeded(a.address ?? UNKNOWN_ADDRESS), undefined);
+/**
+ * Checks and counts in one step per instance: while the attempt may go
+ * ahead it is counted as a failure at once, in the same Durable Object call
+ * that checked the lock, so concurrent attempts cannot all pass one check.
+ * When one instance refuses, the other's count is taken back (a refused
+ * attempt costs nothing, as before). Unreachable instances let the attempt
+ * through uncounted (best-effort, logged).
+ */
+export async function reserveAttempt(env: Env, action: ThrottleAction, a: Attempt): Promise<Ticket> {
+  const t = getConfig(env).throttle;
+  const none: Ticket = { retryAfter: 0, action, attempt: a, limits: null, account: false, address: false };
+  if (!t.enabled) return none;
+  const limits = limitsFor(action, t);
+  const address = a.address ?? UNKNOWN_ADDRESS;
+  const [acct, addr] = await Promise.all([
+    bestEffort("reserve", () => accountStub(env, a).reserveAccount(action, address, limits), null),
+    a.address === null ? null : bestEffort("reserve", () => addressStub(env, a).reserveAddress(action, limits), null),
+  ]);
+  const ticket: Ticket = {
+    ...none,
+    limits,
+    retryAfter: Math.max(acct?.retryAfter ?? 0, addr ?? 0),
+    account: acct?.reserved ?? false,
+    address: addr === 0,
+  };
+  if (ticket.retryAfter > 0 && (ticket.account || ticket.address)) {
+    await releaseAttempt(env, ticket);
+    return { ...ticket, account: false, address: false };
+  }
+  return ticket;
+}
+
+/** Takes back the counts of a reserved attempt that was never verified (or whose verification broke). */
+export async function releaseAttempt(env: Env, ticket: Ticket): Promise<void> {
+  const { action, attempt: a, limits } = ticket;
+  if (limits === null) return;
+  await Promise.all([
+    ticket.account &&
+      bestEffort("release", () => accountStub(env, a).releaseAccount(action, a.address ?? UNKNOWN_ADDRESS, limits), undefined),
+    ticket.address && bestEffort("release", () => addressStub(env, a).releaseAddress(action, limits), undefined),
+  ]);
+}
+
+/** A reserved login succeeded: the counts are taken back, the pair counter cleared, the address marked known. */
+export async function settleSuccess(env: Env, ticket: Ticket): Promise<void> {
+  const { attempt: a, limits } = ticket;
+  if (limits === null) return;
+  await Promise.all([
+    ticket.account && bestEffort("success", () => accountStub(env, a).settleLogin(a.address ?? UNKNOWN_ADDRESS, limits), undefined),
+    ticket.address && bestEffort("success", () => addressStub(env, a).releaseAddress("login", limits), undefined),
+  ]);
+}
+
+/** The cached check is an optimisation: if it breaks, the full `verify` decides. */
+async function cheap<T>(fast: () => Promise<T | null>): Promise<T | null> {
+  try {
+    return await fast();
+  } catch (err) {
+    console.error("cached credential check failed (full check used):", err instanceof Error ? err.message : err);
+    return null;
+  }
 }
 
 /** The protocol's "come back later": 503 with Retry-After (user-1.0 §2, storage-1.1 §14). */
@@ -133,10 +190,18 @@ export function throttledError(retryAfter: number): ThrottledError {
   return new ThrottledError(retryAfter);
 }
 
+/** A remembered good password: reports the success when the check asked for it (clears the pair counter, marks the address known). */
+async function recordSuccess(env: Env, a: Attempt, verdict: Verdict): Promise<void> {
+  if (!verdict.reportSuccess) return;
+  await bestEffort("success", () => accountStub(env, a).loginSucceeded(a.address ?? UNKNOWN_ADDRESS), undefined);
+}
+
 /**
  * Runs a credential check under the login throttle: refuses (503 +
- * Retry-After) while locked, otherwise runs `verify` and records its
- * outcome. `verify` returns true for good credentials.
+ * Retry-After) while locked, otherwise reserves the attempt (counted as a
+ * failure before `verify` runs: {@link reserveAttempt}), runs `verify`, and
+ * on success takes the count back. `verify` returns ok for good credentials.
+ * If `verify` throws, nothing was learnt and the count is taken back too.
  */
 export async function guardedLogin<T extends { ok: boolean }>(
   env: Env,
@@ -150,10 +215,27 @@ export async function guardedLogin<T extends { ok: boolean }>(
    */
   fast?: () => Promise<T | null>,
 ): Promise<T | { ok: false; throttled: number }> {
-  const [verdict, quick] = await Promise.all([checkAttempt(env, "login", a), fast ? fast() : Promise.resolve(null)]);
+  // A remembered good password costs one read-only look at the throttle (run
+  // alongside the cached check), so steady-state requests write nothing there
+  // and parallel requests of a legitimate client are never refused for racing.
+  const [verdict, quick] = await Promise.all([checkAttempt(env, "login", a), fast ? cheap(fast) : null]);
   if (verdict.retryAfter > 0) return { ok: false, throttled: verdict.retryAfter };
-  const result = quick ?? (await verify());
-  if (result.ok) await recordSuccess(env, a, verdict);
-  else await recordFailure(env, "login", a);
+  if (quick?.ok) {
+    await recordSuccess(env, a, verdict);
+    return quick;
+  }
+  // Anything else is verified for real, and is counted first: the reservation
+  // checks the lock and counts the attempt in one step, so concurrent wrong
+  // passwords cannot multiply the allowance.
+  const ticket = await reserveAttempt(env, "login", a);
+  if (ticket.retryAfter > 0) return { ok: false, throttled: ticket.retryAfter };
+  let result: T;
+  try {
+    result = quick ?? (await verify());
+  } catch (err) {
+    await releaseAttempt(env, ticket);
+    throw err;
+  }
+  if (result.ok) await settleSuccess(env, ticket);
   return result;
 }

@@ -29,6 +29,25 @@
  *  - Reset-mail requests are counted the same way (every request is an
  *    event, successful or not) with small fixed limits, {@link RESET_LIMITS}.
  *
+ * Atomicity (issue 9): the check and the count are one step. An attempt is
+ * *reserved* (counted as a failure in advance, lock included) in the same
+ * synchronous transaction that checks the lock, before the password is
+ * verified ({@link ThrottleEngine.reserveAccount}, {@link ThrottleEngine.reserveAddress}).
+ * A failure then needs nothing more; a success releases its reservation
+ * ({@link ThrottleEngine.settleLogin}, {@link ThrottleEngine.releaseAddress}).
+ * So K concurrent attempts are admitted exactly as K sequential failures
+ * would be: the pair admits `pair` free attempts plus the one that starts
+ * the lock, and refuses the rest until the lock ends. Releasing one event
+ * shortens a lock to what the remaining events would give (never below what
+ * the real failures alone earned), so a success leaves no trace on the
+ * account and address counters, as before.
+ *
+ * Expiry: every row has an end (`quiet_until`, `locked_until`, `until`);
+ * {@link ThrottleEngine.latestExpiry} is when the instance has nothing left,
+ * and {@link ThrottleEngine.expire} deletes what has ended. The Durable Object
+ * sets its alarm to the latest expiry and deletes its whole storage once
+ * empty, so instances made by failed logins for random names disappear.
+ *
  * Storage (DO SQLite, table `counters`): key TEXT, events INTEGER, quiet_until
  * INTEGER (ms: the counter is forgotten after it), locked_until INTEGER (ms).
  * Table `known`: address TEXT, until INTEGER (ms).
@@ -82,6 +101,10 @@ const STMTS = {
         ON CONFLICT (key) DO UPDATE SET events = ?2, quiet_until = ?3, locked_until = ?4`,
   del: `DELETE FROM counters WHERE key = ?1`,
   purge: `DELETE FROM counters WHERE quiet_until <= ?1 AND locked_until <= ?1`,
+  unbump: `UPDATE counters SET events = ?2, locked_until = ?3 WHERE key = ?1`,
+  latest: `SELECT max(coalesce((SELECT max(max(quiet_until, locked_until)) FROM counters), 0),
+                  coalesce((SELECT max(until) FROM known), 0)) AS latest`,
+  rows: `SELECT (SELECT count(*) FROM counters) + (SELECT count(*) FROM known) AS n`,
   known: `SELECT until FROM known WHERE address = ?1`,
   markKnown: `INSERT INTO known (address, until) VALUES (?1, ?2) ON CONFLICT (address) DO UPDATE SET until = ?2`,
   purgeKnown: `DELETE FROM known WHERE until <= ?1`,
@@ -93,6 +116,14 @@ export interface Verdict {
   retryAfter: number;
   /** The caller should report a successful login (pair has failures, or the address is not (freshly) known). */
   reportSuccess: boolean;
+}
+
+/** The answer to a reservation. */
+export interface Reservation {
+  /** Seconds until the attempt may be retried; 0 = allowed now, and counted as a failure in advance. */
+  retryAfter: number;
+  /** A login went ahead and was counted (so a success must settle it). */
+  reserved: boolean;
 }
 
 /** Counter keys inside an account instance. */
@@ -130,6 +161,19 @@ export class ThrottleEngine {
     return Math.max(0, lockedUntil - now);
   }
 
+  /** Takes back one event of a counter; the lock shrinks to what the remaining events give. */
+  private unbump(key: string, free: number, maxLockout: number, now: number): void {
+    const row = this.counter(key, now);
+    if (!row) return;
+    const events = row.events - 1;
+    if (events <= 0) {
+      this.sql.run(STMTS.del, key);
+      return;
+    }
+    const lockedUntil = Math.min(row.locked_until, now + lockoutFor(events, free, maxLockout));
+    this.sql.run(STMTS.unbump, key, events, lockedUntil);
+  }
+
   private isKnown(address: string, now: number): { known: boolean; fresh: boolean } {
     const row = this.sql.one<{ until: number }>(STMTS.known, address);
     if (!row || row.until <= now) return { known: false, fresh: false };
@@ -162,6 +206,42 @@ export class ThrottleEngine {
     });
   }
 
+  /**
+   * Account instance, in one transaction: refuses while `address` may not try
+   * (as {@link checkAccount}), otherwise counts the attempt as a failure right
+   * away (as {@link failAccount}).
+   */
+  reserveAccount(action: ThrottleAction, address: string, limits: Limits): Reservation {
+    return this.sql.transaction(() => {
+      const retryAfter = this.checkAccount(action, address).retryAfter;
+      if (retryAfter > 0) return { retryAfter, reserved: false };
+      this.failAccount(action, address, limits);
+      return { retryAfter: 0, reserved: true };
+    });
+  }
+
+  /** Account instance: takes back a reservation that was never verified (the address instance refused). */
+  releaseAccount(action: ThrottleAction, address: string, limits: Limits): void {
+    const now = this.clock();
+    this.sql.transaction(() => {
+      this.unbump(pairKey(action, address), limits.pair, limits.maxLockout, now);
+      this.unbump(accountKey(action), limits.account, limits.maxLockout, now);
+    });
+  }
+
+  /** Account instance: the reserved login from `address` succeeded (release, clear the pair, mark known). */
+  settleLogin(address: string, limits: Limits): void {
+    const now = this.clock();
+    this.sql.transaction(() => {
+      this.unbump(accountKey("login"), limits.account, limits.maxLockout, now);
+      this.sql.run(STMTS.del, pairKey("login", address));
+      if (!this.isKnown(address, now).fresh) {
+        this.sql.run(STMTS.purgeKnown, now);
+        this.sql.run(STMTS.markKnown, address, now + KNOWN_ADDRESS_MS);
+      }
+    });
+  }
+
   /** Account instance: a login from `address` succeeded. */
   loginSucceeded(address: string): void {
     const now = this.clock();
@@ -175,6 +255,38 @@ export class ThrottleEngine {
   /** Address instance: may this address try now? (seconds) */
   checkAddress(action: ThrottleAction): number {
     return retryAfterSeconds(this.remaining(addressKey(action), this.clock()));
+  }
+
+  /** Address instance, in one transaction: the wait if locked (seconds), else 0 and the attempt is counted. */
+  reserveAddress(action: ThrottleAction, limits: Limits): number {
+    return this.sql.transaction(() => {
+      const wait = this.checkAddress(action);
+      if (wait > 0) return wait;
+      this.failAddress(action, limits);
+      return 0;
+    });
+  }
+
+  /** Address instance: takes back a reservation (the login succeeded, or the account instance refused). */
+  releaseAddress(action: ThrottleAction, limits: Limits): void {
+    const now = this.clock();
+    this.sql.transaction(() => this.unbump(addressKey(action), limits.address, limits.maxLockout, now));
+  }
+
+  /** When everything stored here has ended (ms), or null when nothing is stored. */
+  latestExpiry(): number | null {
+    const latest = this.sql.one<{ latest: number }>(STMTS.latest)?.latest ?? 0;
+    return latest > 0 ? latest : null;
+  }
+
+  /** Deletes ended counters and known addresses; returns whether anything is left. */
+  expire(): boolean {
+    const now = this.clock();
+    return this.sql.transaction(() => {
+      this.sql.run(STMTS.purge, now);
+      this.sql.run(STMTS.purgeKnown, now);
+      return (this.sql.one<{ n: number }>(STMTS.rows)?.n ?? 0) > 0;
+    });
   }
 
   /** Address instance: records an event; returns the new wait (seconds). */
