@@ -18,7 +18,7 @@ for (const driver of DRIVERS) {
     });
     /**
      * No record stored. 1.1: nothing at all changed. 1.5: a POST whose every
-     * item failed still sets the collection's timestamp (storage-1.5 §5.3), so
+     * item failed still sets the collection's timestamp (S15-5.3), so
      * only the records are compared and "sur" holds none.
      */
     async function expectNothingStored(before: string) {
