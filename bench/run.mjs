@@ -16,7 +16,7 @@
  * answers 404/405 is reported as "skipped: route not available".
  *
  * Options: --quick (CI smoke), --no-wrangler (no wrangler dev servers), --no-serve (no ours-serve),
- *          --only=micro,mix,scale,auth,kdf,ceiling (groups; ceiling not in --quick), --seconds=N (measure time per cell),
+ *          --only=micro,mix,scale,auth,kdf,ceiling,hostile (groups; ceiling not in --quick, hostile only when named), --seconds=N (measure time per cell),
  *          --root=DIR (benchmark the Worker of another checkout; its node_modules must exist).
  */
 import { fork, spawn, spawnSync } from "node:child_process";
@@ -1091,6 +1091,9 @@ async function main() {
   // --quick on a busy machine: past the budget, the KDF group (tens of seconds there) is left out
   if (GROUPS.has("kdf") && QUICK && overBudget()) notes.push("kdf: skipped: time budget exhausted");
   else if (GROUPS.has("kdf")) await runKdf();
+  // Hostile inputs beside normal ones (bench/hostile.mjs; only with --only=hostile or when listed).
+  if (GROUPS.has("hostile"))
+    await (await import("./hostile.mjs")).runHostile({ startDirect, stopGroup, buildOursAsync, clientFor, rows, notes, log, QUICK, config: ourConfig, migrations, vars: { ...OUR_VARS, ...VARS_15 } });
 
   report();
   const out = {
