@@ -19,6 +19,7 @@ import { tokenserverApp } from "./tokenserver/routes";
 import { healthApp } from "./routes/health";
 import { storage15App } from "./routes/storage-1.5";
 import { recoveryRoutes } from "./routes/recovery";
+import { adminApp } from "./admin/routes";
 
 export { UserStore } from "./objects/user-store";
 export { LoginThrottle } from "./objects/login-throttle";
@@ -34,6 +35,9 @@ app.onError((err) => {
   }
   return crashResponse(err);
 });
+
+// The operator's API at /__admin__/ (only while the ADMIN_TOKEN secret is set).
+app.route("/", adminApp);
 
 // The setup page for whoever deployed this server.
 app.route("/", setupPageApp);

@@ -31,4 +31,10 @@ export class LoginThrottle extends DurableObject<Env> {
   failAddress(action: ThrottleAction, limits: Limits) {
     return this.engine.failAddress(action, limits);
   }
+  inspect() {
+    return this.engine.inspect();
+  }
+  clear() {
+    return this.engine.clear();
+  }
 }

@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { StorageEngine } from "../storage/engine";
 import { durableObjectSql } from "../storage/sql";
+import { runAdminOp, type AdminStoreOp } from "../storage/transfer";
 import type {
   DeleteCollectionParams,
   DeleteParams,
@@ -83,6 +84,13 @@ export class UserStore extends DurableObject<Env> {
   }
   deleteStorage(p: Preconditions) {
     return this.engine.deleteStorage(p);
+  }
+
+  /** Operator operations: export, import, statistics, purge (src/storage/transfer.ts). */
+  async admin(op: AdminStoreOp) {
+    const r = runAdminOp(durableObjectSql(this.ctx.storage), op);
+    if (op.op === "import-commit" && op.dialect === "1.5" && r.ok) await this.schedulePurge();
+    return r;
   }
 
   /** Erases everything this object stores (account deletion). */
