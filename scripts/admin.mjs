@@ -247,8 +247,31 @@ const COMMANDS = {
     return flags.out ? `exported ${info.name} to ${flags.out} (${size(bytes)})\n` : "";
   },
 
-  async import(cfg, [file], flags) {
-    if (!file) fail("import needs a file (an export, or a tools/import output)");
+  async import(cfg, files, flags) {
+    if (files.length === 0) fail("import needs a file (an export, or a tools/import output)");
+    if (files.length > 1 && flags.as) fail("--as takes one file");
+    if (files.length === 1) return importOne(cfg, files[0], flags);
+    // Several files (an importer's output): each all or nothing; go on after a failure, fail at the end.
+    const results = [];
+    let failed = 0;
+    for (const f of files) {
+      try {
+        const r = await importOne(cfg, f, { ...flags, json: true });
+        results.push({ file: f, ...r });
+        if (!flags.json) process.stdout.write(`${f}: ${r.records} records into ${r.target}\n`);
+      } catch (err) {
+        failed++;
+        results.push({ file: f, error: err.message });
+        process.stderr.write(`admin: ${f}: ${err.message}\n`);
+      }
+    }
+    if (failed) throw new ApiError(`${failed} of ${files.length} imports failed (the others are in)`);
+    return flags.json ? results : `imported ${files.length} files\n`;
+  },
+};
+
+async function importOne(cfg, file, flags) {
+  {
     if (!existsSync(file)) fail(`no such file: ${file}`);
     const total = statSync(file).size;
     const bar = new Progress(`import ${file}`, total);
@@ -315,8 +338,8 @@ const COMMANDS = {
       bar.end("failed");
       throw new ApiError(`${err.message}${target ? ` (${target} left as it was)` : ""}`);
     }
-  },
-};
+  }
+}
 
 function isEndLine(line) {
   try {
