@@ -6,8 +6,8 @@
 // `.admin.env` (lines `ADMIN_URL=…` and `ADMIN_TOKEN=…`) in the current
 // directory. Human tables by default, --json for scripts; progress goes to
 // stderr so that `admin export <user> > file` stays clean.
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 
 const HELP = `usage: npm run admin -- <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
@@ -275,7 +275,7 @@ async function importOne(cfg, file, flags) {
     if (!existsSync(file)) fail(`no such file: ${file}`);
     const total = statSync(file).size;
     const bar = new Progress(`import ${file}`, total);
-    const rl = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+    const rl = readLines(file);
     const head = [];
     let session = null;
     let target = null;
@@ -338,6 +338,27 @@ async function importOne(cfg, file, flags) {
       bar.end("failed");
       throw new ApiError(`${err.message}${target ? ` (${target} left as it was)` : ""}`);
     }
+  }
+}
+
+/** The lines of a file, read 1 MiB at a time only as they are consumed (memory stays bounded). */
+async function* readLines(file) {
+  const fh = await open(file, "r");
+  const buf = Buffer.alloc(1 << 20);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let carry = "";
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const parts = (carry + decoder.decode(buf.subarray(0, bytesRead), { stream: true })).split("\n");
+      carry = parts.pop() ?? "";
+      for (const p of parts) yield p.endsWith("\r") ? p.slice(0, -1) : p;
+    }
+    carry += decoder.decode();
+    if (carry !== "") yield carry;
+  } finally {
+    await fh.close();
   }
 }
 

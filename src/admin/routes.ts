@@ -28,6 +28,7 @@ import type { StoreStats } from "../storage/transfer";
 import { getTokenserverConfig } from "../tokenserver/config";
 import { VERSION_INFO } from "../routes/health";
 import { adminToken, checkAdmin } from "./auth";
+import { selfExport } from "./self-export";
 import * as db from "./db";
 import {
   AdminError,
@@ -70,6 +71,8 @@ adminApp.all("/__admin__/*", async (c, next) => {
   return api.fetch(c.req.raw, c.env, c.executionCtx);
 });
 adminApp.all("/__admin__", async (c, next) => (adminToken(c.env) === null ? next() : json({ error: "see /__admin__/health" }, 404)));
+// A Sync 1.1 user's own download (HTTP Basic; always on, not part of the admin API).
+adminApp.get("/weave-export", selfExport);
 
 // ------------------------------------------------------------------ helpers
 

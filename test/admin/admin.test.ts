@@ -317,3 +317,27 @@ describe("admin API: export and import", () => {
     expect(again.records).toEqual((hist as { records: unknown }).records);
   });
 });
+
+describe("a Sync 1.1 user's own export (/weave-export)", () => {
+  it("asks for Basic credentials, refuses wrong ones, and downloads the account's own data", async () => {
+    const a = await register("self");
+    await seed(a);
+    const none = await SELF.fetch(`${ORIGIN}/weave-export`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("WWW-Authenticate")).toMatch(/^Basic /);
+    await none.text();
+    const wrong = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: basic(a.username, "not my password") } });
+    expect(wrong.status).toBe(401);
+    await wrong.text();
+    const admin = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(admin.status).toBe(401);
+    await admin.text();
+    const ok = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: a.auth } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("Content-Disposition")).toContain(`sync-${a.username}.ndjson`);
+    const lines = ndjson(await ok.text());
+    expect(lines[1]).toMatchObject({ type: "account", username: a.username });
+    expect(lines.filter((l) => l.type === "record").map((l) => l.id)).toEqual(["b1", "b0", "b2", "t1"]);
+    expect(lines.at(-1)).toEqual({ type: "end", collections: 2, records: 4 });
+  });
+});

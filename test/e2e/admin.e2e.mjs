@@ -12,6 +12,21 @@ import { Client11 } from "./client11.mjs";
 import { Client15 } from "./client15.mjs";
 import { assert, assertEqual, freePort, startWranglerDev } from "./harness.mjs";
 import { cli, roundTrip } from "../../scripts/admin-roundtrip.mjs";
+import { goSyncstorage, serverFullDb, syncstorageDb } from "./support/import-fixtures.mjs";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+
+/** Runs a migration importer under this Node (22: node:sqlite). */
+function importer(name, args) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--no-warnings", join(process.cwd(), "tools", "import", `${name}.mjs`), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+const ndjsonIn = (d) => readdirSync(d).filter((f) => f.endsWith(".ndjson")).map((f) => join(d, f));
+const ts2 = (ms) => (ms / 1000).toFixed(2);
 
 const TOKEN = "e2e-admin-token-0123456789abcdef";
 
@@ -130,6 +145,79 @@ export default function suite({ test, log, vars, fxa, baseUrl }) {
     const listAfter = await moved.storage("GET", "/storage/bookmarks?full=1");
     assertEqual(listAfter.text, listBefore.text, "same records");
   });
+
+  const importN = Number(process.env.ADMIN_E2E_IMPORT_RECORDS ?? 3000);
+
+  test("server-full importer: accounts keep names, e-mail and {SSHA-256} passwords; records, parent ids, times; bad rows skipped", async () => {
+    const users = [
+      { username: `sf${randomBytes(4).toString("hex")}`, password: "old password 1", email: "one@example.com" },
+      { username: `sf${randomBytes(4).toString("hex")}`, password: "old password 2", email: "two@example.com" },
+    ];
+    const fx = await serverFullDb(dir, { n: importN, users });
+    const outDir = join(dir, "out-server-full");
+    const r = await importer("server-full", [fx.path, "--out", outDir]);
+    assertEqual(r.code, 0, r.stderr);
+    assert(r.stderr.includes("3 rows skipped") && r.stderr.includes("sortindex is not an integer") && r.stderr.includes("collection id 9"), r.stderr);
+    const im = await cli(["import", ...ndjsonIn(outDir), "--json"], on(b));
+    assertEqual(im.code, 0, im.stderr);
+    const c = new Client11(b.baseUrl, users[0].email, users[0].password);
+    c.username = users[0].username;
+    await c.lookupNode();
+    const counts = await c.storage("GET", "/info/collection_counts");
+    assertEqual(counts.status, 200, `old password logs in: ${counts.text}`);
+    assertEqual(counts.json, { bookmarks: Math.ceil(importN / 2), history: Math.floor(importN / 2) }, "record counts");
+    const one = await c.storage("GET", "/storage/bookmarks?ids=w0,w6&full=1");
+    const w0 = one.json.find((x) => x.id === "w0");
+    assertEqual([w0.parentid, w0.modified], ["folder", 1700000000], "w0 kept parentid and modified (hundredths → ms)");
+    const second = new Client11(b.baseUrl, users[1].email, users[1].password);
+    second.username = users[1].username;
+    await second.lookupNode();
+    assertEqual((await second.storage("GET", "/storage/history/second")).json.payload, "other user", "second account moved");
+  });
+
+  for (const flavor of ["python", "rs", "go"]) {
+    test(`${flavor === "go" ? "go-syncstorage" : flavor === "rs" ? "syncstorage-rs (SQLite)" : "Python syncserver"} importer: Firefox keeps its uid and sees its old data on its first request`, async () => {
+      const uid = { python: 5001, rs: 6001, go: 7001 }[flavor];
+      const account = { uid, fxaUid: fxa.randomUid(), generation: 1_700_000_000_000, keysChangedAt: 1_700_000_000_000, clientState: randomBytes(16).toString("hex") };
+      const n = flavor === "go" ? 1 : importN;
+      const outDir = join(dir, `out-${flavor}`);
+      let r;
+      if (flavor === "go") {
+        const fx = await goSyncstorage(dir, { n, account });
+        r = await importer("go-syncstorage", [fx.dir, "--tokenserver", fx.tokenserver, "--out", outDir]);
+      } else {
+        const other = { uid: uid + 1, fxaUid: fxa.randomUid(), generation: 1, keysChangedAt: 1, clientState: "00".repeat(16), replacedAt: 1 };
+        const fx = await syncstorageDb(dir, { n, accounts: [account, other], flavor });
+        r = await importer("syncstorage", [fx.path, "--out", outDir]);
+        assert(r.stderr.includes("no tokenserver row") && r.stderr.includes("was replaced"), r.stderr);
+      }
+      assertEqual(r.code, 0, r.stderr);
+      assert(r.stderr.includes("sortindex is not an integer") && r.stderr.includes("collection id has no name"), r.stderr);
+      const im = await cli(["import", ...ndjsonIn(outDir), "--json"], on(b));
+      assertEqual(im.code, 0, im.stderr);
+
+      const ff = new Client15(b.baseUrl, fxa, account);
+      const t = await ff.fetchToken();
+      assertEqual(t.status, 200, JSON.stringify(t.body));
+      assertEqual(t.body.uid, uid, "same uid");
+      const info = await ff.storage("GET", "/info/collections");
+      const T0 = 1_700_000_000_000;
+      if (flavor === "go") {
+        assertEqual(info.json, { bookmarks: Number(ts2(T0 + 10)), history: Number(ts2(T0 + 10)), meta: Number(ts2(T0)) }, "collections and timestamps");
+      } else {
+        const last = T0 + 20 + (n - 1) * 10 + 1000;
+        assertEqual(
+          info.json,
+          { bookmarks: Number(ts2(last)), clients: Number(ts2(T0 + 50)), crypto: Number(ts2(T0 + 10)), "custom-things": Number(ts2(last)), history: Number(ts2(last)), meta: Number(ts2(T0)) },
+          "collections and timestamps",
+        );
+        const counts = await ff.storage("GET", "/info/collection_counts");
+        assertEqual(counts.json.history, Math.floor((n + 1) / 3), "history records");
+        const meta = await ff.storage("GET", "/storage/meta/global");
+        assertEqual(meta.json.payload, '{"syncID":"abc","storageVersion":5}', "meta/global as it was");
+      }
+    });
+  }
 
   test("stop the servers", async () => {
     a?.stop();

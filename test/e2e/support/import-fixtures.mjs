@@ -121,7 +121,7 @@ export async function syncstorageDb(dir, { n, accounts, flavor = "python" }) {
   uc.run(uid, 2, T0 + 10);
   for (const c of [7, 4, 100]) uc.run(uid, c, last + 1000);
   // A deleted-everything collection: timestamp without records.
-  uc.run(uid, 1, T0 + 5);
+  uc.run(uid, 1, T0 + 50);
   // Other uids: one replaced, one without tokenserver row.
   for (const a of accounts.slice(1)) add.run(a.uid, 7, "x", null, T0, "x", 1, never);
   add.run(9999, 7, "orphan", null, T0, "x", 1, never);
