@@ -46,8 +46,9 @@ try {
 
   // Seconds or ms? The Python servers wrote epoch seconds; look at the data, not the schema.
   let expiryUnit = "ms";
-  const sample = await src.all(`SELECT MAX(${expiryCol}) AS m FROM ${bsoTables[0]} WHERE ${expiryCol} < ?`, [1e11]);
-  const anyMs = await src.all(`SELECT COUNT(*) AS n FROM ${bsoTables[0]} WHERE ${expiryCol} >= ?`, [1e11]);
+  // (Literals, not parameters: PostgreSQL would bind 1e11 as the column's 32-bit type.)
+  const sample = await src.all(`SELECT MAX(${expiryCol}) AS m FROM ${bsoTables[0]} WHERE ${expiryCol} < 100000000000`);
+  const anyMs = await src.all(`SELECT COUNT(*) AS n FROM ${bsoTables[0]} WHERE ${expiryCol} >= 100000000000`);
   if ((num(sample[0]?.m) ?? 0) > 0 && (num(anyMs[0]?.n) ?? 0) === 0) expiryUnit = "s";
   const toExpiry = expiryUnit === "s" ? expiryFromSeconds : expiryFromMs;
 
