@@ -19,7 +19,8 @@ const CLI = join(process.cwd(), "scripts", "admin.mjs");
 /** Runs the admin CLI; resolves { code, stdout, stderr, maxRssKb }. */
 export function cli(args, { url, token, env = {} } = {}) {
   return new Promise((resolve) => {
-    const full = [CLI, ...args];
+    // The same V8 flags as `npm run admin` (package.json).
+    const full = ["--max-semi-space-size=2", "--max-old-space-size=256", CLI, ...args];
     if (url) full.push("--url", url);
     if (token) full.push("--token", token);
     execFile(process.execPath, full, { env: { ...process.env, ADMIN_REPORT_RSS: "1", ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {

@@ -318,7 +318,7 @@ async function importOne(cfg, file, flags) {
         }
         chunk.push(line);
         chunkBytes += line.length;
-        if (chunkBytes >= 4 * 1024 * 1024 || chunk.length >= 5000) await send();
+        if (chunkBytes >= 1024 * 1024 || chunk.length >= 2000) await send();
       }
       if (session === null) throw new ApiError("the file is too short to be an export (header, subject and store lines expected)");
       await send();
