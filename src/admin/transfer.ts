@@ -249,7 +249,9 @@ export async function beginImport(env: Env, head: string[], o: BeginOptions): Pr
     let created = false;
     const status = int(subj.status) ? (subj.status as number) : 1;
     if (acct) {
-      await refuseUnlessReplace(env, { kind: "1.1", account: acct }, o.replace, `acct:${name}`);
+      const stats = await refuseUnlessReplace(env, { kind: "1.1", account: acct }, o.replace, `acct:${name}`);
+      // An account an abandoned import created (still disabled, staging left behind): this import takes it over.
+      if (acct.accountStatus === 0 && stats.importPending && stats.records === 0) created = true;
     } else {
       const userid = await db.insertAccount(env.DB, {
         username: name,
@@ -299,10 +301,10 @@ export async function beginImport(env: Env, head: string[], o: BeginOptions): Pr
   return { session: encodeSession(s), target: `uid:${user.uid}`, created };
 }
 
-async function refuseUnlessReplace(env: Env, s: Subject, replace: boolean, name: string): Promise<void> {
-  if (replace) return;
-  const stats = await storeOp<{ records: number }>(storeOf(env, s), { op: "stats", now: Date.now() });
-  if (stats.records > 0) throw new AdminError(409, `${name} already holds ${stats.records} records; pass replace=1 (--replace) to overwrite them`);
+async function refuseUnlessReplace(env: Env, s: Subject, replace: boolean, name: string): Promise<{ records: number; importPending: boolean }> {
+  const stats = await storeOp<{ records: number; importPending: boolean }>(storeOf(env, s), { op: "stats", now: Date.now() });
+  if (!replace && stats.records > 0) throw new AdminError(409, `${name} already holds ${stats.records} records; pass replace=1 (--replace) to overwrite them`);
+  return stats;
 }
 
 async function beginStaging(env: Env, s: Session, created: boolean): Promise<void> {

@@ -73,7 +73,7 @@ async function view(a: Account, username = a.username): Promise<{ info: unknown;
   return { info: info.json, bookmarks: bookmarks.text, tabs: tabs.text };
 }
 
-describe("admin API: access", () => {
+describe("admin API: access", { timeout: 30_000 }, () => {
   it("is absent (the ordinary 404) while ADMIN_TOKEN is unset", async () => {
     const res = await SELF.fetch(`${ORIGIN}/__admin__/health`, { headers: { Authorization: `Bearer ${TOKEN}` } });
     const other = await SELF.fetch(`${ORIGIN}/__nothing_here__/health`);
@@ -131,7 +131,7 @@ describe("admin API: access", () => {
   });
 });
 
-describe("admin API: users", () => {
+describe("admin API: users", { timeout: 30_000 }, () => {
   it("lists accounts with usage and shows one account's collections; unknown users are a clear 404", async () => {
     const a = await register("list");
     await seed(a);
@@ -207,7 +207,7 @@ describe("admin API: users", () => {
   });
 });
 
-describe("admin API: export and import", () => {
+describe("admin API: export and import", { timeout: 30_000 }, () => {
   it("exports a 1.1 user as NDJSON with a versioned header, collections, records and an end line", async () => {
     const a = await register("exp");
     await seed(a);
@@ -286,6 +286,21 @@ describe("admin API: export and import", () => {
     expect((await admin("GET", `/__admin__/users/acct:${target}`)).status).toBe(404);
   });
 
+  it("an abandoned import (never committed nor aborted) is taken over by the next one; the account ends active", async () => {
+    const a = await register("aband");
+    await seed(a);
+    const file = (await admin("GET", `/__admin__/users/acct:${a.username}/export`)).text;
+    const target = `ab-${crypto.randomUUID().slice(0, 8)}`;
+    const lines = file.split("\n").filter((l) => l !== "");
+    const begin = await admin("POST", `/__admin__/imports?as=${target}`, lines.slice(0, 3).join("\n"));
+    expect(begin.status).toBe(201);
+    // The half-imported account cannot log in meanwhile.
+    expect((await call({ ...a, username: target, auth: basic(target, a.password) }, "GET", "/info/collections")).status).toBe(401);
+    const again = await importText(file, `?as=${target}`);
+    expect(again.status).toBe(200);
+    expect(await view({ ...a, auth: basic(target, a.password) }, target)).toEqual(await view(a));
+  });
+
   it("1.5: export and re-import after deletion keeps uid, token state, collections and timestamps", async () => {
     const email = `${crypto.randomUUID().replace(/-/g, "")}@api.accounts.firefox.com`;
     const row = await env.DB.prepare(
@@ -318,7 +333,7 @@ describe("admin API: export and import", () => {
   });
 });
 
-describe("a Sync 1.1 user's own export (/weave-export)", () => {
+describe("a Sync 1.1 user's own export (/weave-export)", { timeout: 30_000 }, () => {
   it("asks for Basic credentials, refuses wrong ones, and downloads the account's own data", async () => {
     const a = await register("self");
     await seed(a);
