@@ -86,11 +86,16 @@ export default function suite({ test, log, vars, fxa, baseUrl }) {
     const bad = new Client11(a.baseUrl, c.email, "wrong-password");
     bad.node = c.node;
     let last = 0;
-    // 12 failures: the pair counter is locked for 64 s, longer than the CLI takes to start under load.
-    for (let i = 0; i < 12; i++) last = (await bad.storage("GET", "/info/collections")).status;
+    for (let i = 0; i < 6; i++) last = (await bad.storage("GET", "/info/collections")).status;
     assertEqual(last, 503, "throttled");
-    assert(JSON.parse((await cli(["show", `acct:${c.username}`, "--json"], on(a))).stdout).locked, "shown as locked");
-    assertEqual((await cli(["unlock", `acct:${c.username}`], on(a))).code, 0, "unlock");
+    // Attempts made while locked are refused unseen, so the lock itself is short;
+    // the counters are what the operator sees and clears.
+    const before = JSON.parse((await cli(["show", `acct:${c.username}`, "--json"], on(a))).stdout).throttle;
+    assert(before.counters.some((k) => k.key.startsWith("login|pair|") && k.events >= 5), `throttle state shown: ${JSON.stringify(before)}`);
+    const un = JSON.parse((await cli(["unlock", `acct:${c.username}`, "--json"], on(a))).stdout);
+    assert(un.cleared >= 2, `counters cleared: ${JSON.stringify(un)}`);
+    const after = JSON.parse((await cli(["show", `acct:${c.username}`, "--json"], on(a))).stdout).throttle;
+    assertEqual(after.counters, [], "no counters after unlock");
     assertEqual((await c.storage("GET", "/info/collections")).status, 200, "unlocked");
 
     await new Promise((r) => setTimeout(r, 2100));
