@@ -106,16 +106,51 @@ const STAGING = [
 
 const DROP_STAGING = [`DROP TABLE IF EXISTS transfer_bso`, `DROP TABLE IF EXISTS transfer_collections`, `DROP TABLE IF EXISTS transfer_state`];
 
+/** Every other statement of this module, in one place. */
+const SQL = {
+  getMeta: `SELECT value FROM meta WHERE key = ?`,
+  setMeta: `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  tableExists: `SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`,
+  collections: `SELECT name, modified FROM collections ORDER BY name`,
+  exportPage: `SELECT rowid AS r, collection, id, payload, payload_size, sortindex, modified, expiry, parentid, predecessorid
+               FROM bso WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+  expiredPerCollection: `SELECT collection, COUNT(*) AS n FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
+  collectionStats: `SELECT c.name, c.records, c.bytes, c.modified, (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS newest
+                    FROM collections c ORDER BY c.name`,
+  nextExpiry: `SELECT MIN(expiry) AS e FROM bso WHERE expiry IS NOT NULL`,
+  pendingBatches: `SELECT COUNT(*) AS n FROM batches`,
+  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
+  beginState: `INSERT INTO transfer_state (key, value) VALUES ('token', ?), ('dialect', ?)`,
+  stateValue: `SELECT value FROM transfer_state WHERE key = ?`,
+  stageCollection: `INSERT INTO transfer_collections (name, modified) VALUES (?, ?)
+                    ON CONFLICT (name) DO UPDATE SET modified = MAX(modified, excluded.modified)`,
+  stageRecord: `INSERT INTO transfer_bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING RETURNING 1 AS n`,
+  stagedCount: `SELECT COUNT(*) AS n FROM transfer_bso`,
+  storedRecords: `SELECT COALESCE(SUM(records), 0) AS n FROM collections`,
+  maxCollectionModified: `SELECT COALESCE(MAX(modified), 0) AS m FROM collections`,
+  maxRecordModified: `SELECT COALESCE(MAX(modified), 0) AS m FROM bso`,
+  collectionCount: `SELECT COUNT(*) AS n FROM collections`,
+  /** The swap, in this order, inside one transaction. */
+  clear: [`DELETE FROM batch_items`, `DELETE FROM batches`, `DELETE FROM bso`, `DELETE FROM collections`],
+  moveRecords: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
+                SELECT collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry
+                FROM transfer_bso ORDER BY seq`,
+  // (`WHERE true` lets SQLite parse the upsert after a SELECT.)
+  moveCollections: `INSERT INTO collections (name, modified) SELECT name, modified FROM transfer_collections WHERE true
+                    ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
+} as const;
+
 function meta(sql: SqlPort, key: string): number {
-  return Number(sql.one<{ value: number }>(`SELECT value FROM meta WHERE key = ?`, key)?.value ?? 0);
+  return Number(sql.one<{ value: number }>(SQL.getMeta, key)?.value ?? 0);
 }
 
 function setMeta(sql: SqlPort, key: string, value: number): void {
-  sql.run(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  sql.run(SQL.setMeta, key, value);
 }
 
 function tableExists(sql: SqlPort, name: string): boolean {
-  return sql.one(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`, name) !== null;
+  return sql.one(SQL.tableExists, name) !== null;
 }
 
 // ------------------------------------------------------------------ export
@@ -126,7 +161,7 @@ export function exportState(sql: SqlPort): StoreState {
     lastModified: meta(sql, "last_modified"),
     storageTombstone: meta(sql, "storage_tombstone"),
     collections: sql
-      .all<{ name: string; modified: number }>(`SELECT name, modified FROM collections ORDER BY name`)
+      .all<{ name: string; modified: number }>(SQL.collections)
       .map((r) => ({ name: String(r.name), modified: Number(r.modified) })),
   }));
 }
@@ -143,12 +178,7 @@ export function exportPage(
   maxBytes: number,
 ): { records: TransferRecord[]; next: number | null } {
   return sql.transaction(() => {
-    const rows = sql.all<Record<string, SqlValue>>(
-      `SELECT rowid AS r, collection, id, payload, payload_size, sortindex, modified, expiry, parentid, predecessorid
-       FROM bso WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-      after,
-      maxRecords + 1,
-    );
+    const rows = sql.all<Record<string, SqlValue>>(SQL.exportPage, after, maxRecords + 1);
     const records: TransferRecord[] = [];
     let bytes = 0;
     let last = after;
@@ -178,18 +208,11 @@ export function exportPage(
 export function storeStats(sql: SqlPort, now: number): StoreStats {
   return sql.transaction(() => {
     const expired = new Map<string, number>();
-    for (const r of sql.all<{ collection: string; n: number }>(
-      `SELECT collection, COUNT(*) AS n FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
-      now,
-    )) {
+    for (const r of sql.all<{ collection: string; n: number }>(SQL.expiredPerCollection, now)) {
       expired.set(String(r.collection), Number(r.n));
     }
     const collections = sql
-      .all<{ name: string; records: number; bytes: number; modified: number; newest: number | null }>(
-        `SELECT c.name, c.records, c.bytes, c.modified,
-                (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS newest
-         FROM collections c ORDER BY c.name`,
-      )
+      .all<{ name: string; records: number; bytes: number; modified: number; newest: number | null }>(SQL.collectionStats)
       .map((r) => ({
         name: String(r.name),
         records: Number(r.records),
@@ -198,7 +221,7 @@ export function storeStats(sql: SqlPort, now: number): StoreStats {
         modified: Number(r.modified),
         newest: r.newest === null ? null : Number(r.newest),
       }));
-    const nextExpiry = sql.one<{ e: number | null }>(`SELECT MIN(expiry) AS e FROM bso WHERE expiry IS NOT NULL`)?.e ?? null;
+    const nextExpiry = sql.one<{ e: number | null }>(SQL.nextExpiry)?.e ?? null;
     return {
       schemaVersion: meta(sql, "schema_version"),
       lastModified: meta(sql, "last_modified"),
@@ -206,7 +229,7 @@ export function storeStats(sql: SqlPort, now: number): StoreStats {
       records: collections.reduce((a, c) => a + c.records, 0),
       bytes: collections.reduce((a, c) => a + c.bytes, 0),
       collections,
-      pendingBatches: Number(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM batches`)?.n ?? 0),
+      pendingBatches: Number(sql.one<{ n: number }>(SQL.pendingBatches)?.n ?? 0),
       nextExpiry: nextExpiry === null ? null : Number(nextExpiry),
       importPending: tableExists(sql, "transfer_state"),
     };
@@ -219,11 +242,7 @@ export function purgeExpiredNow(sql: SqlPort, now: number, chunk = 5000): number
   for (;;) {
     const n = sql.transaction(
       () =>
-        sql.all(
-          `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
-          now,
-          chunk,
-        ).length,
+        sql.all(SQL.purgeExpired, now, chunk).length,
     );
     total += n;
     if (n < chunk) return total;
@@ -247,15 +266,15 @@ export function importBegin(sql: SqlPort, token: string, dialect: Dialect): void
   sql.transaction(() => {
     for (const s of DROP_STAGING) sql.run(s);
     for (const s of STAGING) sql.run(s);
-    sql.run(`INSERT INTO transfer_state (key, value) VALUES ('token', ?), ('dialect', ?)`, token, dialect);
+    sql.run(SQL.beginState, token, dialect);
   });
 }
 
 function checkToken(sql: SqlPort, token: string): Dialect {
   if (!tableExists(sql, "transfer_state")) throw new TransferError("no import in progress for this user");
-  const row = sql.one<{ value: string }>(`SELECT value FROM transfer_state WHERE key = 'token'`);
+  const row = sql.one<{ value: string }>(SQL.stateValue, "token");
   if (!row || row.value !== token) throw new TransferError("another import replaced this one");
-  const d = sql.one<{ value: string }>(`SELECT value FROM transfer_state WHERE key = 'dialect'`)?.value;
+  const d = sql.one<{ value: string }>(SQL.stateValue, "dialect")?.value;
   return d === "1.5" ? "1.5" : "1.1";
 }
 
@@ -317,19 +336,14 @@ export function importStage(
       if (typeof c.name !== "string" || c.name.length === 0 || c.name.length > MAX_COLLECTION_LENGTH || !isInt(c.modified) || c.modified < 0) {
         throw new TransferError(`bad collection line ${JSON.stringify(c.name)}`);
       }
-      sql.run(
-        `INSERT INTO transfer_collections (name, modified) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET modified = MAX(modified, excluded.modified)`,
-        c.name,
-        c.modified,
-      );
+      sql.run(SQL.stageCollection, c.name, c.modified);
     }
     for (const r of records) {
       const problem = recordProblem(r);
       if (problem) throw new TransferError(`record ${JSON.stringify(r.collection)}/${JSON.stringify(r.id)}: ${problem}`);
       const size = r.payload === null ? 0 : dialect === "1.1" ? r.payload.length : encoder.encode(r.payload).length;
       const inserted = sql.all(
-        `INSERT INTO transfer_bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING RETURNING 1 AS n`,
+        SQL.stageRecord,
         r.collection,
         r.id,
         r.parentid,
@@ -342,7 +356,7 @@ export function importStage(
       );
       if (inserted.length === 0) throw new TransferError(`record ${JSON.stringify(r.collection)}/${JSON.stringify(r.id)} appears twice`);
     }
-    return Number(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM transfer_bso`)?.n ?? 0);
+    return Number(sql.one<{ n: number }>(SQL.stagedCount)?.n ?? 0);
   });
 }
 
@@ -370,36 +384,26 @@ export interface CommitResult {
 export function importCommit(sql: SqlPort, p: CommitParams): CommitResult {
   return sql.transaction(() => {
     checkToken(sql, p.token);
-    const staged = Number(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM transfer_bso`)?.n ?? 0);
+    const staged = Number(sql.one<{ n: number }>(SQL.stagedCount)?.n ?? 0);
     if (staged !== p.expectRecords) {
       throw new TransferError(`the file announces ${p.expectRecords} records but ${staged} arrived`);
     }
-    const before = Number(sql.one<{ n: number }>(`SELECT COALESCE(SUM(records), 0) AS n FROM collections`)?.n ?? 0);
+    const before = Number(sql.one<{ n: number }>(SQL.storedRecords)?.n ?? 0);
     const oldClock = meta(sql, "last_modified");
     const oldStorage = Math.max(
       meta(sql, "storage_tombstone"),
-      Number(sql.one<{ m: number }>(`SELECT COALESCE(MAX(modified), 0) AS m FROM collections`)?.m ?? 0),
+      Number(sql.one<{ m: number }>(SQL.maxCollectionModified)?.m ?? 0),
     );
-    sql.run(`DELETE FROM batch_items`);
-    sql.run(`DELETE FROM batches`);
-    sql.run(`DELETE FROM bso`);
-    sql.run(`DELETE FROM collections`);
-    sql.run(
-      `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
-       SELECT collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry
-       FROM transfer_bso ORDER BY seq`,
-    );
-    sql.run(
-      `INSERT INTO collections (name, modified) SELECT name, modified FROM transfer_collections WHERE true
-       ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
-    );
-    const newest = Number(sql.one<{ m: number }>(`SELECT COALESCE(MAX(modified), 0) AS m FROM bso`)?.m ?? 0);
-    const newestCollection = Number(sql.one<{ m: number }>(`SELECT COALESCE(MAX(modified), 0) AS m FROM collections`)?.m ?? 0);
+    for (const q of SQL.clear) sql.run(q);
+    sql.run(SQL.moveRecords);
+    sql.run(SQL.moveCollections);
+    const newest = Number(sql.one<{ m: number }>(SQL.maxRecordModified)?.m ?? 0);
+    const newestCollection = Number(sql.one<{ m: number }>(SQL.maxCollectionModified)?.m ?? 0);
     setMeta(sql, "last_modified", Math.max(oldClock, p.lastModified, newest, newestCollection, oldStorage));
     // Clients of a store that held data must not see its timestamp move back.
     const tombstone = Math.max(p.storageTombstone, before > 0 || oldStorage > 0 ? oldStorage : 0);
     if (tombstone > 0) setMeta(sql, "storage_tombstone", tombstone);
-    const collections = Number(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM collections`)?.n ?? 0);
+    const collections = Number(sql.one<{ n: number }>(SQL.collectionCount)?.n ?? 0);
     for (const s of DROP_STAGING) sql.run(s);
     return { records: staged, collections, replacedRecords: before };
   });
