@@ -50,6 +50,9 @@ async function insertAll(query, kind, table, columns, rows) {
 
 const isIntLike = (v) => v === null || typeof v === "number" || typeof v === "bigint";
 
+/** Needs no shared wrangler dev (see run.mjs). */
+export const ownServer = true;
+
 export default function suite({ test, log }) {
   const dir = mkdtempSync(join(tmpdir(), "weave-admin-sql-"));
   const n = Number(process.env.ADMIN_E2E_SQL_RECORDS ?? 2000);

@@ -2,9 +2,14 @@
 // Objects), runs every test/e2e/*.e2e.mjs suite against it over real HTTP,
 // and prints `e2e: N passed, N failed` (read by .ci/run).
 //
-// A suite's default export receives { baseUrl, test, log }: it registers
-// tests with test(name, fn). A suite that registers nothing is run as one
-// test (suites that start their own servers do that).
+// A suite's default export receives { baseUrl, test, log, skip, after }: it
+// registers tests with test(name, fn). A suite that registers nothing is run
+// as one test (suites that start their own servers do that). skip(reason)
+// marks the whole suite skipped: it is printed and counted on its own line,
+// never as passed; a single test may return { skipped: reason } likewise.
+// after(fn) runs once the suite's tests are done (cleanup).
+// A suite module exporting `ownServer = true` does not use the shared
+// `wrangler dev`; it is only started when a selected suite needs it.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -21,7 +26,8 @@ const files = readdirSync(dir)
 const log = (...a) => console.log("  ", ...a);
 let passed = 0;
 let failed = 0;
-let skipped = 0;
+/** "<suite>: <reason>" for every skipped suite. */
+const skipped = [];
 
 // The mock Mozilla-account server the tokenserver verifies tokens against.
 const fxa = await startMockFxa();
@@ -34,9 +40,21 @@ export const E2E_VARS = {
   FXA_OAUTH_SERVER_URL: fxa.url,
 };
 
-const server = await startWranglerDev({ vars: E2E_VARS, log });
+async function runAfters(file, afters) {
+  for (const fn of afters) {
+    try {
+      await fn();
+    } catch (err) {
+      failed++;
+      console.log(`  ✗ ${file} cleanup\n      ${String(err?.stack ?? err).split("\n").join("\n      ")}`);
+    }
+  }
+}
+
+let server = null;
+const sharedServer = async () => (server ??= await startWranglerDev({ vars: E2E_VARS, log }));
 const cleanup = () => {
-  server.stop();
+  server?.stop();
   void fxa.close();
 };
 process.on("SIGINT", () => {
@@ -48,25 +66,37 @@ try {
   for (const file of files) {
     console.log(`suite ${file}`);
     const tests = [];
+    const afters = [];
+    let skipReason = null;
     const test = (name, fn) => tests.push({ name, fn });
+    const skip = (reason) => (skipReason = String(reason));
+    const after = (fn) => afters.push(fn);
     try {
       const mod = await import(pathToFileURL(join(dir, file)).href);
-      const ret = mod.default({ baseUrl: server.baseUrl, test, log, vars: E2E_VARS, fxa });
-      if (tests.length === 0) tests.push({ name: file, fn: () => ret });
+      const baseUrl = mod.ownServer === true ? null : (await sharedServer()).baseUrl;
+      const ret = mod.default({ baseUrl, test, log, vars: E2E_VARS, fxa, skip, after });
+      if (tests.length === 0 && skipReason === null) tests.push({ name: file, fn: () => ret });
       else await ret;
     } catch (err) {
       failed++;
       console.log(`  ✗ ${file} could not be loaded\n      ${String(err?.stack ?? err).split("\n").join("\n      ")}`);
+      await runAfters(file, afters);
+      continue;
+    }
+    if (skipReason !== null) {
+      await runAfters(file, afters);
+      skipped.push(`${file}: ${skipReason}`);
+      console.log(`  - SKIPPED ${file}: ${skipReason}`);
       continue;
     }
     for (const t of tests) {
       const started = Date.now();
       try {
         const r = await t.fn();
-        // A test may return { skipped: "why" }: reported, never counted as passed.
+        // A test may return { skipped: "why" } (e.g. a database server is not installed): never counted as passed.
         if (r && typeof r === "object" && typeof r.skipped === "string") {
-          skipped++;
-          console.log(`  - ${t.name}: SKIPPED (${r.skipped})`);
+          skipped.push(`${file} / ${t.name}: ${r.skipped}`);
+          console.log(`  - SKIPPED ${t.name}: ${r.skipped}`);
           continue;
         }
         passed++;
@@ -76,10 +106,11 @@ try {
         console.log(`  ✗ ${t.name}\n      ${String(err?.stack ?? err).split("\n").join("\n      ")}`);
       }
     }
+    await runAfters(file, afters);
   }
 } finally {
   cleanup();
 }
-if (skipped) console.log(`e2e: ${skipped} skipped (reasons above)`);
+if (skipped.length > 0) console.log(`e2e skipped (${skipped.length}, not counted as passed): ${skipped.join("; ")}`);
 console.log(`e2e: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
