@@ -1,4 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { randomBytes } from "node:crypto";
 import { defineConfig } from "vitest/config";
 
 // Runs every test under test/ (except the end-to-end suites, which start
@@ -10,7 +11,10 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations },
+          // A master secret per run, so Sync 1.5 works through SELF (test/helpers/sync15.ts).
+          bindings: { TEST_MIGRATIONS: migrations, SYNC_MASTER_SECRET: randomBytes(32).toString("hex") },
+          // An extra, initially empty D1 database for the schema self-migration tests (test/deploy/).
+          d1Databases: ["D1_MIGRATION_SCRATCH"],
         },
       }),
     ],
@@ -18,6 +22,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/e2e/**", "node_modules/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // The Worker's one JSON line per request (src/log.ts) is written but not echoed: hundreds per file.
+      onConsoleLog: (log: string) => !log.includes('"msg":"request"'),
     },
   };
 });

@@ -39,7 +39,7 @@ const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1
 const QUICK = flag("quick");
 /** The checkout whose Worker is benchmarked (default: this one), e.g. to compare two branches. */
 const ROOT = path.resolve(opt("root") ?? REPO);
-const GROUPS = new Set((opt("only") ?? "micro,mix,scale,auth").split(","));
+const GROUPS = new Set((opt("only") ?? "micro,mix,scale,auth,kdf").split(","));
 const WRANGLER = !flag("no-wrangler");
 const CONCURRENCY = (opt("concurrency") ?? "1,8,32").split(",").map(Number);
 const CFG = QUICK
@@ -102,11 +102,11 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 
 // ---------------------------------------------------------------- servers
 
-/** Bundles our Worker; returns the entry file or throws with wrangler's output. */
-function buildOurs() {
-  const outdir = path.join(TMP, "bundle");
-  const r = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
-    cwd: ROOT,
+/** Bundles our Worker (or, given a config, another one); returns the entry file or throws with wrangler's output. */
+function buildOurs(config = null, name = "bundle") {
+  const outdir = path.join(TMP, name);
+  const r = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(config ? ["-c", config] : [])], {
+    cwd: config ? path.dirname(config) : ROOT,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
     timeout: 120_000,
@@ -580,6 +580,29 @@ const fmtMs = (v) => (v === null || v === undefined ? "-" : v < 10 ? v.toFixed(2
 const ratio = (a, b) => (a && b ? a / b : null);
 const fmtX = (v) => (v === null ? "-" : `${v.toFixed(2)}×`);
 
+/**
+ * KDF cost (group `kdf`): bench/kdf/worker.ts times password hashing and the
+ * cached credential check inside workerd; one request, numbers only.
+ */
+async function runKdf() {
+  const config = path.join(BENCH, "kdf", "wrangler.toml");
+  let server = null;
+  try {
+    const script = buildOurs(config, "kdf-bundle");
+    server = await startDirect("kdf", { config, script, migrations: path.join(REPO, "migrations") });
+    const res = await fetch(new URL(`?n=${QUICK ? 3 : 10}`, server.url));
+    if (res.status !== 200) throw new Error(`kdf probe answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    const k = await res.json();
+    rows.push({ group: "kdf", workload: "auth cost per step", server: "kdf-direct", mode: "direct", ...k });
+    log(`kdf: PBKDF2 verify ${k.pbkdf2VerifyMs.toFixed(2)} ms`);
+  } catch (e) {
+    notes.push(`kdf failed: ${e.message.slice(0, 600)}`);
+    log(`kdf failed: ${e.stack}`);
+  } finally {
+    if (server) await stopGroup(server.child);
+  }
+}
+
 function table(title, header, lines) {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => String(l[i]).length)));
   const fmtLine = (l) => l.map((v, i) => (i < 3 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join("  ");
@@ -607,7 +630,7 @@ function report() {
       f ? fmtX(r.vsFloor.rps) : "", f ? fmtX(r.vsFloor.p50) : "", f ? fmtX(r.vsFloor.cpu) : "", r.errors || "",
     ]);
   }
-  table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; wrangler dev cpu: workerd (whole tree))", H, lines);
+  if (lines.length) table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; wrangler dev cpu: workerd (whole tree))", H, lines);
 
   const mixes = measured.filter((r) => r.group === "mix" && r.tags && Object.keys(r.tags).length);
   if (mixes.length) {
@@ -656,6 +679,21 @@ function report() {
       ["variant", "server", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "cpu s/1k", "p50 ×byp", "cpu ×byp", "err"], l3);
   }
 
+  const kdf = measured.find((r) => r.group === "kdf");
+  if (kdf) {
+    const step = (name, v) => [name, `${v.toFixed(v < 0.1 ? 4 : 2)} ms`];
+    console.log(`\nPassword check cost inside workerd (mean wall time, ${kdf.n} rounds; README "CPU budget")`);
+    for (const [name, v] of [
+      step(`PBKDF2-SHA256 verify, ${kdf.iterations} iterations (new hash or first login per isolate)`, kdf.pbkdf2VerifyMs),
+      step(`PBKDF2-SHA256 hash, ${kdf.iterations} iterations`, kdf.pbkdf2HashMs),
+      step("cached check: HMAC-SHA256 of the presented password", kdf.hmacMs),
+      step("D1 lookup of the account row (every Basic request)", kdf.d1LookupMs),
+      step("{SSHA-256} verify (hash imported from server-full)", kdf.ssha256Ms),
+      step("{SSCRYPT} verify (imported; once, then re-hashed)", kdf.sscryptMs),
+    ])
+      console.log(`  ${name.padEnd(78)} ${v.padStart(12)}`);
+  }
+
   const skipped = rows.filter((r) => r.skipped);
   if (skipped.length || notes.length) {
     console.log("\nSkipped / notes:");
@@ -692,9 +730,12 @@ async function main() {
   // ours: bundle once for the direct runs
   let bundle = null;
   let oursWhy = null;
+  // --only=kdf needs neither our Worker nor the floor
+  const needOurs = ["micro", "mix", "scale", "auth"].some((g) => GROUPS.has(g));
   try {
-    bundle = buildOurs();
-    log(`bundled our Worker: ${path.relative(TMP, bundle)}`);
+    if (needOurs) bundle = buildOurs();
+    else oursWhy = "not requested";
+    if (bundle) log(`bundled our Worker: ${path.relative(TMP, bundle)}`);
   } catch (e) {
     oursWhy = `our Worker does not build: ${e.message.split("\n").filter(Boolean).slice(0, 4).join(" | ")}`;
     notes.push(`ours skipped: ${oursWhy}`);
@@ -715,7 +756,7 @@ async function main() {
 
   const direct = ["micro", "mix", "scale"].filter((g) => GROUPS.has(g));
   // Start the direct servers together (startup dominates a quick run), measure one at a time.
-  const want = [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]];
+  const want = needOurs ? [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]] : [];
   if (bundle) {
     want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
     if (GROUPS.has("auth"))
@@ -779,6 +820,8 @@ async function main() {
     }
     if (WDEV_MICRO) notes.push(`wrangler dev (--quick): only ${WDEV_MICRO.join(", ")} are measured; the full run measures all four micro-benchmarks`);
   }
+
+  if (GROUPS.has("kdf")) await runKdf();
 
   report();
   const out = {

@@ -19,6 +19,8 @@ import { tokenserverApp } from "./tokenserver/routes";
 import { healthApp } from "./routes/health";
 import { storage15App } from "./routes/storage-1.5";
 import { recoveryRoutes } from "./routes/recovery";
+import { d1Migrations } from "./d1-migrate";
+import { requestLog } from "./log";
 import { adminApp } from "./admin/routes";
 
 export { UserStore } from "./objects/user-store";
@@ -35,6 +37,9 @@ app.onError((err) => {
   }
   return crashResponse(err);
 });
+
+// Every request: one JSON log line and X-Request-Id (src/log.ts); the D1 schema brought up to date once per isolate (src/d1-migrate.ts).
+app.use(requestLog(), d1Migrations());
 
 // The operator's API at /__admin__/ (only while the ADMIN_TOKEN secret is set).
 app.route("/", adminApp);

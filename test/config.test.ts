@@ -47,7 +47,7 @@ describe("config", () => {
     expect(() => parseConfig({ REGISTRATION: "secret" })).toThrow(/SHARED_SECRET/);
   });
 
-  it("user-1.0 §7.4: node URLs are normalised like fallback_node", () => {
+  it("U10-7.4: node URLs are normalised like fallback_node", () => {
     expect(normaliseNodeUrl("sync.example.com")).toBe("https://sync.example.com/");
     expect(normaliseNodeUrl("http://localhost:5000")).toBe("http://localhost:5000/");
   });
@@ -76,7 +76,7 @@ describe("config", () => {
 });
 
 describe("config: Storage 1.5 limits", () => {
-  it("storage-1.5 §6.5: defaults keep a record below the 2 MB SQLite row limit; quota off", () => {
+  it("S15-6.5: defaults keep a record below the 2 MB SQLite row limit; quota off", () => {
     expect(parseConfig({}).storage15).toEqual({
       maxRecordPayloadBytes: 1_900_000,
       maxPostRecords: 100,

@@ -16,7 +16,7 @@ import { hashPassword } from "../../src/auth/password";
 let n = 0;
 const name = (p: string) => `${p}${Date.now() % 1e9}${n++}`;
 
-describe("D1 user table queries (user-1.0 §6)", () => {
+describe("D1 user table queries (U10-6)", () => {
   it("createAccount inserts an active row; a duplicate name gives null (→ 500 'User creation failed.')", async () => {
     const u = name("dup");
     const id = await createAccount(env, u, "{SSHA}x", "a@example.com");
@@ -27,7 +27,7 @@ describe("D1 user table queries (user-1.0 §6)", () => {
     expect(await usernameExists(env, u.toUpperCase())).toBe(false);
   });
 
-  it("user-1.0 §6: userids are never reused (AUTOINCREMENT), even for the last-deleted row", async () => {
+  it("U10-6: userids are never reused (AUTOINCREMENT), even for the last-deleted row", async () => {
     const u = name("reuse");
     const id = (await createAccount(env, u, "{SSHA}x", "a@example.com"))!;
     expect(await deleteAccount(env, id, "{SSHA}x")).toBe(true);

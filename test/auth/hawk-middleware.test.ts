@@ -8,7 +8,7 @@ import { makeToken, randomSalt } from "../../src/auth/tokenlib";
 import type { AppEnv } from "../../src/env";
 import { hawkHeader, KEY, MASTER, TOKEN } from "./vectors";
 
-const NOW = 1700000150; // before the §8.1 token's expiry (1700003600)
+const NOW = 1700000150; // before the HAWK-8.1 token's expiry (1700003600)
 
 function makeApp(opts: HawkAuthOptions = {}) {
   const app = new Hono<AppEnv>();
@@ -48,8 +48,8 @@ async function expectZero(res: Response, status: number) {
   expect(res.headers.get("x-weave-timestamp")).toMatch(/^\d+\.\d{2}$/);
 }
 
-describe("storage-1.5 §3 Hawk middleware", () => {
-  it("hawk §8.1 vector A through the middleware: principal set", async () => {
+describe("S15-3 Hawk middleware", () => {
+  it("HAWK-8.1 vector A through the middleware: principal set", async () => {
     const url = "https://sync.example.net/1.5/42/info/collections";
     const h = `Hawk id="${TOKEN}", ts="1700000100", nonce="q8Pv1Jz0", mac="lu3E87N8sRiaby3KFMFtkbSetwOT7B76dnsAnBDRlc0="`;
     const res = await makeApp().request(url, { headers: { Authorization: h } }, vars());
@@ -66,7 +66,7 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     });
   });
 
-  it("hawk §7.1 / storage-1.5 §3.1: missing or non-Hawk Authorization → 401 body 0", async () => {
+  it("HAWK-7.1 / S15-3.1: missing or non-Hawk Authorization → 401 body 0", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const res = await makeApp().request(url, {}, vars());
     await expectZero(res, 401);
@@ -74,7 +74,7 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     await expectZero(await makeApp().request(url, { headers: { Authorization: "Bearer x" } }, vars()), 401);
   });
 
-  it("hawk §4: tampered MAC → 401 body 0", async () => {
+  it("HAWK-4: tampered MAC → 401 body 0", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const init = await signed("GET", url);
     const h = new Headers(init.headers);
@@ -82,23 +82,23 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     await expectZero(await makeApp().request(url, { headers: h }, vars()), 401);
   });
 
-  it("hawk §4: request to another path than signed → 401", async () => {
+  it("HAWK-4: request to another path than signed → 401", async () => {
     const init = await signed("GET", "https://sync.example.net/1.5/42/storage/bookmarks");
     await expectZero(await makeApp().request("https://sync.example.net/1.5/42/storage/history", init, vars()), 401);
   });
 
-  it("hawk §7.3: wrong master secret → 401", async () => {
+  it("HAWK-7.3: wrong master secret → 401", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     await expectZero(await makeApp().request(url, await signed("GET", url), vars({ SYNC_MASTER_SECRET: "other" })), 401);
   });
 
-  it("tokenserver §9.1: SYNC_MASTER_SECRET_PREVIOUS still verifies during rotation", async () => {
+  it("TS10-9.1: SYNC_MASTER_SECRET_PREVIOUS still verifies during rotation", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const res = await makeApp().request(url, await signed("GET", url), vars({ SYNC_MASTER_SECRET: "new-one", SYNC_MASTER_SECRET_PREVIOUS: MASTER }));
     expect(res.status).toBe(200);
   });
 
-  it("storage-1.5 §3.3: expired token accepted only on GET info/collections", async () => {
+  it("S15-3.3: expired token accepted only on GET info/collections", async () => {
     const later = () => 1700003660; // expired 60 s ago, as in the reference test
     const app = makeApp({ nowSeconds: later });
     const ic = "https://sync.example.net/1.5/42/info/collections";
@@ -110,19 +110,19 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     await expectZero(await app.request(col, await signed("POST", col, { ts: 1700003660, body: "[]" }), vars()), 401);
   });
 
-  it("storage-1.5 §3.4 / hawk §7.7: token uid ≠ path uid → 400 body 0", async () => {
+  it("S15-3.4 / HAWK-7.7: token uid ≠ path uid → 400 body 0", async () => {
     const url = "https://sync.example.net/1.5/43/storage/bookmarks";
     await expectZero(await makeApp().request(url, await signed("GET", url), vars()), 400);
   });
 
-  it("storage-1.5 §1: other path prefixes (/storage/1.5/{uid}) verify over the full path", async () => {
+  it("S15-1: other path prefixes (/storage/1.5/{uid}) verify over the full path", async () => {
     const { token, key } = await makeToken({ uid: 1, node: "http://localhost:5000", expires: NOW + 300, salt: randomSalt() }, MASTER);
     const url = "http://localhost:5000/storage/1.5/1/storage/col2";
     const res = await makeApp().request(url, await signed("GET", url, { id: token, key }), vars());
     expect(res.status).toBe(200);
   });
 
-  it("hawk §6: replayed nonce → 401", async () => {
+  it("HAWK-6: replayed nonce → 401", async () => {
     const app = makeApp();
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const init = await signed("GET", url, { nonce: "fixed" });
@@ -130,7 +130,7 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     await expectZero(await app.request(url, init, vars()), 401);
   });
 
-  it("hawk §6: HAWK_NONCE_CHECK=false accepts replays (reference behaviour)", async () => {
+  it("HAWK-6: HAWK_NONCE_CHECK=false accepts replays (reference behaviour)", async () => {
     const app = new Hono<AppEnv>();
     app.use("/1.5/:uid/*", hawkAuth({ nowSeconds: () => NOW }));
     app.get("/1.5/:uid/storage/:c", (c) => c.text("ok"));
@@ -141,7 +141,7 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     expect((await app.request(url, init, v)).status).toBe(200);
   });
 
-  it("hawk §6 / §7: ts outside the window → 401 with stale-timestamp challenge", async () => {
+  it("HAWK-6 / HAWK-7: ts outside the window → 401 with stale-timestamp challenge", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const res = await makeApp().request(url, await signed("GET", url, { ts: NOW - 7200 }), vars());
     await expectZero(res, 401);
@@ -151,7 +151,7 @@ describe("storage-1.5 §3 Hawk middleware", () => {
     expect(ok.status).toBe(200);
   });
 
-  it("hawk §5: payload hash is verified against the body, which the handler can still read", async () => {
+  it("HAWK-5: payload hash is verified against the body, which the handler can still read", async () => {
     const url = "https://sync.example.net/1.5/42/storage/bookmarks";
     const body = '[{"id":"abc","payload":"x"}]';
     const good = await makeApp().request(url, await signed("POST", url, { body, withHash: true }), vars());

@@ -8,7 +8,7 @@ import {
   verifyPassword,
 } from "../../src/auth/password";
 
-// Independent vectors, computed with Python's hashlib (user-1.0 §4.2 constructions).
+// Independent vectors, computed with Python's hashlib (U10-4.2 constructions).
 const SSHA256 = "{SSHA-256}WoK046h4hsUFsfWZi46mM8/fnt/rKaR92eh/GSb5YrtBYkNkMTIzNA==";
 const SSHA1 = "{SSHA}d8/46zzbOaROJxiIvCEFd0qNik5BYkNkMTIzNA==";
 const SSHA_PASSWORD = "secret passwörd";
@@ -16,11 +16,11 @@ const SSCRYPT = "{SSCRYPT}6hqgBJfuZFzLtl17kUbhfe7z66mbubpOfdDBCAiGSrLUmEeIokqLwY
 // hashlib.pbkdf2_hmac('sha256', b'hunter2hunter2', b'0123456789abcdef', 1000)
 const PBKDF2_1000 = "{PBKDF2-SHA256}1000$MDEyMzQ1Njc4OWFiY2RlZg==$+t0d48AX/+9e4/SD0XcJA4iyKJ4wRa4gFk+sbpzwxjA=";
 
-describe("password hashes at rest (user-1.0 §4.2)", () => {
+describe("password hashes at rest (U10-4.2)", () => {
   it("writes the self-describing PBKDF2 format with the current iterations", async () => {
     const h = await hashPassword("correct horse battery");
     expect(h).toMatch(/^\{PBKDF2-SHA256\}100000\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
-    expect(h.length).toBeLessThanOrEqual(128); // VARCHAR(128), user-1.0 §6
+    expect(h.length).toBeLessThanOrEqual(128); // VARCHAR(128), U10-6
     expect(await verifyPassword("correct horse battery", h)).toBe(true);
     expect(await verifyPassword("correct horse batterY", h)).toBe(false);
     expect(needsRehash(h)).toBe(false);
@@ -43,7 +43,7 @@ describe("password hashes at rest (user-1.0 §4.2)", () => {
     await expect(hashPassword("x", PBKDF2_ITERATIONS + 1)).rejects.toThrow(RangeError);
   });
 
-  it("user-1.0 §4.2: verifies {SSHA-256} (salt = last 8 bytes, UTF-8 password)", async () => {
+  it("U10-4.2: verifies {SSHA-256} (salt = last 8 bytes, UTF-8 password)", async () => {
     expect(hashScheme(SSHA256)).toBe("ssha-256");
     expect(SSHA256.length).toBe(66);
     expect(await verifyPassword(SSHA_PASSWORD, SSHA256)).toBe(true);
@@ -51,20 +51,20 @@ describe("password hashes at rest (user-1.0 §4.2)", () => {
     expect(needsRehash(SSHA256)).toBe(true);
   });
 
-  it("user-1.0 §4.2: verifies {SSHA}", async () => {
+  it("U10-4.2: verifies {SSHA}", async () => {
     expect(hashScheme(SSHA1)).toBe("ssha");
     expect(SSHA1.length).toBe(46);
     expect(await verifyPassword(SSHA_PASSWORD, SSHA1)).toBe(true);
     expect(await verifyPassword("wrong", SSHA1)).toBe(false);
   });
 
-  it("user-1.0 §4.2: a value without a known prefix never verifies", async () => {
+  it("U10-4.2: a value without a known prefix never verifies", async () => {
     expect(await verifyPassword(SSHA_PASSWORD, SSHA1.slice("{SSHA}".length))).toBe(false);
     expect(await verifyPassword("plaintext", "plaintext")).toBe(false);
     expect(await verifyPassword("", "")).toBe(false);
   });
 
-  it("user-1.0 §4.2: verifies {SSCRYPT} (scrypt N=16384 r=8 p=1, vector from Python's hashlib.scrypt)", async () => {
+  it("U10-4.2: verifies {SSCRYPT} (scrypt N=16384 r=8 p=1, vector from Python's hashlib.scrypt)", async () => {
     expect(hashScheme(SSCRYPT)).toBe("sscrypt");
     expect(SSCRYPT.length).toBe(105);
     expect(await verifyPassword(SSHA_PASSWORD, SSCRYPT)).toBe(true);

@@ -1,4 +1,4 @@
-/** Shared fixtures from hawk.md §8 and tokenserver-1.0.md §12. */
+/** Shared fixtures from HAWK-8 and TS10-12. */
 export const MASTER = "an-example-master-secret";
 export const METRICS = "an-example-metrics-secret";
 export const TOKEN =

@@ -1,5 +1,5 @@
 /**
- * Storage 1.5 behind the real Hawk middleware (storage-1.5 §3, hawk.md):
+ * Storage 1.5 behind the real Hawk middleware (S15-3, docs/protocol/hawk.md):
  * tokens minted with tokenlib, requests signed like a client signs them.
  */
 import { env } from "cloudflare:test";
@@ -29,8 +29,8 @@ async function call(cred: { token: string; key: string }, method: string, url: s
   return app.request(url, { method, headers, body }, vars);
 }
 
-describe("storage-1.5 §3 with Hawk", () => {
-  it("storage-1.5 §3: a signed PUT then GET round-trips", async () => {
+describe("S15-3 with Hawk", () => {
+  it("S15-3: a signed PUT then GET round-trips", async () => {
     const uid = 700000 + Math.floor(Math.random() * 100000);
     const cred = await tokenFor(uid);
     const base = `http://sync.test/1.5/${uid}`;
@@ -40,7 +40,7 @@ describe("storage-1.5 §3 with Hawk", () => {
     expect(get.status).toBe(200);
     expect(((await get.json()) as { payload: string }).payload).toBe("hello");
   });
-  it("storage-1.5 §3: an expired token reads info/collections and nothing else", async () => {
+  it("S15-3: an expired token reads info/collections and nothing else", async () => {
     const uid = 800000 + Math.floor(Math.random() * 100000);
     const cred = await tokenFor(uid, -60);
     const base = `http://sync.test/1.5/${uid}`;
@@ -48,7 +48,7 @@ describe("storage-1.5 §3 with Hawk", () => {
     expect((await call(cred, "GET", `${base}/storage/col`)).status).toBe(401);
     expect((await call(cred, "POST", `${base}/storage/col`, "[]")).status).toBe(401);
   });
-  it("storage-1.5 §3: another uid's token → 400 body 0; no signature → 401 body 0", async () => {
+  it("S15-3: another uid's token → 400 body 0; no signature → 401 body 0", async () => {
     const cred = await tokenFor(1234);
     const r = await call(cred, "GET", "http://sync.test/1.5/1235/info/collections");
     expect(r.status).toBe(400);
@@ -57,14 +57,14 @@ describe("storage-1.5 §3 with Hawk", () => {
     expect(none.status).toBe(401);
     expect(await none.text()).toBe("0");
   });
-  it("storage-1.5 §3: 404 and 405 come before authentication", async () => {
+  it("S15-3: 404 and 405 come before authentication", async () => {
     expect((await app.request("http://sync.test/1.5/1234/nope", {}, vars)).status).toBe(404);
     expect((await app.request("http://sync.test/1.5/1234/storage/col", { method: "PATCH" }, vars)).status).toBe(405);
   });
 });
 
-describe("storage-1.5 §3 production mount", () => {
-  it("storage-1.5 §3: storage15App requires Hawk", async () => {
+describe("S15-3 production mount", () => {
+  it("S15-3: storage15App requires Hawk", async () => {
     const { storage15App } = await import("../../src/routes/storage-1.5");
     const r = await new Hono<AppEnv>().route("/", storage15App).request("http://sync.test/1.5/5/info/collections", {}, vars);
     expect(r.status).toBe(401);

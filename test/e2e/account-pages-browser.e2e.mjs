@@ -1,4 +1,4 @@
-// Browser test of the account pages (user-1.0 §9.2, §9.3, §12) in headless
+// Browser test of the account pages (U10-9.2, U10-9.3, U10-12) in headless
 // Chromium (Debian's `chromium` package, driven by playwright-core; no
 // browser download): ask for a reset, follow the e-mailed link, trip the
 // "do not match" error, set a new password, then delete the account with a
@@ -68,7 +68,7 @@ export default async function run({ log = console.log } = {}) {
     };
     const bodyText = () => page.locator("body").innerText();
 
-    // §9.2 ask page → §9.3 request step
+    // U10-9.2 ask page → U10-9.3 request step
     await page.goto(`${base}/weave-password-reset`);
     assert((await page.title()) === "Mozilla Labs / Weave / Forgot Password", "page title");
     await shot("reset-ask");
@@ -82,7 +82,7 @@ export default async function run({ log = console.log } = {}) {
     assert(mail, "reset e-mail in the outbox");
     const link = mail.body.split("\n")[2].trim();
 
-    // §9.2 reset page; §9.3 error re-render, then success
+    // U10-9.2 reset page; U10-9.3 error re-render, then success
     await page.goto(link);
     await shot("reset-form");
     await page.getByLabel("New password", { exact: true }).fill("new password one");
@@ -104,7 +104,7 @@ export default async function run({ log = console.log } = {}) {
     assert((await login("first password")).status === 401, "old password refused");
     assert((await login("password")).status === 401, "literal 'password' refused");
 
-    // §12 delete account: wrong password, then the right one
+    // U10-12 delete account: wrong password, then the right one
     await page.goto(`${base}/weave-delete-account`);
     await shot("delete-form");
     await page.getByLabel("E-mail address or user name").fill(email);

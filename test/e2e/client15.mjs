@@ -29,7 +29,7 @@ export class Client15 {
     return { status: res.status, body };
   }
 
-  /** The Hawk Authorization header for a request (hawk.md §2-4). */
+  /** The Hawk Authorization header for a request (HAWK-2 to HAWK-4). */
   hawkHeader(method, url, { ts = Math.floor(Date.now() / 1000), nonce = randomBytes(8).toString("base64url") } = {}) {
     const u = new URL(url);
     const port = u.port || (u.protocol === "https:" ? "443" : "80");

@@ -15,7 +15,7 @@ export default function suite({ baseUrl, test, fxa }) {
   const c = new Client15(baseUrl, fxa);
   let firstUid;
 
-  test("tokenserver §7/§10: a Mozilla-account token buys a Hawk token for this server", async () => {
+  test("TS10-7/TS10-10: a Mozilla-account token buys a Hawk token for this server", async () => {
     const r = await c.fetchToken();
     assertEqual(r.status, 200, `token: ${JSON.stringify(r.body)}`);
     assert(Number.isInteger(r.body.uid), "uid is an integer");
@@ -24,7 +24,7 @@ export default function suite({ baseUrl, test, fxa }) {
     firstUid = r.body.uid;
   });
 
-  test("storage-1.5 §8.1: meta/global and crypto/keys are uploaded and read back", async () => {
+  test("S15-8.1: meta/global and crypto/keys are uploaded and read back", async () => {
     const meta = await c.storage("PUT", "/storage/meta/global", { body: { id: "global", payload: JSON.stringify({ syncID: "s1", storageVersion: 5 }) } });
     assertEqual(meta.status, 200, `meta PUT ${meta.text}`);
     assert(TS.test(meta.headers.get("x-last-modified") ?? ""), "X-Last-Modified");
@@ -38,7 +38,7 @@ export default function suite({ baseUrl, test, fxa }) {
     assertEqual(Object.keys(info.json).sort(), ["crypto", "meta"], "info/collections");
   });
 
-  test("storage-1.5 §9: bookmarks as one batch in several POSTs, visible only at commit", async () => {
+  test("S15-9: bookmarks as one batch in several POSTs, visible only at commit", async () => {
     const before = await c.storage("GET", "/info/collections");
     const all = Array.from({ length: 250 }, (_, i) => ({ id: `bm${String(i).padStart(4, "0")}`, payload: `bookmark ${i}`, sortindex: i }));
     const first = await c.storage("POST", "/storage/bookmarks?batch=true", { body: all.slice(0, 100) });
@@ -65,7 +65,7 @@ export default function suite({ baseUrl, test, fxa }) {
     assertEqual(full.json[0].id, "bm0249", "sort=index");
   });
 
-  test("storage-1.5 §7.1: incremental sync with newer= sees only later writes", async () => {
+  test("S15-7.1: incremental sync with newer= sees only later writes", async () => {
     const info = await c.storage("GET", "/info/collections");
     const since = info.json.bookmarks.toFixed(2);
     const none = await c.storage("GET", `/storage/bookmarks?newer=${since}`);
@@ -77,7 +77,7 @@ export default function suite({ baseUrl, test, fxa }) {
     assertEqual(notModified.status, 304, "304 when nothing changed since");
   });
 
-  test("storage-1.5 §7.3: paging through a large collection with X-Weave-Next-Offset", async () => {
+  test("S15-7.3: paging through a large collection with X-Weave-Next-Offset", async () => {
     for (let b = 0; b < 10; b++) {
       const records = Array.from({ length: 100 }, (_, i) => ({ id: `h${b}-${i}`, payload: `visit ${b}-${i}` }));
       const r = await c.storage("POST", "/storage/history", { body: records });
@@ -96,7 +96,7 @@ export default function suite({ baseUrl, test, fxa }) {
     assertEqual([seen.size, pages], [1000, 4], "1000 records in 4 pages");
   });
 
-  test("hawk §7: a tampered or replayed request is refused", async () => {
+  test("HAWK-7: a tampered or replayed request is refused", async () => {
     const url = `${c.token.api_endpoint}/info/collections`;
     const header = c.hawkHeader("GET", url);
     const tampered = await fetch(`${url}?x=1`, { headers: { Authorization: header } });
@@ -116,14 +116,14 @@ export default function suite({ baseUrl, test, fxa }) {
     assertEqual(await r.text(), "0", "body");
   });
 
-  test("tokenserver §7.2: a stale generation is refused", async () => {
+  test("TS10-7.2: a stale generation is refused", async () => {
     const stale = new Client15(baseUrl, fxa, { fxaUid: c.fxaUid, generation: c.generation - 1000, keysChangedAt: c.keysChangedAt, clientState: c.clientState });
     const r = await stale.fetchToken();
     assertEqual(r.status, 401, `stale generation: ${JSON.stringify(r.body)}`);
     assertEqual(r.body.status, "invalid-generation", "status");
   });
 
-  test("tokenserver §7.3: a new client state gets a new uid and empty storage", async () => {
+  test("TS10-7.3: a new client state gets a new uid and empty storage", async () => {
     const rotated = new Client15(baseUrl, fxa, {
       fxaUid: c.fxaUid,
       generation: c.generation + 1000,

@@ -1,6 +1,6 @@
 // Mock Firefox Accounts OAuth server for the end-to-end suite (Node, no
 // dependencies). Publishes a JWKS and a verify endpoint and mints RS256 JWT
-// access tokens for test accounts (tokenserver-1.0.md §4).
+// access tokens for test accounts (TS10-4).
 //
 //   import { startMockFxa } from "./mock-fxa.mjs";
 //   const fxa = await startMockFxa();            // { url, mintToken, mintOpaqueToken, keyId, close }

@@ -1,5 +1,5 @@
 // End-to-end: the whole password-reset flow over HTTP against `wrangler dev`
-// (user-1.0 §7.7, §9.1, §7.5, §8): register, ask for a reset, read the code
+// (U10-7.7, U10-9.1, U10-7.5, U10-8): register, ask for a reset, read the code
 // from the development outbox, set a new password with it, log in with the
 // new password, and see the old password and the used code refused.
 import { usernameFor } from "./client11.mjs";

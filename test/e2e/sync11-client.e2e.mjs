@@ -10,7 +10,7 @@ export default function suite({ baseUrl, test, vars }) {
   const c = new Client11(baseUrl);
   let t1;
 
-  test("user-1.0 §7.1/§7.2: a new name is free, registration answers the name", async () => {
+  test("U10-7.1/U10-7.2: a new name is free, registration answers the name", async () => {
     assertEqual((await c.user("GET", "", { auth: false })).text, "0", "availability before");
     await c.register();
     assertEqual((await c.user("GET", "", { auth: false })).text, "1", "availability after");
@@ -18,12 +18,12 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual([again.status, again.text], [400, "4"], "duplicate registration");
   });
 
-  test("user-1.0 §7.4: node/weave returns this server's base URL", async () => {
+  test("U10-7.4: node/weave returns this server's base URL", async () => {
     const r = await c.lookupNode();
     assertEqual(r.text, `${baseUrl}/`, "node");
   });
 
-  test("storage-1.1 §8.7: PUT answers the new timestamp, equal to X-Weave-Timestamp", async () => {
+  test("S11-8.7: PUT answers the new timestamp, equal to X-Weave-Timestamp", async () => {
     const r = await c.storage("PUT", "/storage/meta/global", { body: { payload: '{"syncID":"abc","storageVersion":5}' } });
     assertEqual(r.status, 200, "status");
     assert(TS.test(r.text), `timestamp body ${r.text}`);
@@ -33,7 +33,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual(g.text, `{"payload": "{\\"syncID\\":\\"abc\\",\\"storageVersion\\":5}", "id": "global", "modified": ${t1}}`, "record bytes");
   });
 
-  test("storage-1.1 §8.8: POST a batch, ids and full records come back", async () => {
+  test("S11-8.8: POST a batch, ids and full records come back", async () => {
     const records = Array.from({ length: 10 }, (_, i) => ({ id: `h${i}`, payload: `p${i}`, sortindex: i, parentid: i % 2 ? "odd" : "even" }));
     const r = await c.storage("POST", "/storage/history", { body: records });
     assertEqual(r.status, 200, "status");
@@ -44,7 +44,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual(ids.headers.get("x-weave-records"), "10", "X-Weave-Records");
   });
 
-  test("storage-1.1 §9: every filter", async () => {
+  test("S11-9: every filter", async () => {
     const get = async (q) => (await c.storage("GET", `/storage/history?${q}`)).json;
     assertEqual(await get("ids=h1,h3,nope"), ["h1", "h3"], "ids");
     assertEqual(await get("parentid=odd&sort=index&limit=2"), ["h9", "h7"], "parentid+sort=index+limit");
@@ -62,7 +62,7 @@ export default function suite({ baseUrl, test, vars }) {
     assert(bad.text.includes('Invalid value for &quot;newer&quot;'), `bad newer detail: ${bad.text}`);
   });
 
-  test("storage-1.1 §7.3: newlines and whoisi encodings", async () => {
+  test("S11-7.3: newlines and whoisi encodings", async () => {
     const nl = await c.storage("GET", "/storage/history?ids=h1,h2", { headers: { Accept: "application/newlines" } });
     assertEqual(nl.headers.get("content-type"), "application/newlines", "newlines type");
     assertEqual(nl.text, '"h1"\n"h2"\n', "newlines body");
@@ -71,7 +71,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual([...wh.buf], [0, 0, 0, 4, 34, 104, 49, 34], "whoisi bytes");
   });
 
-  test("storage-1.1 §10: X-If-Unmodified-Since guards writes", async () => {
+  test("S11-10: X-If-Unmodified-Since guards writes", async () => {
     const info = (await c.storage("GET", "/info/collections")).json;
     const before = (info.history - 0.01).toFixed(2);
     const refused = await c.storage("PUT", "/storage/history/h1", { body: { payload: "x" }, headers: { "X-If-Unmodified-Since": before } });
@@ -81,7 +81,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual(ok.status, 200, "equal passes");
   });
 
-  test("storage-1.1 §11: quota refuses the write after the limit", async () => {
+  test("S11-11: quota refuses the write after the limit", async () => {
     const big = "x".repeat(20 * 1024);
     let refused = null;
     for (let i = 0; i < 10 && !refused; i++) {
@@ -100,7 +100,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual(after.status, 200, "writes allowed again after deleting");
   });
 
-  test("storage-1.1 §8.9-8.11: delete records, a collection, everything", async () => {
+  test("S11-8.9 to S11-8.11: delete records, a collection, everything", async () => {
     const one = await c.storage("DELETE", "/storage/history/h0");
     assert(TS.test(one.text), "delete item answers a timestamp");
     const some = await c.storage("DELETE", "/storage/history?ids=h1,h2");
@@ -115,7 +115,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual((await c.storage("GET", "/info/collections")).json, {}, "nothing left");
   });
 
-  test("user-1.0 §7.5: a password change takes effect at once", async () => {
+  test("U10-7.5: a password change takes effect at once", async () => {
     await c.storage("PUT", "/storage/tabs/t1", { body: { payload: "tab" } });
     const oldAuth = c.auth;
     const newPassword = `new-${c.password}`;
@@ -127,7 +127,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual((await c.storage("GET", "/storage/tabs/t1")).json.payload, "tab", "new password works, data kept");
   });
 
-  test("user-1.0 §7.3: deleting the account erases its data", async () => {
+  test("U10-7.3: deleting the account erases its data", async () => {
     const r = await c.user("DELETE");
     assertEqual([r.status, r.text], [200, "1"], "delete");
     assertEqual((await c.storage("GET", "/info/collections")).status, 401, "credentials gone");
@@ -137,7 +137,7 @@ export default function suite({ baseUrl, test, vars }) {
     assertEqual((await again.storage("GET", "/info/collections")).json, {}, "a new account with the same name starts empty");
   });
 
-  test("storage-1.1 §4: another user's data is out of reach", async () => {
+  test("S11-4: another user's data is out of reach", async () => {
     const a = new Client11(baseUrl);
     const b = new Client11(baseUrl);
     await a.register();

@@ -64,7 +64,7 @@ export async function outbox(to: string, vars: Vars = DEV): Promise<OutboxMessag
   return (await res.json()) as OutboxMessage[];
 }
 
-/** The link on the third line of the newest reset e-mail to `to` (user-1.0 §9.1). */
+/** The link on the third line of the newest reset e-mail to `to` (U10-9.1). */
 export async function resetLink(to: string, vars: Vars = DEV): Promise<URL> {
   const [m] = await outbox(to, vars);
   if (!m) throw new Error(`no mail to ${to}`);

@@ -1,5 +1,5 @@
 /**
- * Captcha (user-1.0 §7.2 step 7, §7.9, §10), the mail transports (§9.1) and
+ * Captcha (U10-7.2 step 7, U10-7.9, U10-10), the mail transports (U10-9.1) and
  * the recovery settings' validation.
  */
 import { describe, expect, it } from "vitest";
@@ -20,8 +20,8 @@ async function putUser(vars: Record<string, string>, extra: Record<string, unkno
   return { res, username };
 }
 
-describe("user-1.0 §10 captcha_html", () => {
-  it("§10 no captcha configured → 404 'No captcha configured' (GET and POST)", async () => {
+describe("U10-10 captcha_html", () => {
+  it("U10-10 no captcha configured → 404 'No captcha configured' (GET and POST)", async () => {
     for (const method of ["GET", "POST"]) {
       const res = await fetchWith({}, "/misc/1.0/captcha_html", { method });
       expect(res.status).toBe(404);
@@ -29,7 +29,7 @@ describe("user-1.0 §10 captcha_html", () => {
     }
   });
 
-  it("§10 configured → 200 text/html fragment with the Turnstile widget posting to captcha_html", async () => {
+  it("U10-10 configured → 200 text/html fragment with the Turnstile widget posting to captcha_html", async () => {
     const res = await fetchWith(CAPTCHA_PASS, "/misc/1.0/captcha_html?x=1");
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("text/html; charset=UTF-8");
@@ -41,12 +41,12 @@ describe("user-1.0 §10 captcha_html", () => {
   });
 });
 
-describe("user-1.0 §7.9 captcha on account creation (§7.2 step 7)", () => {
-  it("§7.9 off → passes without any captcha field", async () => {
+describe("U10-7.9 captcha on account creation (U10-7.2 step 7)", () => {
+  it("U10-7.9 off → passes without any captcha field", async () => {
     expect((await putUser({}, {})).res.status).toBe(200);
   });
 
-  it("§7.9 on: missing or rejected token → 2; accepted → created", async () => {
+  it("U10-7.9 on: missing or rejected token → 2; accepted → created", async () => {
     expect(await (await putUser(CAPTCHA_PASS, {})).res.text()).toBe("2");
     expect(await (await putUser(CAPTCHA_FAIL, { "captcha-response": "XXXX.DUMMY.TOKEN.XXXX" })).res.text()).toBe("2");
     const ok = await putUser(CAPTCHA_PASS, { "captcha-challenge": "ignored", "captcha-response": "XXXX.DUMMY.TOKEN.XXXX" });
@@ -54,13 +54,13 @@ describe("user-1.0 §7.9 captcha on account creation (§7.2 step 7)", () => {
     expect(await ok.res.text()).toBe(ok.username);
   });
 
-  it("§7.2 a matching X-Weave-Secret skips the captcha; a wrong one does not", async () => {
+  it("U10-7.2 a matching X-Weave-Secret skips the captcha; a wrong one does not", async () => {
     const vars = { ...CAPTCHA_FAIL, SHARED_SECRET: "s3cret" };
     expect((await putUser(vars, {}, { "X-Weave-Secret": "s3cret" })).res.status).toBe(200);
     expect(await (await putUser(vars, {}, { "X-Weave-Secret": "nope" })).res.text()).toBe("2");
   });
 
-  it("§7.2 the captcha comes after the password checks (weak password → 9 first)", async () => {
+  it("U10-7.2 the captcha comes after the password checks (weak password → 9 first)", async () => {
     const email = `cap.${crypto.randomUUID()}@example.com`;
     const res = await fetchWith(CAPTCHA_PASS, `/user/1.0/${await clientUsername(email)}`, {
       method: "PUT",
@@ -104,8 +104,8 @@ describe("Turnstile siteverify verifier", () => {
   });
 });
 
-describe("user-1.0 §9.1 mail", () => {
-  it("§9.1 the body: one line, empty line, four spaces + link, then the reassurance and sign-off", () => {
+describe("U10-9.1 mail", () => {
+  it("U10-9.1 the body: one line, empty line, four spaces + link, then the reassurance and sign-off", () => {
     const lines = resetMailText("https://sync.example.org/", "abc", "ABCD-1234-EFGH-5678").split("\n");
     expect(lines[1]).toBe("");
     expect(lines[2]).toBe("    https://sync.example.org/weave-password-reset?username=abc&key=ABCD-1234-EFGH-5678");
@@ -114,7 +114,7 @@ describe("user-1.0 §9.1 mail", () => {
     expect(lines.join("\n")).toContain("The Weave Team");
   });
 
-  it("§9.1 MIME: text/plain utf-8, base64 body, subject; header injection refused", () => {
+  it("U10-9.1 MIME: text/plain utf-8, base64 body, subject; header injection refused", () => {
     const mime = toMime({ from: "a@example.org", to: "b@example.org", subject: "Resetting your Services password", text: "héllo\n" });
     expect(mime).toContain('Content-Type: text/plain; charset="utf-8"\r\n');
     expect(mime).toContain("Content-Transfer-Encoding: base64\r\n");

@@ -1,6 +1,6 @@
 /**
- * The account pages: user-1.0 §9.2, §9.3 (password reset), §12 (delete
- * account), §11 (media), and the CSRF, escaping and dev-outbox rules added here.
+ * The account pages: U10-9.2, U10-9.3 (password reset), U10-12 (delete
+ * account), U10-11 (media), and the CSRF, escaping and dev-outbox rules added here.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
@@ -18,8 +18,8 @@ async function loginStatus(username: string, password: string): Promise<number> 
   return res.status;
 }
 
-describe("user-1.0 §9.2 GET /weave-password-reset", () => {
-  it("§9.2 no query → ask page: accessible form with a username field, CSRF token and cookie, safe headers", async () => {
+describe("U10-9.2 GET /weave-password-reset", () => {
+  it("U10-9.2 no query → ask page: accessible form with a username field, CSRF token and cookie, safe headers", async () => {
     const f = new FormClient();
     const { res, html, csrf } = await f.get("/weave-password-reset");
     expect(res.status).toBe(200);
@@ -36,7 +36,7 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
     expect(res.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
   });
 
-  it("§9.2 the cookie is __Host- and Secure over https", async () => {
+  it("U10-9.2 the cookie is __Host- and Secure over https", async () => {
     const res = await fetchWith(DEV, "/weave-password-reset");
     expect(res.headers.get("Set-Cookie")).not.toContain("Secure");
     const ctx = createExecutionContext();
@@ -45,7 +45,7 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
     expect(https.headers.get("Set-Cookie")).toMatch(/^__Host-weave_csrf=.*; Secure$/);
   });
 
-  it("§9.2 key → reset page with password, confirm, hidden key and username, submit pchange", async () => {
+  it("U10-9.2 key → reset page with password, confirm, hidden key and username, submit pchange", async () => {
     const { html } = await new FormClient().get("/weave-password-reset?username=someone&key=ABCD-1234-EFGH-5678");
     expect(html).toContain('type="password" id="password" name="password"');
     expect(html).toContain('name="confirm"');
@@ -55,7 +55,7 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
     expect(html).not.toContain('class="error"');
   });
 
-  it("§9.2 key, username and error are HTML-escaped (REF-BUG: XSS)", async () => {
+  it("U10-9.2 key, username and error are HTML-escaped (REF-BUG: XSS)", async () => {
     const evil = `"><script>alert(1)</script>`;
     const q = new URLSearchParams({ key: evil, username: evil, error: evil });
     const { html } = await new FormClient().get(`/weave-password-reset?${q}`);
@@ -64,16 +64,16 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
     expect(html).toMatch(/<div class="error" id="form-error" role="alert">&quot;&gt;&lt;script&gt;/);
   });
 
-  it("§9.2 no username → no hidden username field", async () => {
+  it("U10-9.2 no username → no hidden username field", async () => {
     const { html } = await new FormClient().get("/weave-password-reset?key=K");
     expect(html).not.toContain('name="username"');
   });
 
-  it("§9.2 other query → 400", async () => {
+  it("U10-9.2 other query → 400", async () => {
     expect((await fetchWith(DEV, "/weave-password-reset?foo=1")).status).toBe(400);
   });
 
-  it("§9.2 with a captcha configured the ask page embeds the Turnstile widget and allows its origin in the CSP", async () => {
+  it("U10-9.2 with a captcha configured the ask page embeds the Turnstile widget and allows its origin in the CSP", async () => {
     const { res, html } = await new FormClient({ ...DEV, ...CAPTCHA_PASS }).get("/weave-password-reset");
     expect(html).toContain('<div class="cf-turnstile" data-sitekey="1x00000000000000000000AA"></div>');
     expect(html).toContain("https://challenges.cloudflare.com/turnstile/v0/api.js");
@@ -81,14 +81,14 @@ describe("user-1.0 §9.2 GET /weave-password-reset", () => {
   });
 });
 
-describe("user-1.0 §9.3 POST /weave-password-reset", () => {
-  it("§9.3.1 no e-mail configured → 503", async () => {
+describe("U10-9.3 POST /weave-password-reset", () => {
+  it("U10-9.3.1 no e-mail configured → 503", async () => {
     const f = new FormClient({});
     const { res } = await f.post("/weave-password-reset", { username: "x" });
     expect(res.status).toBe(503);
   });
 
-  it("§9.3 (CSRF) without the token, with a wrong one, or from another origin → 403 and nothing is sent", async () => {
+  it("U10-9.3 (CSRF) without the token, with a wrong one, or from another origin → 403 and nothing is sent", async () => {
     const a = await newAccount();
     const f = new FormClient();
     expect((await f.post("/weave-password-reset", { username: a.email }, { csrf: null })).res.status).toBe(403);
@@ -103,7 +103,7 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect(await outbox(a.email)).toEqual([]);
   });
 
-  it("§9.3.3 request step with an e-mail address → key-sent page ('next 6 hours') and a mail", async () => {
+  it("U10-9.3.3 request step with an e-mail address → key-sent page ('next 6 hours') and a mail", async () => {
     const a = await newAccount();
     const { res, body } = await new FormClient().post("/weave-password-reset", { username: a.email });
     expect(res.status).toBe(200);
@@ -112,13 +112,13 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect(link.searchParams.get("username")).toBe(a.username);
   });
 
-  it("§9.3.3 request step for an unknown user → failure page 'Error: 3'", async () => {
+  it("U10-9.3.3 request step for an unknown user → failure page 'Error: 3'", async () => {
     const { res, body } = await new FormClient().post("/weave-password-reset", { username: "nobody@nowhere.example" });
     expect(res.status).toBe(200);
     expect(body).toContain("Error: 3");
   });
 
-  it("§9.3.3 with a captcha configured, the form verifies the Turnstile token (fixes 'always code 2')", async () => {
+  it("U10-9.3.3 with a captcha configured, the form verifies the Turnstile token (fixes 'always code 2')", async () => {
     const a = await newAccount();
     const ok = await new FormClient({ ...DEV, ...CAPTCHA_PASS }).post("/weave-password-reset", {
       username: a.username,
@@ -134,14 +134,14 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect(missing.body).toContain("Error: 2");
   });
 
-  it("§9.3.4 reset step without key → 400 application/json null", async () => {
+  it("U10-9.3.4 reset step without key → 400 application/json null", async () => {
     const { res, body } = await new FormClient().post("/weave-password-reset", { username: "x", password: "y" });
     expect(res.status).toBe(400);
     expect(res.headers.get("Content-Type")).toBe("application/json");
     expect(body).toBe("null");
   });
 
-  it("§9.3.4 errors re-render the reset page in the spec's order, keeping the fields", async () => {
+  it("U10-9.3.4 errors re-render the reset page in the spec's order, keeping the fields", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     const f = new FormClient();
@@ -171,7 +171,7 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect(await loginStatus(a.username, a.password)).toBe(200);
   });
 
-  it("§9.3.4 success sets the SUBMITTED password (REF-BUG: not the literal 'password') and clears the code", async () => {
+  it("U10-9.3.4 success sets the SUBMITTED password (REF-BUG: not the literal 'password') and clears the code", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     const f = new FormClient();
@@ -195,7 +195,7 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
     expect(again.body).toContain("Key does not match with username");
   });
 
-  it("§8 a code for one account cannot reset another", async () => {
+  it("U10-8 a code for one account cannot reset another", async () => {
     const a = await newAccount();
     const b = await newAccount();
     const code = await resetCodeFor(a);
@@ -210,8 +210,8 @@ describe("user-1.0 §9.3 POST /weave-password-reset", () => {
   });
 });
 
-describe("user-1.0 §12 /weave-delete-account", () => {
-  it("§12 GET → the page with username, password and the pchange button", async () => {
+describe("U10-12 /weave-delete-account", () => {
+  it("U10-12 GET → the page with username, password and the pchange button", async () => {
     const { res, html } = await new FormClient().get("/weave-delete-account");
     expect(res.status).toBe(200);
     expect(html).toContain('<form method="post" action="/weave-delete-account">');
@@ -220,7 +220,7 @@ describe("user-1.0 §12 /weave-delete-account", () => {
     expect(html).toContain('<input type="submit" name="pchange" value="Permanently Delete My Account" />');
   });
 
-  it("§12.1 missing data; §12.3 bad credentials; text/plain 200", async () => {
+  it("U10-12.1 missing data; U10-12.3 bad credentials; text/plain 200", async () => {
     const a = await newAccount();
     const f = new FormClient();
     const missing = await f.post("/weave-delete-account", { username: a.username });
@@ -230,14 +230,14 @@ describe("user-1.0 §12 /weave-delete-account", () => {
     expect((await f.post("/weave-delete-account", { username: "not valid!", password: "x" })).body).toBe("Bad credentials");
   });
 
-  it("§12 (CSRF) a POST without the token deletes nothing → 403", async () => {
+  it("U10-12 (CSRF) a POST without the token deletes nothing → 403", async () => {
     const a = await newAccount();
     const { res } = await new FormClient().post("/weave-delete-account", { username: a.username, password: a.password }, { csrf: null });
     expect(res.status).toBe(403);
     expect(await loginStatus(a.username, a.password)).toBe(200);
   });
 
-  it("§12.4-5 deletes the stored data and the account (e-mail typed) → 'Account removed.'", async () => {
+  it("U10-12.4 to U10-12.5 deletes the stored data and the account (e-mail typed) → 'Account removed.'", async () => {
     const a = await newAccount();
     const put = await fetchWith(DEV, `/1.1/${a.username}/storage/bookmarks/x1`, {
       method: "PUT",
@@ -258,7 +258,7 @@ describe("user-1.0 §12 /weave-delete-account", () => {
     expect(row?.n).toBe(0);
   });
 
-  it("§12 with a captcha configured the token is required", async () => {
+  it("U10-12 with a captcha configured the token is required", async () => {
     const a = await newAccount();
     const f = new FormClient({ ...DEV, ...CAPTCHA_PASS });
     expect((await f.post("/weave-delete-account", { username: a.username, password: a.password })).body).toBe("Captcha failed");
@@ -266,8 +266,8 @@ describe("user-1.0 §12 /weave-delete-account", () => {
   });
 });
 
-describe("user-1.0 §11 /media/<file>", () => {
-  it("§11 serves the bundled files as text/html (REF-QUIRK)", async () => {
+describe("U10-11 /media/<file>", () => {
+  it("U10-11 serves the bundled files as text/html (REF-QUIRK)", async () => {
     for (const name of ["forgot_password.css", "weave-logo.png", "table-top.png", "table-sides.png", "circles.png", "bg.jpg"]) {
       const res = await fetchWith({}, `/media/${name}`);
       expect(res.status, name).toBe(200);
@@ -278,7 +278,7 @@ describe("user-1.0 §11 /media/<file>", () => {
     expect(Array.from(png.subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
   });
 
-  it("§11 unknown names, '..' and encoded slashes → 404; query parameters ignored", async () => {
+  it("U10-11 unknown names, '..' and encoded slashes → 404; query parameters ignored", async () => {
     // ("/media/.." itself never arrives: URL parsing resolves it to "/" before the Worker sees it.)
     for (const p of ["/media/nope.png", "/media/..%2fsrc%2findex.ts", "/media/%2e%2e%2fwrangler.toml", "/media/constructor", "/media/__proto__"]) {
       expect((await fetchWith({}, p)).status, p).toBe(404);
@@ -296,8 +296,8 @@ describe("development outbox", () => {
   });
 });
 
-describe("user-1.0 §9.3 request step: failures of the mail and the throttle", () => {
-  it("§9.3.3 a mail failure → 200 failure page with the transport's message", async () => {
+describe("U10-9.3 request step: failures of the mail and the throttle", () => {
+  it("U10-9.3.3 a mail failure → 200 failure page with the transport's message", async () => {
     const { mailerOverride, MailError } = await import("../../src/recovery/mail");
     const a = await newAccount();
     mailerOverride.current = {
@@ -314,7 +314,7 @@ describe("user-1.0 §9.3 request step: failures of the mail and the throttle", (
     }
   });
 
-  it("§9.3.3 throttled → 503 with Retry-After and a readable page", async () => {
+  it("U10-9.3.3 throttled → 503 with Retry-After and a readable page", async () => {
     const a = await newAccount();
     const f = new FormClient(DEV, { "CF-Connecting-IP": "198.51.100.77" });
     for (let i = 0; i < 4; i++) expect((await f.post("/weave-password-reset", { username: a.username })).res.status).toBe(200);

@@ -1,6 +1,6 @@
 /**
- * User API 1.0 password reset: user-1.0 §7.5 (X-Weave-Password-Reset),
- * §7.7 (send the e-mail), §7.8 (cancel), §9.1 (the e-mail).
+ * User API 1.0 password reset: U10-7.5 (X-Weave-Password-Reset),
+ * U10-7.7 (send the e-mail), U10-7.8 (cancel), U10-9.1 (the e-mail).
  */
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
@@ -28,28 +28,28 @@ async function loginStatus(a: TestAccount, password: string, vars = DEV): Promis
   return res.status;
 }
 
-describe("user-1.0 §7.7 GET password_reset", () => {
-  it("§7.7.1 no e-mail configured (server-full default) → 503 webob text, not a crash", async () => {
+describe("U10-7.7 GET password_reset", () => {
+  it("U10-7.7.1 no e-mail configured (server-full default) → 503 webob text, not a crash", async () => {
     const a = await newAccount();
     const res = await fetchWith({}, `/user/1.0/${a.username}/password_reset`);
     expect(res.status).toBe(503);
     expect(await res.text()).toMatch(/^503 Service Unavailable/);
   });
 
-  it("§7.7.2 unknown user → Weave code 3", async () => {
+  it("U10-7.7.2 unknown user → Weave code 3", async () => {
     const res = await fetchWith(DEV, `/user/1.0/nosuchuserxxxxxxxxxxxxxxxxxxxxxx/password_reset`);
     expect(res.status).toBe(400);
     expect(await res.text()).toBe("3");
   });
 
-  it("§7.7.3 no e-mail on file → Weave code 12", async () => {
+  it("U10-7.7.3 no e-mail on file → Weave code 12", async () => {
     const a = await newAccount();
     await env.DB.prepare(`UPDATE "user" SET mail = NULL WHERE username = ?1`).bind(a.username).run();
     const res = await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`);
     expect(await res.text()).toBe("12");
   });
 
-  it("§7.7.4 captcha configured: missing or rejected captcha-response → 2; accepted → success", async () => {
+  it("U10-7.7.4 captcha configured: missing or rejected captcha-response → 2; accepted → success", async () => {
     const a = await newAccount();
     const pass = { ...DEV, TURNSTILE_SITE_KEY: "1x00000000000000000000AA", TURNSTILE_SECRET_KEY: "1x0000000000000000000000000000000AA" };
     const fail = { ...DEV, TURNSTILE_SITE_KEY: "2x00000000000000000000AB", TURNSTILE_SECRET_KEY: "2x0000000000000000000000000000000AA" };
@@ -59,7 +59,7 @@ describe("user-1.0 §7.7 GET password_reset", () => {
     expect(ok.status).toBe(200);
   });
 
-  it("§7.7.5 + §9.1 e-mails a link with a fresh code; 200 success text/plain", async () => {
+  it("U10-7.7.5 + U10-9.1 e-mails a link with a fresh code; 200 success text/plain", async () => {
     const a = await newAccount();
     const res = await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`);
     expect(res.status).toBe(200);
@@ -76,14 +76,14 @@ describe("user-1.0 §7.7 GET password_reset", () => {
     expect(link.searchParams.get("key")).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
   });
 
-  it("§9.1 the link uses PUBLIC_URL when set, never the request's Host header", async () => {
+  it("U10-9.1 the link uses PUBLIC_URL when set, never the request's Host header", async () => {
     const a = await newAccount();
     const vars = { ...DEV, PUBLIC_URL: "https://sync.example.org" };
     await fetchWith(vars, `/user/1.0/${a.username}/password_reset`, { headers: { Host: "evil.example" } });
     expect((await resetLink(a.email, vars)).origin).toBe("https://sync.example.org");
   });
 
-  it("§7.7.5 a mail transport failure → 503 with a safe detail, not a crash", async () => {
+  it("U10-7.7.5 a mail transport failure → 503 with a safe detail, not a crash", async () => {
     const a = await newAccount();
     mailerOverride.current = {
       send: async () => {
@@ -96,14 +96,14 @@ describe("user-1.0 §7.7 GET password_reset", () => {
     expect(await res.text()).toContain("refused the message (HTTP 500)");
   });
 
-  it("§7.7 POST password_reset → 405", async () => {
+  it("U10-7.7 POST password_reset → 405", async () => {
     const a = await newAccount();
     expect((await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`, { method: "POST" })).status).toBe(405);
   });
 });
 
-describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
-  it("§7.5.3 sets the new password with a valid code; old password refused, new accepted", async () => {
+describe("U10-7.5 POST password with X-Weave-Password-Reset", () => {
+  it("U10-7.5.3 sets the new password with a valid code; old password refused, new accepted", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     expect(await loginStatus(a, a.password)).toBe(200); // warms the credential cache with the old password
@@ -114,14 +114,14 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
     expect(await loginStatus(a, "a brand new password")).toBe(200);
   });
 
-  it("§7.5.3 non-ASCII new passwords work (REF-BUG fixed)", async () => {
+  it("U10-7.5.3 non-ASCII new passwords work (REF-BUG fixed)", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     expect((await setByCode(a, code, "pässwörd-ünïcödé")).status).toBe(200);
     expect(await loginStatus(a, "pässwörd-ünïcödé")).toBe(200);
   });
 
-  it("§8 a code works once (the spec's recommendation: the API path uses it up)", async () => {
+  it("U10-8 a code works once (the spec's recommendation: the API path uses it up)", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     expect((await setByCode(a, code, "first new password")).status).toBe(200);
@@ -131,7 +131,7 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
     expect(await loginStatus(a, "first new password")).toBe(200);
   });
 
-  it("§7.5.3 invalid, malformed or other account's code → Weave code 10", async () => {
+  it("U10-7.5.3 invalid, malformed or other account's code → Weave code 10", async () => {
     const a = await newAccount();
     const b = await newAccount();
     await resetCodeFor(a);
@@ -143,25 +143,25 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
     expect(await loginStatus(a, a.password)).toBe(200);
   });
 
-  it("§7.5.3 unknown user → 404", async () => {
+  it("U10-7.5.3 unknown user → 404", async () => {
     const res = await setByCode({ username: "nobodyxxxxxxxxxxxxxxxxxxxxxxxxxx" } as TestAccount, "AAAA-BBBB-CCCC-DDDD", "long enough pw");
     expect(res.status).toBe(404);
   });
 
-  it("§7.5.2 the strength check still comes first (400 webob text)", async () => {
+  it("U10-7.5.2 the strength check still comes first (400 webob text)", async () => {
     const a = await newAccount();
     const res = await setByCode(a, "AAAA-BBBB-CCCC-DDDD", "short");
     expect(res.status).toBe(400);
     expect(await res.text()).toContain("Password should be at least 8 characters");
   });
 
-  it("§7.5.3 no e-mail configured → Weave code 10 (REF-BUG: the reference crashed)", async () => {
+  it("U10-7.5.3 no e-mail configured → Weave code 10 (REF-BUG: the reference crashed)", async () => {
     const a = await newAccount();
     const res = await setByCode(a, "AAAA-BBBB-CCCC-DDDD", "long enough pw", {});
     expect(await res.text()).toBe("10");
   });
 
-  it("§8 an expired code is refused", async () => {
+  it("U10-8 an expired code is refused", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     await env.DB.prepare(
@@ -172,7 +172,7 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
     expect(await (await setByCode(a, code, "a new password!")).text()).toBe("10");
   });
 
-  it("§8 RESET_CODE_TTL sets the lifetime", async () => {
+  it("U10-8 RESET_CODE_TTL sets the lifetime", async () => {
     const a = await newAccount();
     const vars = { ...DEV, RESET_CODE_TTL: "600" };
     const before = Date.now();
@@ -186,7 +186,7 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
     expect(before).toBeGreaterThan(0);
   });
 
-  it("§8 asking twice: both e-mailed codes work (the newest three stay valid)", async () => {
+  it("U10-8 asking twice: both e-mailed codes work (the newest three stay valid)", async () => {
     const a = await newAccount();
     const first = await resetCodeFor(a);
     const second = await resetCodeFor(a);
@@ -197,20 +197,20 @@ describe("user-1.0 §7.5 POST password with X-Weave-Password-Reset", () => {
   });
 });
 
-describe("user-1.0 §7.8 DELETE password_reset", () => {
-  it("§7.8 needs Basic auth", async () => {
+describe("U10-7.8 DELETE password_reset", () => {
+  it("U10-7.8 needs Basic auth", async () => {
     const a = await newAccount();
     const res = await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`, { method: "DELETE" });
     expect(res.status).toBe(401);
   });
 
-  it("§7.8 no e-mail configured → 503", async () => {
+  it("U10-7.8 no e-mail configured → 503", async () => {
     const a = await newAccount();
     const res = await fetchWith({}, `/user/1.0/${a.username}/password_reset`, { method: "DELETE", headers: { Authorization: a.auth } });
     expect(res.status).toBe(503);
   });
 
-  it("§7.8 cancels pending codes → success; the code is then refused", async () => {
+  it("U10-7.8 cancels pending codes → success; the code is then refused", async () => {
     const a = await newAccount();
     const code = await resetCodeFor(a);
     const res = await fetchWith(DEV, `/user/1.0/${a.username}/password_reset`, { method: "DELETE", headers: { Authorization: a.auth } });
@@ -219,7 +219,7 @@ describe("user-1.0 §7.8 DELETE password_reset", () => {
     expect(await (await setByCode(a, code, "a new password!")).text()).toBe("10");
   });
 
-  it("§7.8 captcha configured: missing captcha-response → 2", async () => {
+  it("U10-7.8 captcha configured: missing captcha-response → 2", async () => {
     const a = await newAccount();
     const vars = { ...DEV, TURNSTILE_SITE_KEY: "1x00000000000000000000AA", TURNSTILE_SECRET_KEY: "1x0000000000000000000000000000000AA" };
     const res = await fetchWith(vars, `/user/1.0/${a.username}/password_reset`, { method: "DELETE", headers: { Authorization: a.auth } });

@@ -1,4 +1,4 @@
-/** Reset codes (user-1.0 §8) at the module level: format, storage at rest, use, expiry. */
+/** Reset codes (U10-8) at the module level: format, storage at rest, use, expiry. */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,8 +13,8 @@ import {
 let uid = 900_000;
 const nextUser = () => ++uid;
 
-describe("user-1.0 §8 reset codes", () => {
-  it("§8 format: four groups of four A-Z0-9, all characters used, no repeats in practice", () => {
+describe("U10-8 reset codes", () => {
+  it("U10-8 format: four groups of four A-Z0-9, all characters used, no repeats in practice", () => {
     const seen = new Set<string>();
     const counts = new Map<string, number>();
     for (let i = 0; i < 2000; i++) {
@@ -29,7 +29,7 @@ describe("user-1.0 §8 reset codes", () => {
     for (const n of counts.values()) expect(Math.abs(n - 32000 / 36)).toBeLessThan(200);
   });
 
-  it("§8 (at rest) only a keyed hash is stored, never the code", async () => {
+  it("U10-8 (at rest) only a keyed hash is stored, never the code", async () => {
     const u = nextUser();
     const code = await issueResetCode(env, u, 3600);
     const rows = await env.DB.prepare(`SELECT * FROM reset_codes WHERE userid = ?1`).bind(u).all<Record<string, unknown>>();
@@ -40,7 +40,7 @@ describe("user-1.0 §8 reset codes", () => {
     expect(rows.results[0]?.code_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("§8 single use, bound to its account, case-sensitive, whitespace-tolerant", async () => {
+  it("U10-8 single use, bound to its account, case-sensitive, whitespace-tolerant", async () => {
     const u = nextUser();
     const other = nextUser();
     const code = await issueResetCode(env, u, 3600);
@@ -51,14 +51,14 @@ describe("user-1.0 §8 reset codes", () => {
     expect(await consumeResetCode(env, u, code)).toBe(false);
   });
 
-  it("§8 concurrent uses: exactly one succeeds", async () => {
+  it("U10-8 concurrent uses: exactly one succeeds", async () => {
     const u = nextUser();
     const code = await issueResetCode(env, u, 3600);
     const results = await Promise.all(Array.from({ length: 5 }, () => consumeResetCode(env, u, code)));
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
-  it("§8 expiry: refused at and after expires_at", async () => {
+  it("U10-8 expiry: refused at and after expires_at", async () => {
     const u = nextUser();
     const t0 = 1_800_000_000_000;
     const code = await issueResetCode(env, u, 60, t0);
@@ -67,7 +67,7 @@ describe("user-1.0 §8 reset codes", () => {
     expect(await consumeResetCode(env, u, code2, t0 + 59_999)).toBe(true);
   });
 
-  it(`§8 only the newest ${RESET_CODES_PER_ACCOUNT} codes of an account stay valid; clear cancels all`, async () => {
+  it(`U10-8 only the newest ${RESET_CODES_PER_ACCOUNT} codes of an account stay valid; clear cancels all`, async () => {
     const u = nextUser();
     const codes: string[] = [];
     for (let i = 0; i < 4; i++) codes.push(await issueResetCode(env, u, 3600, Date.now() + i));

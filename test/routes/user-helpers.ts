@@ -65,7 +65,7 @@ const EXPL = {
 } as const;
 const REASON = { 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable" } as const;
 
-/** storage-1.1 §14.3 plain variant. */
+/** S11-14.3 plain variant. */
 export function webobText(status: keyof typeof EXPL, detail = ""): string {
   return `${status} ${REASON[status]}\n\n${EXPL[status]}\n\n ${detail}  `;
 }

@@ -66,8 +66,8 @@ function recordWipes(): void {
 }
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §1 route table", () => {
-  it("user-1.0 §1: both /user/1.0/ and /user/1/ prefixes route; /user/1.1/ does not (404 with X-Weave-Timestamp)", async () => {
+describe("U10-1 route table", () => {
+  it("U10-1: both /user/1.0/ and /user/1/ prefixes route; /user/1.1/ does not (404 with X-Weave-Timestamp)", async () => {
     await expectOk(await call("GET", "/user/1.0/nobody"), "0", TEXT);
     await expectOk(await call("GET", "/user/1/nobody"), "0", TEXT);
     const res = await call("GET", "/user/1.1/nobody");
@@ -76,11 +76,11 @@ describe("user-1.0 §1 route table", () => {
     expect(await res.text()).toBe(webobText(404));
   });
 
-  it("user-1.0 §1: trailing slashes are stripped before routing", async () => {
+  it("U10-1: trailing slashes are stripped before routing", async () => {
     await expectOk(await call("GET", "/user/1.0/nobody/"), "0", TEXT);
   });
 
-  it("user-1.0 §1: path matches but method does not → 405 before auth, with X-Weave-Timestamp", async () => {
+  it("U10-1: path matches but method does not → 405 before auth, with X-Weave-Timestamp", async () => {
     for (const [method, path] of [
       ["POST", "/user/1.0/someone"],
       ["POST", "/user/1.0/someone/password_reset"],
@@ -95,7 +95,7 @@ describe("user-1.0 §1 route table", () => {
     }
   });
 
-  it("user-1.0 §1: unknown paths → 404 (no profile, no admin endpoints)", async () => {
+  it("U10-1: unknown paths → 404 (no profile, no admin endpoints)", async () => {
     for (const path of ["/user/1.0/someone/profile", "/user/1.0/some one", "/user/2/someone", "/misc/1.1/captcha_html"]) {
       expect((await call("GET", path)).status, path).toBe(404);
     }
@@ -103,15 +103,15 @@ describe("user-1.0 §1 route table", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
-  it("user-1.0 §1: missing Authorization → 401 with WWW-Authenticate and bare text/plain", async () => {
+describe("U10-1 HTTP Basic on routed auth (S11-4)", () => {
+  it("U10-1: missing Authorization → 401 with WWW-Authenticate and bare text/plain", async () => {
     const a = await register();
     await expect401(await call("DELETE", `/user/1.0/${a.user}`), { challenge: true });
     await expect401(await call("POST", `/user/1.0/${a.user}/email`, { body: "x@example.com" }), { challenge: true });
     await expect401(await call("DELETE", `/user/1.0/${a.user}/password_reset`), { challenge: true });
   });
 
-  it("user-1.0 §1: bad 'Basic ' prefix / base64 / missing ':' → 401 'Invalid token'", async () => {
+  it("U10-1: bad 'Basic ' prefix / base64 / missing ':' → 401 'Invalid token'", async () => {
     const a = await register();
     for (const h of ["basic Zm9vOmJhcg==", "Bearer abc", "Basic !!!!=", `Basic ${btoa("nocolon")}`]) {
       await expect401(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: h } }), {
@@ -121,7 +121,7 @@ describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
     }
   });
 
-  it("user-1.0 §1: user in path ≠ authenticated user → 401 (case-sensitive), nothing deleted", async () => {
+  it("U10-1: user in path ≠ authenticated user → 401 (case-sensitive), nothing deleted", async () => {
     const a = await register();
     const b = await register();
     recordWipes();
@@ -133,7 +133,7 @@ describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
     expect(await findAccount(env, a.user)).not.toBeNull();
   });
 
-  it("user-1.0 §1: wrong password, unknown user, non-UTF-8 password → 401 without WWW-Authenticate", async () => {
+  it("U10-1: wrong password, unknown user, non-UTF-8 password → 401 without WWW-Authenticate", async () => {
     const a = await register();
     await expect401(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, "wrong password") } }));
     await expect401(await call("DELETE", "/user/1.0/ghost", { headers: { Authorization: basic("ghost", "whatever1") } }));
@@ -142,7 +142,7 @@ describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
     expect(await findAccount(env, a.user)).not.toBeNull();
   });
 
-  it("user-1.0 §6: accountStatus ≠ 1 → 401 even with the right password (and even when cached)", async () => {
+  it("U10-6: accountStatus ≠ 1 → 401 even with the right password (and even when cached)", async () => {
     const a = await register();
     const auth = { Authorization: basic(a.user, a.password) };
     await expectOk(await call("POST", `/user/1.0/${a.user}/email`, { body: "new@example.com", headers: auth }), "new@example.com", TEXT);
@@ -152,14 +152,14 @@ describe("user-1.0 §1 HTTP Basic on routed auth (storage-1.1 §4)", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §2 common behaviour", () => {
-  it("user-1.0 §2: raised errors carry no X-Weave-Timestamp; successes do", async () => {
+describe("U10-2 common behaviour", () => {
+  it("U10-2: raised errors carry no X-Weave-Timestamp; successes do", async () => {
     const res = await put("whoever", "not json");
     expect(res.headers.has("X-Weave-Timestamp")).toBe(false);
     expect((await call("GET", "/user/1.0/whoever")).headers.get("X-Weave-Timestamp")).toMatch(TS);
   });
 
-  it("user-1.0 §2 REF-BUG: unknown query parameters are ignored (no 500)", async () => {
+  it("U10-2 REF-BUG: unknown query parameters are ignored (no 500)", async () => {
     const a = await register();
     await expectOk(await call("GET", `/user/1.0/${a.user}?x=1&request=2`), "1", TEXT);
     await expectOk(await call("GET", `/user/1.0/${a.user}/node/weave?foo=bar`), `${ORIGIN}/`, HTML);
@@ -171,7 +171,7 @@ describe("user-1.0 §2 common behaviour", () => {
     );
   });
 
-  it("user-1.0 §2: a database error → 503 with Retry-After and the doubly JSON-encoded crash id", async () => {
+  it("U10-2: a database error → 503 with Retry-After and the doubly JSON-encoded crash id", async () => {
     const broken = {
       ...env,
       DB: {
@@ -196,8 +196,8 @@ describe("user-1.0 §2 common behaviour", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.1 GET /user/<v>/<u>", () => {
-  it("user-1.0 §7.1: 1 if taken, 0 if not; exact, case-sensitive; text/plain; charset=UTF-8", async () => {
+describe("U10-7.1 GET /user/<v>/<u>", () => {
+  it("U10-7.1: 1 if taken, 0 if not; exact, case-sensitive; text/plain; charset=UTF-8", async () => {
     const a = await register();
     await expectOk(await call("GET", `/user/1.0/${a.user}`), "1", TEXT);
     await expectOk(await call("GET", `/user/1/${a.user}`), "1", TEXT);
@@ -207,8 +207,8 @@ describe("user-1.0 §7.1 GET /user/<v>/<u>", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
-  it("user-1.0 §7.2 step 9: 200, body = username as in the URL, text/html; row stored with PBKDF2 hash and mail", async () => {
+describe("U10-7.2 PUT /user/<v>/<u>", () => {
+  it("U10-7.2 step 9: 200, body = username as in the URL, text/html; row stored with PBKDF2 hash and mail", async () => {
     const a = await freshAccount();
     await expectOk(await put(a.user, { email: a.email, password: a.password }), a.user, HTML);
     const row = await findAccount(env, a.user);
@@ -217,37 +217,37 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     expect(row?.password).not.toContain(a.password);
   });
 
-  it("user-1.0 §7.2 step 9: /user/1/ prefix creates too; mail stored as given (not lowercased)", async () => {
+  it("U10-7.2 step 9: /user/1/ prefix creates too; mail stored as given (not lowercased)", async () => {
     const a = await freshAccount("MixedCase");
     await expectOk(await call("PUT", `/user/1/${a.user}`, { body: JSON.stringify({ email: a.email, password: a.password }) }), a.user, HTML);
     expect((await findAccount(env, a.user))?.mail).toBe(a.email);
   });
 
-  it("user-1.0 §7.2 step 1: existing username → code 4 (before the body is even parsed)", async () => {
+  it("U10-7.2 step 1: existing username → code 4 (before the body is even parsed)", async () => {
     const a = await register();
     await expectWeave(await put(a.user, "not json at all"), 4);
     await expectWeave(await put(a.user, { email: a.email, password: "another password" }), 4);
   });
 
-  it("user-1.0 §7.2 step 2: body not JSON → code 6 (also non-UTF-8 and empty body)", async () => {
+  it("U10-7.2 step 2: body not JSON → code 6 (also non-UTF-8 and empty body)", async () => {
     const a = await freshAccount();
     await expectWeave(await put(a.user, "{email: nope"), 6);
     await expectWeave(await put(a.user, ""), 6);
     await expectWeave(await call("PUT", `/user/1.0/${a.user}`, { body: new Uint8Array([0x7b, 0xff, 0x7d]) }), 6);
   });
 
-  it("user-1.0 §7.2 step 2 REF-BUG: valid JSON that is not an object → code 6, not 500", async () => {
+  it("U10-7.2 step 2 REF-BUG: valid JSON that is not an object → code 6, not 500", async () => {
     const a = await freshAccount();
     for (const body of ["[]", '["a"]', "null", "42", '"str"', "true"]) await expectWeave(await put(a.user, body), 6);
   });
 
-  it("user-1.0 §7.2 step 3: invalid e-mail → code 12 (before the strict check)", async () => {
+  it("U10-7.2 step 3: invalid e-mail → code 12 (before the strict check)", async () => {
     const a = await freshAccount();
     await expectWeave(await put(a.user, { email: "not-an-email", password: a.password }), 12);
     await expectWeave(await put(a.user, { email: "a@b", password: "" }), 12);
   });
 
-  it("user-1.0 §7.2 step 4: e-mail not hashing to the username (strict) → code 15, before password checks", async () => {
+  it("U10-7.2 step 4: e-mail not hashing to the username (strict) → code 15, before password checks", async () => {
     const a = await freshAccount();
     await expectWeave(await put(a.user, { email: "someone.else@example.com", password: a.password }), 15);
     await expectWeave(await put(a.user, { email: "someone.else@example.com" }), 15);
@@ -255,12 +255,12 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     await expectWeave(await put("weaveunittest", { email: a.email, password: a.password }), 15);
   });
 
-  it("user-1.0 §7.2 step 4: strict check uses the server conversion (mixed-case e-mail still matches)", async () => {
+  it("U10-7.2 step 4: strict check uses the server conversion (mixed-case e-mail still matches)", async () => {
     const a = await freshAccount();
     await expectOk(await put(a.user, { email: a.email.toUpperCase(), password: a.password }), a.user, HTML);
   });
 
-  it("user-1.0 §7.2 step 4 REF-BUG: missing / empty / non-string e-mail → code 12, even with strict mode off", async () => {
+  it("U10-7.2 step 4 REF-BUG: missing / empty / non-string e-mail → code 12, even with strict mode off", async () => {
     const loose = config({ STRICT_USERNAMES: "false" });
     for (const body of [{ password: "good password" }, { email: "", password: "good password" }, { email: 5, password: "good password" }, { email: ["a@b.com"], password: "good password" }, { email: null, password: "good password" }]) {
       await expectWeave(await put("weaveunittest_missing", body), 12);
@@ -268,7 +268,7 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     }
   });
 
-  it("user-1.0 §7.2 step 5: password missing / empty / non-string → code 7", async () => {
+  it("U10-7.2 step 5: password missing / empty / non-string → code 7", async () => {
     const a = await freshAccount();
     await expectWeave(await put(a.user, { email: a.email }), 7);
     await expectWeave(await put(a.user, { email: a.email, password: "" }), 7);
@@ -276,14 +276,14 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     await expectWeave(await put(a.user, { email: a.email, password: { p: "x" } }), 7);
   });
 
-  it("user-1.0 §7.2 step 6: weak password → code 9 (short, or equal to the username)", async () => {
+  it("U10-7.2 step 6: weak password → code 9 (short, or equal to the username)", async () => {
     const a = await freshAccount();
     await expectWeave(await put(a.user, { email: a.email, password: "tarek2" }), 9);
     await expectWeave(await put(a.user, { email: a.email, password: ` ${a.user.toUpperCase()} ` }), 9);
     await expectOk(await call("GET", `/user/1.0/${a.user}`), "0", TEXT);
   });
 
-  it("user-1.0 §4.2 REF-BUG: a non-ASCII password works for creation and login", async () => {
+  it("U10-4.2 REF-BUG: a non-ASCII password works for creation and login", async () => {
     const a = await freshAccount();
     const pw = "pässwörd-ümlaut";
     await expectOk(await put(a.user, { email: a.email, password: pw }), a.user, HTML);
@@ -295,26 +295,26 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     );
   });
 
-  it("user-1.0 §3.3: strict mode off accepts any URL-valid name of ≤ 32 characters", async () => {
+  it("U10-3.3: strict mode off accepts any URL-valid name of ≤ 32 characters", async () => {
     const loose = config({ STRICT_USERNAMES: "false" });
     const name = `weaveunittest_${Date.now()}`.slice(0, 32);
     await expectOk(await put(name, { email: "unit@example.com", password: "unit test password" }, { config: loose }), name, HTML);
     await expectOk(await call("GET", `/user/1.0/${name}`), "1", TEXT);
   });
 
-  it("user-1.0 §3.3 (decision): names longer than 32 characters → code 3 (strict mode off)", async () => {
+  it("U10-3.3 (decision): names longer than 32 characters → code 3 (strict mode off)", async () => {
     const loose = config({ STRICT_USERNAMES: "false" });
     await expectWeave(await put("a".repeat(33), { email: "unit@example.com", password: "unit test password" }, { config: loose }), 3);
     await expectWeave(await put("a".repeat(33), "not json", { config: loose }), 3);
   });
 
-  it("user-1.0 §3.3: with strict mode on, a long name fails the e-mail check (15) as in the reference", async () => {
+  it("U10-3.3: with strict mode on, a long name fails the e-mail check (15) as in the reference", async () => {
     const a = await freshAccount();
     await expectWeave(await put(`${a.user}x`, { email: a.email, password: a.password }), 15);
     await expectWeave(await put("a".repeat(40), "not json"), 6);
   });
 
-  it("user-1.0 §7.2 step 8: REGISTRATION=closed → 503 webob text, only after validation passed", async () => {
+  it("U10-7.2 step 8: REGISTRATION=closed → 503 webob text, only after validation passed", async () => {
     const closed = config({ REGISTRATION: "closed" });
     const a = await freshAccount();
     await expectWeave(await put(a.user, { email: "bad", password: a.password }, { config: closed }), 12);
@@ -325,7 +325,7 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     await expectOk(await call("GET", `/user/1.0/${a.user}`), "0", TEXT);
   });
 
-  it("user-1.0 §7.2 (decision): REGISTRATION=secret needs a matching X-Weave-Secret, else the same 503", async () => {
+  it("U10-7.2 (decision): REGISTRATION=secret needs a matching X-Weave-Secret, else the same 503", async () => {
     const secret = config({ REGISTRATION: "secret", SHARED_SECRET: "s3cret-value" });
     const a = await freshAccount();
     const body = { email: a.email, password: a.password };
@@ -337,13 +337,13 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
     await expectOk(await put(a.user, body, { config: secret, headers: { "X-Weave-Secret": "s3cret-value" } }), a.user, HTML);
   });
 
-  it("user-1.0 §7.2 step 7: REGISTRATION=open ignores X-Weave-Secret (captcha is off)", async () => {
+  it("U10-7.2 step 7: REGISTRATION=open ignores X-Weave-Secret (captcha is off)", async () => {
     const open = config({ REGISTRATION: "open", SHARED_SECRET: "s3cret-value" });
     const a = await freshAccount();
     await expectOk(await put(a.user, { email: a.email, password: a.password }, { config: open, headers: { "X-Weave-Secret": "nope" } }), a.user, HTML);
   });
 
-  it("user-1.0 §7.2: captcha fields in the body are accepted and ignored", async () => {
+  it("U10-7.2: captcha fields in the body are accepted and ignored", async () => {
     const a = await freshAccount();
     await expectOk(
       await put(a.user, { email: a.email, password: a.password, "captcha-challenge": "x", "captcha-response": "y" }),
@@ -354,8 +354,8 @@ describe("user-1.0 §7.2 PUT /user/<v>/<u>", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
-  it("user-1.0 §7.3: deletes the row → '1', and (REF-BUG fixed) erases the user's storage", async () => {
+describe("U10-7.3 DELETE /user/<v>/<u>", () => {
+  it("U10-7.3: deletes the row → '1', and (REF-BUG fixed) erases the user's storage", async () => {
     const a = await register();
     const { userid } = (await findAccount(env, a.user))!;
     recordWipes();
@@ -367,7 +367,7 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
     await expect401(await call("DELETE", `/user/1.0/${a.user}`, { headers: { Authorization: basic(a.user, a.password) } }));
   });
 
-  it("user-1.0 §6 REF-BUG fixed: a re-created account never reuses the deleted userid", async () => {
+  it("U10-6 REF-BUG fixed: a re-created account never reuses the deleted userid", async () => {
     const a = await register();
     const first = (await findAccount(env, a.user))!.userid;
     recordWipes();
@@ -379,7 +379,7 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
     await expect401(await call("POST", `/user/1.0/${a.user}/email`, { body: a.email, headers: { Authorization: basic(a.user, a.password) } }));
   });
 
-  it("user-1.0 §7.3 REF-BUG fixed: the user's stored records are really erased (UserStore.wipe)", async () => {
+  it("U10-7.3 REF-BUG fixed: the user's stored records are really erased (UserStore.wipe)", async () => {
     const a = await register();
     const { userid } = (await findAccount(env, a.user))!;
     const auth = { Authorization: basic(a.user, a.password) };
@@ -400,7 +400,7 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
     expect(await findAccount(env, a.user)).toBeNull();
   });
 
-  it("user-1.0 §7.3 (decision): storage unreachable → 503 and the account is kept, so the client can retry", async () => {
+  it("U10-7.3 (decision): storage unreachable → 503 and the account is kept, so the client can retry", async () => {
     const a = await register();
     storageWiper.wipe = async () => {
       const { StorageUnavailable } = await import("../../src/storage/stub");
@@ -414,14 +414,14 @@ describe("user-1.0 §7.3 DELETE /user/<v>/<u>", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.4 GET /user/<v>/<u>/node/weave", () => {
-  it("user-1.0 §7.4: known user → the request's own origin + '/', text/html (REF-QUIRK), raw (not JSON); no auth", async () => {
+describe("U10-7.4 GET /user/<v>/<u>/node/weave", () => {
+  it("U10-7.4: known user → the request's own origin + '/', text/html (REF-QUIRK), raw (not JSON); no auth", async () => {
     const a = await register();
     await expectOk(await call("GET", `/user/1.0/${a.user}/node/weave`), `${ORIGIN}/`, HTML);
     await expectOk(await call("GET", `/user/1/${a.user}/node/weave`, { headers: { Authorization: basic(a.user, "ignored!") } }), `${ORIGIN}/`, HTML);
   });
 
-  it("user-1.0 §7.4: PUBLIC_URL overrides, normalised (https:// added, trailing slash)", async () => {
+  it("U10-7.4: PUBLIC_URL overrides, normalised (https:// added, trailing slash)", async () => {
     const a = await register();
     await expectOk(
       await call("GET", `/user/1.0/${a.user}/node/weave`, { config: config({ PUBLIC_URL: "sync.example.org/base" }) }),
@@ -435,7 +435,7 @@ describe("user-1.0 §7.4 GET /user/<v>/<u>/node/weave", () => {
     );
   });
 
-  it("user-1.0 §7.4: unknown user → 404 webob text (plain and HTML variants)", async () => {
+  it("U10-7.4: unknown user → 404 webob text (plain and HTML variants)", async () => {
     const res = await call("GET", "/user/1.0/ghost/node/weave");
     expect(res.status).toBe(404);
     expect(res.headers.get("Content-Type")).toBe(TEXT);
@@ -448,11 +448,11 @@ describe("user-1.0 §7.4 GET /user/<v>/<u>/node/weave", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
+describe("U10-7.5 POST /user/<v>/<u>/password", () => {
   const pw = (user: string, body: BodyInit, headers: Record<string, string> = {}) =>
     call("POST", `/user/1.0/${user}/password`, { body, headers });
 
-  it("user-1.0 §7.5 step 6: 200 'success' text/plain; old password refused at once, new one accepted", async () => {
+  it("U10-7.5 step 6: 200 'success' text/plain; old password refused at once, new one accepted", async () => {
     const a = await register();
     await expectOk(await pw(a.user, "a brand new password", { Authorization: basic(a.user, a.password) }), "success", TEXT);
     await expect401(await call("POST", `/user/1.0/${a.user}/email`, { body: a.email, headers: { Authorization: basic(a.user, a.password) } }));
@@ -464,7 +464,7 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
     expect((await findAccount(env, a.user))?.password).toMatch(/^\{PBKDF2-SHA256\}100000\$/);
   });
 
-  it("user-1.0 §7.5 step 2: weak password → 400 webob text with the exact detail, before any authentication", async () => {
+  it("U10-7.5 step 2: weak password → 400 webob text with the exact detail, before any authentication", async () => {
     const a = await register();
     for (const [body, headers] of [
       ["short", {}],
@@ -480,32 +480,32 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
     }
   });
 
-  it("user-1.0 §7.5 step 1 REF-BUG: body not UTF-8 → 400 webob text, not 500", async () => {
+  it("U10-7.5 step 1 REF-BUG: body not UTF-8 → 400 webob text, not 500", async () => {
     const a = await register();
     const res = await pw(a.user, new Uint8Array([0x61, 0x62, 0x63, 0x64, 0xff, 0x65, 0x66, 0x67, 0x68]), { Authorization: basic(a.user, a.password) });
     expect(res.status).toBe(400);
     expect(await res.text()).toMatch(/^400 Bad Request\n\n/);
   });
 
-  it("user-1.0 §7.5 step 3: X-Weave-Password-Reset with unknown user → 404", async () => {
+  it("U10-7.5 step 3: X-Weave-Password-Reset with unknown user → 404", async () => {
     const res = await pw("ghost", "a brand new password", { "X-Weave-Password-Reset": "ABCD-1234-EFGH-5678" });
     expect(res.status).toBe(404);
     expect(await res.text()).toBe(webobText(404));
   });
 
-  it("user-1.0 §7.5 step 3 REF-BUG: no reset-code backend → code 10 (not 500); password unchanged", async () => {
+  it("U10-7.5 step 3 REF-BUG: no reset-code backend → code 10 (not 500); password unchanged", async () => {
     const a = await register();
     const before = (await findAccount(env, a.user))?.password;
     await expectWeave(await pw(a.user, "a brand new password", { "X-Weave-Password-Reset": "ABCD-1234-EFGH-5678" }), 10);
     expect((await findAccount(env, a.user))?.password).toBe(before);
   });
 
-  it("user-1.0 §7.5 step 4: no Authorization → 401 WITHOUT WWW-Authenticate", async () => {
+  it("U10-7.5 step 4: no Authorization → 401 WITHOUT WWW-Authenticate", async () => {
     const a = await register();
     await expect401(await pw(a.user, "a brand new password"));
   });
 
-  it("user-1.0 §7.5 step 4: wrong password / other user / bad token → 401; password unchanged", async () => {
+  it("U10-7.5 step 4: wrong password / other user / bad token → 401; password unchanged", async () => {
     const a = await register();
     const b = await register();
     const before = (await findAccount(env, a.user))?.password;
@@ -515,7 +515,7 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
     expect((await findAccount(env, a.user))?.password).toBe(before);
   });
 
-  it("user-1.0 §4.2 REF-BUG: changing to a non-ASCII password works", async () => {
+  it("U10-4.2 REF-BUG: changing to a non-ASCII password works", async () => {
     const a = await register();
     await expectOk(await pw(a.user, "nouveau mot de passe é", { Authorization: basic(a.user, a.password) }), "success", TEXT);
     clearCredentialCache();
@@ -526,7 +526,7 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
     );
   });
 
-  it("user-1.0 §7.5: the raw body is the password (no JSON, no trimming, ':' allowed)", async () => {
+  it("U10-7.5: the raw body is the password (no JSON, no trimming, ':' allowed)", async () => {
     const a = await register();
     const newPw = ' "quoted": with spaces ';
     await expectOk(await pw(a.user, newPw, { Authorization: basic(a.user, a.password) }), "success", TEXT);
@@ -539,20 +539,20 @@ describe("user-1.0 §7.5 POST /user/<v>/<u>/password", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.6 POST /user/<v>/<u>/email", () => {
-  it("user-1.0 §7.6: stores the address and echoes it, text/plain", async () => {
+describe("U10-7.6 POST /user/<v>/<u>/email", () => {
+  it("U10-7.6: stores the address and echoes it, text/plain", async () => {
     const a = await register();
     await expectOk(await call("POST", `/user/1.0/${a.user}/email`, { body: "Other.Address@Example.org", headers: { Authorization: basic(a.user, a.password) } }), "Other.Address@Example.org", TEXT);
     expect((await findAccount(env, a.user))?.mail).toBe("Other.Address@Example.org");
   });
 
-  it("user-1.0 §7.6 REF-QUIRK: a single trailing newline passes and is stored", async () => {
+  it("U10-7.6 REF-QUIRK: a single trailing newline passes and is stored", async () => {
     const a = await register();
     await expectOk(await call("POST", `/user/1.0/${a.user}/email`, { body: "x@example.org\n", headers: { Authorization: basic(a.user, a.password) } }), "x@example.org\n", TEXT);
     expect((await findAccount(env, a.user))?.mail).toBe("x@example.org\n");
   });
 
-  it("user-1.0 §7.6: invalid address (incl. empty, JSON, non-UTF-8) → code 12, nothing stored", async () => {
+  it("U10-7.6: invalid address (incl. empty, JSON, non-UTF-8) → code 12, nothing stored", async () => {
     const a = await register();
     const auth = { Authorization: basic(a.user, a.password) };
     for (const body of ["nope", "", '"x@example.org"', "x@example.org\n\n", new Uint8Array([0x78, 0xff, 0x40, 0x61, 0x2e, 0x63, 0x6f])]) {
@@ -561,15 +561,15 @@ describe("user-1.0 §7.6 POST /user/<v>/<u>/email", () => {
     expect((await findAccount(env, a.user))?.mail).toBe(a.email);
   });
 
-  it("user-1.0 §7.6: Basic auth comes first (wrong password with an invalid body → 401, not 12)", async () => {
+  it("U10-7.6: Basic auth comes first (wrong password with an invalid body → 401, not 12)", async () => {
     const a = await register();
     await expect401(await call("POST", `/user/1.0/${a.user}/email`, { body: "nope", headers: { Authorization: basic(a.user, "wrong password") } }));
   });
 });
 
 // ---------------------------------------------------------------------------
-describe("user-1.0 §7.7, §7.8, §10: server-full defaults (no reset backend, no captcha)", () => {
-  it("user-1.0 §7.7 step 1: GET password_reset → 503 webob text (even for unknown users)", async () => {
+describe("U10-7.7, U10-7.8, U10-10: server-full defaults (no reset backend, no captcha)", () => {
+  it("U10-7.7 step 1: GET password_reset → 503 webob text (even for unknown users)", async () => {
     const a = await register();
     for (const user of [a.user, "ghost"]) {
       const res = await call("GET", `/user/1.0/${user}/password_reset?captcha-challenge=a&captcha-response=b`);
@@ -580,7 +580,7 @@ describe("user-1.0 §7.7, §7.8, §10: server-full defaults (no reset backend, n
     }
   });
 
-  it("user-1.0 §7.8: DELETE password_reset → Basic auth first, then 503", async () => {
+  it("U10-7.8: DELETE password_reset → Basic auth first, then 503", async () => {
     const a = await register();
     await expect401(await call("DELETE", `/user/1/${a.user}/password_reset`), { challenge: true });
     const res = await call("DELETE", `/user/1/${a.user}/password_reset`, { headers: { Authorization: basic(a.user, a.password) } });
@@ -588,7 +588,7 @@ describe("user-1.0 §7.7, §7.8, §10: server-full defaults (no reset backend, n
     expect(await res.text()).toBe(webobText(503));
   });
 
-  it("user-1.0 §10: GET/POST /misc/<v>/captcha_html → 404 'No captcha configured'", async () => {
+  it("U10-10: GET/POST /misc/<v>/captcha_html → 404 'No captcha configured'", async () => {
     for (const [method, path] of [
       ["GET", "/misc/1.0/captcha_html"],
       ["POST", "/misc/1.0/captcha_html"],
@@ -618,7 +618,7 @@ describe("credential cache and re-hashing (src/auth/accounts.ts)", () => {
     );
   });
 
-  it("user-1.0 §4.2: an imported {SSHA-256} account logs in and is re-hashed to PBKDF2 (old hash then gone)", async () => {
+  it("U10-4.2: an imported {SSHA-256} account logs in and is re-hashed to PBKDF2 (old hash then gone)", async () => {
     const name = `imported${Date.now()}`.slice(0, 32);
     const ssha256 = "{SSHA-256}WoK046h4hsUFsfWZi46mM8/fnt/rKaR92eh/GSb5YrtBYkNkMTIzNA==";
     await env.DB.prepare(`INSERT INTO "user" (username, password, mail) VALUES (?1, ?2, 'i@example.com')`).bind(name, ssha256).run();
@@ -630,7 +630,7 @@ describe("credential cache and re-hashing (src/auth/accounts.ts)", () => {
     await expect401(await call("POST", `/user/1.0/${name}/email`, { body: "i@example.com", headers: { Authorization: basic(name, "secret passwörD") } }));
   });
 
-  it("user-1.0 §4.2: an imported {SSCRYPT} account (what server-full wrote) logs in and is re-hashed", async () => {
+  it("U10-4.2: an imported {SSCRYPT} account (what server-full wrote) logs in and is re-hashed", async () => {
     const name = `importedscrypt${Date.now()}`.slice(0, 32);
     await env.DB.prepare(`INSERT INTO "user" (username, password, mail) VALUES (?1, ?2, 'i@example.com')`)
       .bind(name, "{SSCRYPT}6hqgBJfuZFzLtl17kUbhfe7z66mbubpOfdDBCAiGSrLUmEeIokqLwYs+PdnScgQcStGcGVeL2peG0YmxfOKsWVh5Wjk4NzY1")

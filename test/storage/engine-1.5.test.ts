@@ -29,7 +29,7 @@ const post = (e: StorageEngine, collection: string, records: RecordFields[], ext
   e.post({ dialect: "1.5", collection, records, failed: {}, quota: null, ...extra });
 
 describe("engine 1.5: timestamps", () => {
-  it("storage-1.5 §5.4: a frozen clock still gives strictly increasing write stamps; reads never go below them", async () => {
+  it("S15-5.4: a frozen clock still gives strictly increasing write stamps; reads never go below them", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "1", payload: "a" }));
       const b = ok(put(e, "d", { id: "1", payload: "a" }));
@@ -43,7 +43,7 @@ describe("engine 1.5: timestamps", () => {
       ]);
     });
   });
-  it("storage-1.5 §5.3: collection deletion leaves a tombstone; DELETE storage keeps the timestamp monotonic", async () => {
+  it("S15-5.3: collection deletion leaves a tombstone; DELETE storage keeps the timestamp monotonic", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "1", payload: "a" }));
       const d = ok(e.deleteCollection({ collection: "c" }));
@@ -58,7 +58,7 @@ describe("engine 1.5: timestamps", () => {
 });
 
 describe("engine 1.5: ttl", () => {
-  it("storage-1.5 §4.2: visible iff expiry > T (strict), expiry = T + ttl s", async () => {
+  it("S15-4.2: visible iff expiry > T (strict), expiry = T + ttl s", async () => {
     await withEngine((e, clock) => {
       const w = ok(put(e, "c", { id: "1", payload: "a", ttl: 1 }));
       clock.now = w.ts + 990;
@@ -69,7 +69,7 @@ describe("engine 1.5: ttl", () => {
       expect(ok(e.info({ view: "quota" })).used).toBe(0);
     });
   });
-  it("storage-1.5 §9.6: batch ttl counts from the commit, not from staging", async () => {
+  it("S15-9.6: batch ttl counts from the commit, not from staging", async () => {
     await withEngine((e, clock) => {
       const staged = ok(post(e, "c", [{ id: "1", payload: "a", ttl: 10 }], { batch: { id: null, commit: false } }));
       clock.now += 9_000;
@@ -81,7 +81,7 @@ describe("engine 1.5: ttl", () => {
       expect(e.getOne({ collection: "c", id: "1" }).ok).toBe(false);
     });
   });
-  it("storage-1.5 §9.6: a commit over an expired record creates it from defaults", async () => {
+  it("S15-9.6: a commit over an expired record creates it from defaults", async () => {
     await withEngine((e, clock) => {
       put(e, "c", { id: "1", payload: "old", sortindex: 9, ttl: 1 });
       clock.now += 2_000;
@@ -93,7 +93,7 @@ describe("engine 1.5: ttl", () => {
 });
 
 describe("engine 1.5: batches", () => {
-  it("storage-1.5 §9.4: a batch is valid for 2 hours after creation", async () => {
+  it("S15-9.4: a batch is valid for 2 hours after creation", async () => {
     await withEngine((e, clock) => {
       const a = ok(post(e, "c", [{ id: "1", payload: "a" }], { batch: { id: null, commit: false } }));
       clock.now += BATCH_LIFETIME_MS - 1_000;
@@ -108,7 +108,7 @@ describe("engine 1.5: batches", () => {
       expect(ok(e.query({ collection: "c", full: false, pageCap: 100 })).records.map((r) => r.id)).toEqual(["2"]);
     });
   });
-  it("storage-1.5 §9.2: staging changes no timestamp; the commit stamps everything with one T", async () => {
+  it("S15-9.2: staging changes no timestamp; the commit stamps everything with one T", async () => {
     await withEngine((e) => {
       const before = e.storageModified();
       const s = ok(post(e, "c", [{ id: "1", payload: "a" }], { batch: { id: null, commit: false } }));
@@ -128,7 +128,7 @@ describe("engine 1.5: batches", () => {
 });
 
 describe("engine 1.5: reads", () => {
-  it("storage-1.5 §7.3: without a limit a listing stops at the page cap and says where to go on", async () => {
+  it("S15-7.3: without a limit a listing stops at the page cap and says where to go on", async () => {
     await withEngine((e) => {
       post(e, "c", [1, 2, 3, 4, 5].map((i) => ({ id: String(i), payload: "x" })));
       const p1 = ok(e.query({ collection: "c", full: false, pageCap: 2, sort: "index" }));
@@ -139,7 +139,7 @@ describe("engine 1.5: reads", () => {
       expect(p3.nextOffset).toBeUndefined();
     });
   });
-  it("storage-1.5 §7.3: a full listing stops within its byte budget (at least one record) and continues", async () => {
+  it("S15-7.3: a full listing stops within its byte budget (at least one record) and continues", async () => {
     await withEngine((e) => {
       post(e, "c", [1, 2, 3, 4, 5].map((i) => ({ id: String(i), payload: "x".repeat(100) })));
       const p1 = ok(e.query({ collection: "c", full: true, pageCap: 100, pageBytes: 250, sort: "oldest" }));
@@ -152,7 +152,7 @@ describe("engine 1.5: reads", () => {
       expect(ids.records).toHaveLength(5);
     });
   });
-  it("storage-1.5 §12.1: preconditions use the level of the operation", async () => {
+  it("S15-12.1: preconditions use the level of the operation", async () => {
     await withEngine((e) => {
       const a = ok(put(e, "c", { id: "a", payload: "x" }));
       const b = ok(put(e, "c", { id: "b", payload: "x" }));
@@ -168,7 +168,7 @@ describe("engine 1.5: reads", () => {
 });
 
 describe("engine 1.5: quota and dialect isolation", () => {
-  it("storage-1.5 §13.1: with a quota, a write that starts at or over it is refused", async () => {
+  it("S15-13.1: with a quota, a write that starts at or over it is refused", async () => {
     await withEngine((e) => {
       expect(put(e, "c", { id: "1", payload: "é".repeat(5) }, { quota: 10 }).ok).toBe(true);
       expect(ok(e.info({ view: "quota" })).used).toBe(10);

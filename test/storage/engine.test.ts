@@ -28,7 +28,7 @@ const put = (e: StorageEngine, collection: string, record: Parameters<StorageEng
   e.put({ dialect: "1.1", collection, record, quota: null, ...extra });
 
 describe("engine: timestamps", () => {
-  it("storage-1.1 §17 / storage-1.5 §5.4: writes in the same 10 ms tick get strictly increasing timestamps", async () => {
+  it("S11-17 / S15-5.4: writes in the same 10 ms tick get strictly increasing timestamps", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "a" });
       const b = put(e, "c", { id: "2", payload: "b" });
@@ -40,7 +40,7 @@ describe("engine: timestamps", () => {
     });
   });
 
-  it("storage-1.1 §6: server time is the clock rounded half-even to 10 ms", async () => {
+  it("S11-6: server time is the clock rounded half-even to 10 ms", async () => {
     await withEngine((e, clock) => {
       clock.now = 1_700_000_000_005; // .005 → even hundredth .00
       const a = put(e, "c", { id: "1", payload: "a" });
@@ -53,7 +53,7 @@ describe("engine: timestamps", () => {
 });
 
 describe("engine: writes", () => {
-  it("storage-1.1 §8.7: PUT without payload keeps modified on update and inserts NULL modified", async () => {
+  it("S11-8.7: PUT without payload keeps modified on update and inserts NULL modified", async () => {
     await withEngine((e, clock) => {
       const first = put(e, "c", { id: "1", payload: "a" });
       clock.now += 1000;
@@ -67,7 +67,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §8.8 step 6: POST stamps every element, payload or not", async () => {
+  it("S11-8.8 step 6: POST stamps every element, payload or not", async () => {
     await withEngine((e) => {
       put(e, "c", { id: "1", payload: "a" });
       const r = e.post({ dialect: "1.1", collection: "c", records: [{ id: "1", sortindex: 2 }, { id: "2" }], failed: {}, quota: null });
@@ -77,7 +77,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §10: a failed precondition writes nothing; equality passes", async () => {
+  it("S11-10: a failed precondition writes nothing; equality passes", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "a" });
       if (!a.ok) throw new Error("write failed");
@@ -88,7 +88,7 @@ describe("engine: writes", () => {
     });
   });
 
-  it("storage-1.1 §8.7 order: quota is checked before the precondition, the body verdict last", async () => {
+  it("S11-8.7 order: quota is checked before the precondition, the body verdict last", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "x".repeat(100) });
       if (!a.ok) throw new Error("write failed");
@@ -98,13 +98,13 @@ describe("engine: writes", () => {
       expect(pre).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
       const body = put(e, "c", { id: "2", payload: "y" }, { quota: 1000, rejectAfterChecks: 6 });
       expect(body).toMatchObject({ ok: false, failure: { kind: "rejected", code: 6 } });
-      // A lone-object POST (storage-1.1 §8.8 step 1): the precondition wins over the quota.
+      // A lone-object POST (S11-8.8 step 1): the precondition wins over the quota.
       const lone = put(e, "c", { id: "2", payload: "y" }, { quota: 100, ifUnmodifiedSince: 0, preconditionFirst: true });
       expect(lone).toMatchObject({ ok: false, failure: { kind: "precondition-failed" } });
     });
   });
 
-  it("storage-1.1 §11: the write that crosses the quota is accepted, the next one refused", async () => {
+  it("S11-11: the write that crosses the quota is accepted, the next one refused", async () => {
     await withEngine((e) => {
       const a = put(e, "c", { id: "1", payload: "x".repeat(90) }, { quota: 100 });
       expect(a).toMatchObject({ ok: true, usedBefore: 0 });
@@ -116,7 +116,7 @@ describe("engine: writes", () => {
 });
 
 describe("engine: TTL and totals", () => {
-  it("storage-1.1 §12: ttl counts whole seconds; expired records vanish from reads and totals but not from info/collections", async () => {
+  it("S11-12: ttl counts whole seconds; expired records vanish from reads and totals but not from info/collections", async () => {
     await withEngine((e, clock) => {
       clock.now = 1_700_000_000_900;
       put(e, "tabs", { id: "t", payload: "abc", ttl: 2 });
@@ -134,7 +134,7 @@ describe("engine: TTL and totals", () => {
     });
   });
 
-  it("storage-1.1 §12: ttl 0 is invisible at once; a PUT without ttl makes a record permanent again", async () => {
+  it("S11-12: ttl 0 is invisible at once; a PUT without ttl makes a record permanent again", async () => {
     await withEngine((e, clock) => {
       put(e, "c", { id: "1", payload: "a", ttl: 0 });
       expect(e.get("1.1", "c", "1").record).toBeNull();
@@ -206,7 +206,7 @@ describe("engine: schema", () => {
 });
 
 describe("UserStore (Durable Object shell)", () => {
-  it("storage-1.5 §4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
+  it("S15-4.2: a 1.5 TTL write arms the purge alarm, and the alarm runs", async () => {
     const stub = freshStub();
     await stub.put({ dialect: "1.5", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
@@ -214,13 +214,13 @@ describe("UserStore (Durable Object shell)", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
   });
 
-  it("storage-1.1 §12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
+  it("S11-12: 1.1 TTL writes arm no purge (expired rows keep counting for info/collections)", async () => {
     const stub = freshStub();
     await stub.put({ dialect: "1.1", collection: "tabs", record: { id: "t", payload: "x", ttl: 60 }, quota: null });
     expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeNull();
   });
 
-  it("user-1.0 §7.3: wipe() erases every record and the object stays usable", async () => {
+  it("U10-7.3: wipe() erases every record and the object stays usable", async () => {
     const stub = freshStub();
     await stub.put({ dialect: "1.1", collection: "c", record: { id: "a", payload: "x" }, quota: null });
     await stub.wipe();

@@ -18,7 +18,7 @@ describe("smoke", () => {
 });
 
 describe("tokenserver and 1.1 share /1.0/", () => {
-  it("storage-1.1 §3.2: GET /1.0/<u>/storage stays 405 and /1.0/<u>/info 404 with the tokenserver mounted", async () => {
+  it("S11-3.2: GET /1.0/<u>/storage stays 405 and /1.0/<u>/info 404 with the tokenserver mounted", async () => {
     const a = await register();
     const r405 = await call(a, "GET", "/storage", { version: "1.0" });
     expect(r405.status).toBe(405);

@@ -1,6 +1,6 @@
 /**
  * Throttling over HTTP: Basic logins, reset codes, reset e-mails and the
- * delete page answer 503 + Retry-After while locked (user-1.0 §2's "come
+ * delete page answer 503 + Retry-After while locked (U10-2's "come
  * back later"), per (account, address) first.
  */
 import { describe, expect, it } from "vitest";

@@ -76,8 +76,8 @@ beforeEach(async () => {
   vars = { ...BASE_VARS };
 });
 
-describe("tokenserver §10 successful response", () => {
-  it("tokenserver §10: body, headers, and a token the storage side accepts", async () => {
+describe("TS10-10 successful response", () => {
+  it("TS10-10: body, headers, and a token the storage side accepts", async () => {
     const sub = randomUid();
     const { res, body } = await tokenFor(sub, { generation: 10, kca: 1700000000123, cs: CS_A });
     expect(res.status).toBe(200);
@@ -105,18 +105,18 @@ describe("tokenserver §10 successful response", () => {
     expect((body.key as string).length).toBe(44);
   });
 
-  it("tokenserver §9.2: fxa_kid is zero-padded keys_changed_at (or generation) + client state", async () => {
+  it("TS10-9.2: fxa_kid is zero-padded keys_changed_at (or generation) + client state", async () => {
     const { body } = await tokenFor(randomUid(), { kca: 1234, cs: "aaaa" });
     const p = await parseToken(body.id as string, [SECRET]);
     expect(p.ok && p.payload.fxa_kid).toBe("0000000001234-qqo");
   });
 
-  it("tokenserver §2: /token/1.0/sync/1.5 path shape also works", async () => {
+  it("TS10-2: /token/1.0/sync/1.5 path shape also works", async () => {
     const { res } = await tokenFor(randomUid(), { kca: 1, cs: CS_A, path: "/token/1.0/sync/1.5" });
     expect(res.status).toBe(200);
   });
 
-  it("tokenserver §15: api_endpoint uses PUBLIC_URL and the node registers itself", async () => {
+  it("TS10-15: api_endpoint uses PUBLIC_URL and the node registers itself", async () => {
     vars.PUBLIC_URL = "https://sync.example.net/";
     const { body } = await tokenFor(randomUid(), { kca: 1, cs: CS_A });
     expect(body.api_endpoint).toBe(`https://sync.example.net/1.5/${body.uid}`);
@@ -125,7 +125,7 @@ describe("tokenserver §10 successful response", () => {
     expect(node!.current_load).toBeGreaterThanOrEqual(1);
   });
 
-  it("tokenserver §2: duration parameter", async () => {
+  it("TS10-2: duration parameter", async () => {
     for (const [q, d] of [
       ["12", 12],
       ["4000", 3600],
@@ -141,43 +141,43 @@ describe("tokenserver §10 successful response", () => {
     expect(p.ok && p.payload.expires - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(12);
   });
 
-  it("tokenserver §11 row 12: malformed query string → 400", async () => {
+  it("TS10-11 row 12: malformed query string → 400", async () => {
     const { res, body } = await tokenFor(randomUid(), { kca: 1, cs: CS_A, path: "/1.0/sync/1.5?duration=%zz" });
     expect(res.status).toBe(400);
     expect(body).toEqual(errBody("error", "url", "", "invalid query params"));
   });
 });
 
-describe("tokenserver §3 / §11 request errors", () => {
-  it("tokenserver §11 row 1: no Authorization", async () => {
+describe("TS10-3 / TS10-11 request errors", () => {
+  it("TS10-11 row 1: no Authorization", async () => {
     const res = await call({ keyId: "1-qqo" });
     expect(res.status).toBe(401);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(await res.json()).toEqual(errBody("error", "body", "", "Unauthorized"));
   });
-  it("tokenserver §11 row 2: header without a space", async () => {
+  it("TS10-11 row 2: header without a space", async () => {
     const res = await call({ auth: "Bearer", keyId: "1-qqo" });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual(errBody("error", "body", "", "Unauthorized"));
   });
-  it("tokenserver §11 row 3 / §3.1: BrowserID and other schemes are Unsupported", async () => {
+  it("TS10-11 row 3 / TS10-3.1: BrowserID and other schemes are Unsupported", async () => {
     for (const a of ["BrowserID abc.def", "Hawk id=x", "Basic Zm9vOmJhcg=="]) {
       const res = await call({ auth: a, keyId: "1-qqo" });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual(errBody("error", "body", "", "Unsupported"));
     }
   });
-  it("tokenserver §3.1: scheme is case-insensitive", async () => {
+  it("TS10-3.1: scheme is case-insensitive", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     expect((await call({ auth: `bearer ${jwt}`, keyId: keyId(1, CS_A) })).status).toBe(200);
   });
-  it("tokenserver §11 row 5: X-KeyID missing", async () => {
+  it("TS10-11 row 5: X-KeyID missing", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     const res = await call({ auth: `Bearer ${jwt}` });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual(errBody("invalid-key-id", "header", "", "Missing X-KeyID header"));
   });
-  it("tokenserver §11 row 6: X-KeyID malformed", async () => {
+  it("TS10-11 row 6: X-KeyID malformed", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     for (const k of ["1234", "abc-qqo", "12-q*o"]) {
       const res = await call({ auth: `Bearer ${jwt}`, keyId: k });
@@ -185,13 +185,13 @@ describe("tokenserver §3 / §11 request errors", () => {
       expect(await res.json()).toEqual(errBody("invalid-credentials", "body", "", "Unauthorized"));
     }
   });
-  it("tokenserver §11 row 7: X-Client-State fails its regex", async () => {
+  it("TS10-11 row 7: X-Client-State fails its regex", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     const res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A), clientState: "not valid!" });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual(errBody("error", "header", "X-Client-State", "Invalid client state value"));
   });
-  it("tokenserver §11 row 8: X-Client-State differs from X-KeyID", async () => {
+  it("TS10-11 row 8: X-Client-State differs from X-KeyID", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     const res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A), clientState: CS_B });
     expect(res.status).toBe(401);
@@ -199,7 +199,7 @@ describe("tokenserver §3 / §11 request errors", () => {
     const ok = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A), clientState: CS_A });
     expect(ok.status).toBe(200);
   });
-  it("tokenserver §11 rows 9–10 / §2: unknown application or version → 404", async () => {
+  it("TS10-11 rows 9–10 / TS10-2: unknown application or version → 404", async () => {
     const jwt = await fxa.mint({ sub: randomUid() });
     let res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A), path: "/1.0/xxx/1.5" });
     expect(res.status).toBe(404);
@@ -208,41 +208,41 @@ describe("tokenserver §3 / §11 request errors", () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual(errBody("error", "url", "1.1", "Unsupported application version"));
   });
-  it("tokenserver §2: credentials are checked before the application (reference order)", async () => {
+  it("TS10-2: credentials are checked before the application (reference order)", async () => {
     const res = await call({ auth: "Bearer garbage", keyId: keyId(1, CS_A), path: "/1.0/xxx/1.5" });
     expect(res.status).toBe(401);
   });
 });
 
-describe("tokenserver §4 OAuth verification", () => {
+describe("TS10-4 OAuth verification", () => {
   const invalid = errBody("invalid-credentials", "body", "", "Unauthorized");
   async function status(jwt: string): Promise<[number, unknown]> {
     const res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A) });
     return [res.status, await res.json()];
   }
 
-  it("tokenserver §4.1: signature by an unknown key → 401", async () => {
+  it("TS10-4.1: signature by an unknown key → 401", async () => {
     expect(await status(await fxa.mint({ sub: randomUid(), wrongKey: true }))).toEqual([401, invalid]);
   });
-  it("tokenserver §4.1: expired beyond the 60 s leeway → 401; within leeway → 200", async () => {
+  it("TS10-4.1: expired beyond the 60 s leeway → 401; within leeway → 200", async () => {
     const now = Math.floor(Date.now() / 1000);
     expect(await status(await fxa.mint({ sub: randomUid(), exp: now - 120 }))).toEqual([401, invalid]);
     expect((await status(await fxa.mint({ sub: randomUid(), exp: now - 30 })))[0]).toBe(200);
   });
-  it("tokenserver §4.1: typ must be at+jwt or application/at+jwt (case-insensitive)", async () => {
+  it("TS10-4.1: typ must be at+jwt or application/at+jwt (case-insensitive)", async () => {
     expect(await status(await fxa.mint({ sub: randomUid(), typ: null }))).toEqual([401, invalid]);
     expect(await status(await fxa.mint({ sub: randomUid(), typ: "JWT" }))).toEqual([401, invalid]);
     expect((await status(await fxa.mint({ sub: randomUid(), typ: "application/AT+jwt" })))[0]).toBe(200);
   });
-  it("tokenserver §4.1: algorithm other than RS256 → 401", async () => {
+  it("TS10-4.1: algorithm other than RS256 → 401", async () => {
     expect(await status(await fxa.mint({ sub: randomUid(), alg: "HS256" }))).toEqual([401, invalid]);
   });
-  it("tokenserver §4.3: scope must contain exactly the sync scope (comma or space separated)", async () => {
+  it("TS10-4.3: scope must contain exactly the sync scope (comma or space separated)", async () => {
     expect(await status(await fxa.mint({ sub: randomUid(), scope: "profile" }))).toEqual([401, invalid]);
     expect(await status(await fxa.mint({ sub: randomUid(), scope: `${SYNC_SCOPE}x` }))).toEqual([401, invalid]);
     expect((await status(await fxa.mint({ sub: randomUid(), scope: `profile,${SYNC_SCOPE}` })))[0]).toBe(200);
   });
-  it("tokenserver §4.1: JWKS is fetched once and cached; unknown kid triggers a refetch", async () => {
+  it("TS10-4.1: JWKS is fetched once and cached; unknown kid triggers a refetch", async () => {
     await status(await fxa.mint({ sub: randomUid() }));
     await status(await fxa.mint({ sub: randomUid() }));
     expect(fxa.calls.filter((c) => c.url.endsWith("/v1/jwks")).length).toBe(1);
@@ -255,14 +255,14 @@ describe("tokenserver §4 OAuth verification", () => {
     expect((await status(await fxa.mint({ sub: randomUid() })))[0]).toBe(200);
     expect(fxa.calls.filter((c) => c.url.endsWith("/v1/jwks")).length).toBe(2);
   });
-  it("tokenserver §4.1: pinned FXA_OAUTH_JWKS is used without fetching", async () => {
+  it("TS10-4.1: pinned FXA_OAUTH_JWKS is used without fetching", async () => {
     const res = await fxa.fetch(`${FXA_URL}/v1/jwks`);
     vars.FXA_OAUTH_JWKS = await res.text();
     fxa.calls.length = 0;
     expect((await status(await fxa.mint({ sub: randomUid() })))[0]).toBe(200);
     expect(fxa.calls.length).toBe(0);
   });
-  it("tokenserver §4.2: non-JWT token falls back to POST /v1/verify", async () => {
+  it("TS10-4.2: non-JWT token falls back to POST /v1/verify", async () => {
     const sub = randomUid();
     fxa.opaque.set("opaque-token", { status: 200, body: { user: sub, scope: [SYNC_SCOPE], generation: 5, client_id: "x" } });
     const res = await call({ auth: "Bearer opaque-token", keyId: keyId(1, CS_A) });
@@ -274,7 +274,7 @@ describe("tokenserver §4 OAuth verification", () => {
     const p = await parseToken(body.id, [SECRET]);
     expect(p.ok && p.payload.fxa_uid).toBe(sub);
   });
-  it("tokenserver §4.2: verify non-2xx, bad body or wrong scope → 401", async () => {
+  it("TS10-4.2: verify non-2xx, bad body or wrong scope → 401", async () => {
     fxa.opaque.set("t1", { status: 500, body: {} });
     fxa.opaque.set("t2", { status: 200, body: { nope: 1 } });
     fxa.opaque.set("t3", { status: 200, body: { user: randomUid(), scope: ["profile"] } });
@@ -284,22 +284,22 @@ describe("tokenserver §4 OAuth verification", () => {
       expect(await res.json()).toEqual(invalid);
     }
   });
-  it("tokenserver §4.1 → §4.2: JWKS unavailable falls back to remote verification", async () => {
+  it("TS10-4.1 → TS10-4.2: JWKS unavailable falls back to remote verification", async () => {
     fxa.jwksStatus = 503;
     const jwt = await fxa.mint({ sub: randomUid() });
     const res = await call({ auth: `Bearer ${jwt}`, keyId: keyId(1, CS_A) });
     expect(res.status).toBe(401); // the mock's verify endpoint does not know this JWT
     expect(fxa.calls.some((c) => c.url.endsWith("/v1/verify"))).toBe(true);
   });
-  it("tokenserver §4.1: FXA_OAUTH_ISSUER, when set, is checked", async () => {
+  it("TS10-4.1: FXA_OAUTH_ISSUER, when set, is checked", async () => {
     vars.FXA_OAUTH_ISSUER = "https://accounts.example";
     expect(await status(await fxa.mint({ sub: randomUid() }))).toEqual([401, invalid]);
     expect((await status(await fxa.mint({ sub: randomUid(), extraClaims: { iss: "https://accounts.example" } })))[0]).toBe(200);
   });
 });
 
-describe("tokenserver §7 users and uids", () => {
-  it("tokenserver §7.1: the same account and keys get the same uid", async () => {
+describe("TS10-7 users and uids", () => {
+  it("TS10-7.1: the same account and keys get the same uid", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { generation: 1, kca: 100, cs: CS_A });
     const b = await tokenFor(sub, { generation: 1, kca: 100, cs: CS_A });
@@ -308,7 +308,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(c.body.uid).not.toBe(a.body.uid);
   });
 
-  it("tokenserver §7.1 / §11 row 11: new users disabled → 403; existing users unaffected", async () => {
+  it("TS10-7.1 / TS10-11 row 11: new users disabled → 403; existing users unaffected", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { kca: 100, cs: CS_A });
     vars.ALLOW_NEW_SYNC_USERS = "false";
@@ -332,7 +332,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(JSON.stringify(r.body)).toContain(no);
   });
 
-  it("tokenserver §7.3: key change with newer generation and keys_changed_at → new uid, old row replaced", async () => {
+  it("TS10-7.3: key change with newer generation and keys_changed_at → new uid, old row replaced", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { generation: 100, kca: 100, cs: CS_A });
     const b = await tokenFor(sub, { generation: 200, kca: 200, cs: CS_B });
@@ -346,13 +346,13 @@ describe("tokenserver §7 users and uids", () => {
       { uid: b.body.uid, client_state: CS_B, replaced_at: null, generation: 200, keys_changed_at: 200 },
     ]);
     expect(rows.results[0]!.replaced_at).not.toBeNull();
-    // §7.2 #3: the old key may never come back.
+    // TS10-7.2 #3: the old key may never come back.
     const c = await tokenFor(sub, { generation: 300, kca: 300, cs: CS_A });
     expect(c.res.status).toBe(401);
     expect(c.body).toEqual(errBody("invalid-client-state", "header", "X-Client-State", "Unacceptable client-state value stale value"));
   });
 
-  it("tokenserver §7.2 #2: empty client state after a known one", async () => {
+  it("TS10-7.2 #2: empty client state after a known one", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 100, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 200, kca: 200, cs: "" });
@@ -360,7 +360,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r.body).toEqual(errBody("invalid-client-state", "header", "X-Client-State", "Unacceptable client-state value empty string"));
   });
 
-  it("tokenserver §7.2 #4: new client state without a generation change", async () => {
+  it("TS10-7.2 #4: new client state without a generation change", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 500, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 500, kca: 200, cs: CS_B });
@@ -370,7 +370,7 @@ describe("tokenserver §7 users and uids", () => {
     );
   });
 
-  it("tokenserver §7.2 #5: new client state without a keys_changed_at change", async () => {
+  it("TS10-7.2 #5: new client state without a keys_changed_at change", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 500, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 600, kca: 100, cs: CS_B });
@@ -380,7 +380,7 @@ describe("tokenserver §7 users and uids", () => {
     );
   });
 
-  it("tokenserver §7.2 #6: generation going backwards", async () => {
+  it("TS10-7.2 #6: generation going backwards", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 5, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 4, kca: 100, cs: CS_A });
@@ -388,7 +388,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r.body).toEqual(errBody("invalid-generation", "body", "", "Unauthorized"));
   });
 
-  it("tokenserver §7.2 #7: keys_changed_at going backwards", async () => {
+  it("TS10-7.2 #7: keys_changed_at going backwards", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 5, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 5, kca: 99, cs: CS_A });
@@ -396,7 +396,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r.body).toEqual(errBody("invalid-keysChangedAt", "body", "", "Unauthorized"));
   });
 
-  it("tokenserver §7.2 #8: keys_changed_at omitted (0) once known", async () => {
+  it("TS10-7.2 #8: keys_changed_at omitted (0) once known", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 5, kca: 100, cs: CS_A });
     const r = await tokenFor(sub, { generation: 5, kca: 0, cs: CS_A });
@@ -404,7 +404,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r.body).toEqual(errBody("invalid-keysChangedAt", "body", "", "Unauthorized"));
   });
 
-  it("tokenserver §7.2 #1: keys_changed_at newer than the generation", async () => {
+  it("TS10-7.2 #1: keys_changed_at newer than the generation", async () => {
     const sub = randomUid();
     await tokenFor(sub, { generation: 150, kca: 100, cs: CS_A });
     const r2 = await tokenFor(sub, { generation: 150, kca: 200, cs: CS_A });
@@ -412,7 +412,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r2.body).toEqual(errBody("invalid-keysChangedAt", "body", "", "Unauthorized"));
   });
 
-  it("tokenserver §7.3: generation / keys_changed_at move forward in place (same uid)", async () => {
+  it("TS10-7.3: generation / keys_changed_at move forward in place (same uid)", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { generation: 5, kca: 100, cs: CS_A });
     const b = await tokenFor(sub, { generation: 7, kca: 100, cs: CS_A });
@@ -421,7 +421,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(row).toEqual({ generation: 7, keys_changed_at: 100 });
   });
 
-  it("tokenserver §7.3: key change without a generation claim sets generation = keys_changed_at", async () => {
+  it("TS10-7.3: key change without a generation claim sets generation = keys_changed_at", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { kca: 100, cs: CS_A });
     const b = await tokenFor(sub, { kca: 200, cs: CS_B });
@@ -433,7 +433,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(p.ok && p.payload.fxa_kid).toBe(keyId(200, CS_B).replace(/^200/, "0000000000200"));
   });
 
-  it("tokenserver §7.1: race recovery marks stray live rows replaced at current.created_at", async () => {
+  it("TS10-7.1: race recovery marks stray live rows replaced at current.created_at", async () => {
     const sub = randomUid();
     const email = `${sub}@${DOMAIN}`;
     // Register the node first via a request for another account.
@@ -457,7 +457,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(r.body.uid).toBe(rows.results[2]!.uid);
   });
 
-  it("tokenserver §7.1: a user whose node row is gone gets a new uid (copying its state)", async () => {
+  it("TS10-7.1: a user whose node row is gone gets a new uid (copying its state)", async () => {
     const sub = randomUid();
     const email = `${sub}@${DOMAIN}`;
     await tokenFor(randomUid(), { kca: 1, cs: CS_C });
@@ -474,7 +474,7 @@ describe("tokenserver §7 users and uids", () => {
     expect(row).toEqual({ generation: 3, keys_changed_at: 50, client_state: CS_A });
   });
 
-  it("tokenserver §7.1: retired account (MAX_GENERATION) fails validation", async () => {
+  it("TS10-7.1: retired account (MAX_GENERATION) fails validation", async () => {
     const sub = randomUid();
     const a = await tokenFor(sub, { generation: 1, kca: 1, cs: CS_A });
     await env.DB.prepare("UPDATE users SET generation = 9223372036854775807 WHERE uid = ?").bind(a.body.uid).run();
@@ -485,7 +485,7 @@ describe("tokenserver §7 users and uids", () => {
 });
 
 describe("tokenserver config", () => {
-  it("tokenserver §9.1: missing SYNC_MASTER_SECRET → 500 JSON internal-error", async () => {
+  it("TS10-9.1: missing SYNC_MASTER_SECRET → 500 JSON internal-error", async () => {
     // Empty counts as unset (and also overrides a SYNC_MASTER_SECRET that a local .dev.vars gives env).
     vars.SYNC_MASTER_SECRET = "";
     const jwt = await fxa.mint({ sub: randomUid() });

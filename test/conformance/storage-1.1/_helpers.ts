@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the Storage 1.1 conformance suite: byte-exact WebOb error
- * bodies (storage-1.1 §14.3), a dispatcher with per-test config overrides,
+ * bodies (S11-14.3), a dispatcher with per-test config overrides,
  * and a snapshot of everything an account stores (to prove that a refused
  * request changed nothing).
  */

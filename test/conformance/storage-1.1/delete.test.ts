@@ -1,4 +1,4 @@
-/** storage-1.1 §8.9-8.11: DELETE collection (filtered), DELETE item, DELETE /storage. */
+/** S11-8.9 to S11-8.11: DELETE collection (filtered), DELETE item, DELETE /storage. */
 import { describe, expect, it } from "vitest";
 import { call, expectError, expectOk, expectWeave, PLAIN, plain, register, snapshot, tsMs, type Account } from "./_helpers";
 
@@ -15,7 +15,7 @@ async function seed(prefix: string): Promise<{ a: Account; t: string[] }> {
 const list = async (a: Account, c = "c") => (await call(a, "GET", `/storage/${c}`)).json as string[];
 
 describe("DELETE", () => {
-  it("§8.9 step 4: DELETE collection → 200, body = X-Weave-Timestamp (TS); other collections untouched", async () => {
+  it("S11-8.9 step 4: DELETE collection → 200, body = X-Weave-Timestamp (TS); other collections untouched", async () => {
     const { a } = await seed("del-col");
     const r = await call(a, "DELETE", "/storage/c");
     expectOk(r, r.headers.get("X-Weave-Timestamp") ?? "");
@@ -24,13 +24,13 @@ describe("DELETE", () => {
     expect(Object.keys((await call(a, "GET", "/info/collections")).json as object)).toEqual(["other"]);
   });
 
-  it("§8.9: unknown collection → 200 timestamp (never 404)", async () => {
+  it("S11-8.9: unknown collection → 200 timestamp (never 404)", async () => {
     const a = await register("del-unknown");
     const r = await call(a, "DELETE", "/storage/none");
     expectOk(r, r.headers.get("X-Weave-Timestamp") ?? "");
   });
 
-  it("§8.9 step 3: filters ids, parentid, older, newer, index_above/below select what is deleted", async () => {
+  it("S11-8.9 step 3: filters ids, parentid, older, newer, index_above/below select what is deleted", async () => {
     const { a, t } = await seed("del-filter");
     await call(a, "DELETE", "/storage/c?ids=r0,zz");
     expect(await list(a)).toEqual(["r1", "r2", "r3", "r4"]);
@@ -44,7 +44,7 @@ describe("DELETE", () => {
     expect(await list(a)).toEqual([]);
   });
 
-  it("§8.9 (recommended): limit/offset/sort select the rows exactly as GET would", async () => {
+  it("S11-8.9 (recommended): limit/offset/sort select the rows exactly as GET would", async () => {
     const { a } = await seed("del-limit");
     await call(a, "DELETE", "/storage/c?sort=index&limit=2");
     expect(await list(a)).toEqual(["r0", "r1", "r3"]);
@@ -54,7 +54,7 @@ describe("DELETE", () => {
     expect(await list(a)).toEqual(["r3"]);
   });
 
-  it("§8.9 step 1: bad numeric parameters → 400 text, parsed before X-If-Unmodified-Since; nothing deleted", async () => {
+  it("S11-8.9 step 1: bad numeric parameters → 400 text, parsed before X-If-Unmodified-Since; nothing deleted", async () => {
     const { a, t } = await seed("del-bad");
     const before = await snapshot(a);
     for (const [q, p] of [
@@ -71,7 +71,7 @@ describe("DELETE", () => {
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§8.9 step 2 / §10: DELETE collection with stale X-If-Unmodified-Since → 412, nothing deleted; equal passes", async () => {
+  it("S11-8.9 step 2 / S11-10: DELETE collection with stale X-If-Unmodified-Since → 412, nothing deleted; equal passes", async () => {
     const { a, t } = await seed("del-412");
     const last = t[4] as string;
     const before = await snapshot(a);
@@ -84,7 +84,7 @@ describe("DELETE", () => {
     expect(await list(a)).toEqual([]);
   });
 
-  it("§8.10: DELETE item → 200 timestamp; missing record / unknown collection → still 200", async () => {
+  it("S11-8.10: DELETE item → 200 timestamp; missing record / unknown collection → still 200", async () => {
     const { a } = await seed("del-item");
     const r = await call(a, "DELETE", "/storage/c/r1");
     expectOk(r, r.headers.get("X-Weave-Timestamp") ?? "");
@@ -94,20 +94,20 @@ describe("DELETE", () => {
     expectError(await call(a, "GET", "/storage/c/r1"), 404, PLAIN, plain(404));
   });
 
-  it("§8.1 / §8.10: after deleting the newest record the collection timestamp goes backwards (SQL semantics)", async () => {
+  it("S11-8.1 / S11-8.10: after deleting the newest record the collection timestamp goes backwards (SQL semantics)", async () => {
     const { a, t } = await seed("del-back");
     await call(a, "DELETE", "/storage/c/r4");
     expect((await call(a, "GET", "/info/collections")).json).toMatchObject({ c: Number(t[3]) });
   });
 
-  it("§8.11: DELETE /storage without X-Confirm-Delete → 400 4, nothing deleted", async () => {
+  it("S11-8.11: DELETE /storage without X-Confirm-Delete → 400 4, nothing deleted", async () => {
     const { a } = await seed("del-all-noconfirm");
     const before = await snapshot(a);
     expectWeave(await call(a, "DELETE", "/storage"), 4);
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§8.11: DELETE /storage with X-Confirm-Delete (any value, even empty) → 200 timestamp, everything gone", async () => {
+  it("S11-8.11: DELETE /storage with X-Confirm-Delete (any value, even empty) → 200 timestamp, everything gone", async () => {
     const { a } = await seed("del-all");
     const r = await call(a, "DELETE", "/storage", { headers: { "X-Confirm-Delete": "" } });
     expectOk(r, r.headers.get("X-Weave-Timestamp") ?? "");
@@ -116,7 +116,7 @@ describe("DELETE", () => {
     expect(await list(a)).toEqual([]);
   });
 
-  it("§8.11 / §10: DELETE /storage ignores X-If-Unmodified-Since (even stale or unparsable)", async () => {
+  it("S11-8.11 / S11-10: DELETE /storage ignores X-If-Unmodified-Since (even stale or unparsable)", async () => {
     const { a } = await seed("del-all-ius");
     for (const h of ["1", "garbage"]) {
       const r = await call(a, "DELETE", "/storage", { headers: { "X-Confirm-Delete": "1", "X-If-Unmodified-Since": h } });
@@ -125,7 +125,7 @@ describe("DELETE", () => {
     expect((await call(a, "GET", "/info/collections")).text).toBe("{}");
   });
 
-  it("§8.11 / §8.1: after DELETE /storage, writes work again and timestamps do not go backwards", async () => {
+  it("S11-8.11 / S11-8.1: after DELETE /storage, writes work again and timestamps do not go backwards", async () => {
     const { a } = await seed("del-all-after");
     const d = await call(a, "DELETE", "/storage", { headers: { "X-Confirm-Delete": "1" } });
     const w = await call(a, "PUT", "/storage/c/new", { body: { payload: "n" } });

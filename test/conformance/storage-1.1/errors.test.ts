@@ -1,4 +1,4 @@
-/** storage-1.1 §14: error statuses, Weave codes, WebOb text/HTML bodies, 500/503 bodies. */
+/** S11-14: error statuses, Weave codes, WebOb text/HTML bodies, 500/503 bodies. */
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config";
@@ -15,7 +15,7 @@ async function viaRoute(handler: LegacyRoute["handler"], headers: Record<string,
 }
 
 describe("errors", () => {
-  it("§14.3: HTML variant iff Accept contains 'html' or '*/*'; otherwise plain", async () => {
+  it("S11-14.3: HTML variant iff Accept contains 'html' or '*/*'; otherwise plain", async () => {
     const a = await register("err");
     for (const [accept, isHtml] of [
       ["text/html", true],
@@ -32,32 +32,32 @@ describe("errors", () => {
     }
   });
 
-  it("§14.3: 400 for a bad query parameter, HTML form with the detail HTML-escaped", async () => {
+  it("S11-14.3: 400 for a bad query parameter, HTML form with the detail HTML-escaped", async () => {
     const a = await register("err-html");
     const r = await call(a, "GET", "/storage/c?older=x", { headers: { Accept: "text/html" } });
     expectError(r, 400, HTML, html(400, "Invalid value for &quot;older&quot;"));
   });
 
-  it("§14.3: HEAD requests get headers and an empty body (routing 404 too)", async () => {
+  it("S11-14.3: HEAD requests get headers and an empty body (routing 404 too)", async () => {
     const r = await call(null, "HEAD", "/nowhere");
     expect([r.status, r.text, r.headers.get("Content-Type")]).toEqual([404, "", PLAIN]);
   });
 
-  it("§14.2: Weave-code responses are 400, application/json, bare integer, no X-Weave-Timestamp", async () => {
+  it("S11-14.2: Weave-code responses are 400, application/json, bare integer, no X-Weave-Timestamp", async () => {
     const a = await register("err-codes");
     expectWeave(await call(a, "PUT", "/storage/c/1", { raw: "{" }), 6);
     expectWeave(await call(a, "PUT", "/storage/c/1", { raw: "[]" }), 8);
     expectWeave(await call(a, "DELETE", "/storage"), 4);
   });
 
-  it("§14.1: no 404 for empty collections on GET/DELETE; never 201/204", async () => {
+  it("S11-14.1: no 404 for empty collections on GET/DELETE; never 201/204", async () => {
     const a = await register("err-empty");
     expect((await call(a, "GET", "/storage/empty")).status).toBe(200);
     expect((await call(a, "DELETE", "/storage/empty")).status).toBe(200);
     expect((await call(a, "PUT", "/storage/empty/1", { body: { payload: "x" } })).status).toBe(200);
   });
 
-  it("§14.4: an uncaught exception → 500, content-type application/json, body \"application error: crash id <32 hex>\", no X-Weave-Timestamp", async () => {
+  it("S11-14.4: an uncaught exception → 500, content-type application/json, body \"application error: crash id <32 hex>\", no X-Weave-Timestamp", async () => {
     const { res, text } = await viaRoute(() => {
       throw new Error("kaboom");
     });
@@ -67,7 +67,7 @@ describe("errors", () => {
     expect(res.headers.get("X-Weave-Timestamp")).toBeNull();
   });
 
-  it("§14.4: a storage backend failure → 503, Retry-After (configurable), crash id JSON-encoded twice", async () => {
+  it("S11-14.4: a storage backend failure → 503, Retry-After (configurable), crash id JSON-encoded twice", async () => {
     const fail = () => {
       throw new StorageUnavailable(new Error("db gone"));
     };
@@ -80,7 +80,7 @@ describe("errors", () => {
     expect(c.res.headers.get("Retry-After")).toBe("60");
   });
 
-  it("§14.3: 503 raised as a WebOb error uses the 503 explanation", async () => {
+  it("S11-14.3: 503 raised as a WebOb error uses the 503 explanation", async () => {
     const { res, text } = await viaRoute(() => {
       throw new HttpError(503);
     });
@@ -88,7 +88,7 @@ describe("errors", () => {
     expect(text).toBe("503 Service Unavailable\n\nThe server is currently unavailable. Please try again at a later time.\n\n   ");
   });
 
-  it("§13: X-Weave-Alert is never sent", async () => {
+  it("S11-13: X-Weave-Alert is never sent", async () => {
     const a = await register("err-alert");
     for (const r of [await call(a, "GET", "/info/collections"), await call(a, "GET", "/storage/c/x"), await call(a, "DELETE", "/storage")]) {
       expect(r.headers.get("X-Weave-Alert")).toBeNull();

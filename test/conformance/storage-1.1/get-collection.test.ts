@@ -1,4 +1,4 @@
-/** storage-1.1 §8.5, §8.6 and §9: GET /storage/<c>, GET /storage/<c>/<id>, query parameters. */
+/** S11-8.5, S11-8.6 and S11-9: GET /storage/<c>, GET /storage/<c>/<id>, query parameters. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, expectOk, PLAIN, plain, register, tsMs, type Account } from "./_helpers";
 
@@ -31,19 +31,19 @@ describe("GET collection and item", () => {
     await call(a, "PUT", "/storage/c/nul", { body: { parentid: "P" } });
   });
 
-  it("§8.5: unknown or empty collection → 200 [] with X-Weave-Records: 0", async () => {
+  it("S11-8.5: unknown or empty collection → 200 [] with X-Weave-Records: 0", async () => {
     const r = await call(a, "GET", "/storage/nothing");
     expectOk(r, "[]");
     expect(r.headers.get("X-Weave-Records")).toBe("0");
   });
 
-  it("§8.5: without full → id strings in insertion order; X-Weave-Records = count", async () => {
+  it("S11-8.5: without full → id strings in insertion order; X-Weave-Records = count", async () => {
     const r = await call(a, "GET", "/storage/c");
     expectOk(r, '["r0", "r1", "r2", "r3", "r4", "nul"]');
     expect(r.headers.get("X-Weave-Records")).toBe("6");
   });
 
-  it("§8.5 / Appendix B: full=1 → records with the reference key order, no ttl/payload_size", async () => {
+  it("S11-8.5 / S11-B: full=1 → records with the reference key order, no ttl/payload_size", async () => {
     const r = await call(a, "GET", "/storage/c?full=1&ids=r0,r1,r3,nul");
     expectOk(
       r,
@@ -54,13 +54,13 @@ describe("GET collection and item", () => {
     expect(r.headers.get("X-Weave-Records")).toBe("4");
   });
 
-  it("§9 full: REF-QUIRK full=0 is true; full= and bare ?full are false", async () => {
+  it("S11-9 full: REF-QUIRK full=0 is true; full= and bare ?full are false", async () => {
     expect((await call(a, "GET", "/storage/c?full=0&ids=r3")).text).toBe(`[{"payload": "p3", "id": "r3", "modified": ${tsText[3]}}]`);
     expect((await call(a, "GET", "/storage/c?full=&ids=r3")).text).toBe('["r3"]');
     expect((await call(a, "GET", "/storage/c?full&ids=r3")).text).toBe('["r3"]');
   });
 
-  it("§9 ids: comma split, no trimming, '+' is a space, empty → [\"\"], long lists fine", async () => {
+  it("S11-9 ids: comma split, no trimming, '+' is a space, empty → [\"\"], long lists fine", async () => {
     expect(await ids(a, "?ids=r1,r3,zz")).toEqual(["r1", "r3"]);
     expect(await ids(a, "?ids=r1,%20r3")).toEqual(["r1"]);
     expect(await ids(a, "?ids=")).toEqual([]);
@@ -70,7 +70,7 @@ describe("GET collection and item", () => {
     expect((await call(b, "GET", "/storage/c?ids=a+b")).text).toBe('["a b"]');
   });
 
-  it("§9 parentid/predecessorid: exact match; NULLs never match; \"\" matches only empty strings", async () => {
+  it("S11-9 parentid/predecessorid: exact match; NULLs never match; \"\" matches only empty strings", async () => {
     expect(await ids(a, "?parentid=P")).toEqual(["r0", "r1", "nul"]);
     expect(await ids(a, "?predecessorid=A")).toEqual(["r0"]);
     expect(await ids(a, "?predecessorid=")).toEqual(["r2"]);
@@ -78,7 +78,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?parentid=p")).toEqual([]);
   });
 
-  it("§9 older/newer: strict comparisons on hundredths; NULL modified never matches", async () => {
+  it("S11-9 older/newer: strict comparisons on hundredths; NULL modified never matches", async () => {
     expect(await ids(a, `?newer=${tsText[2]}`)).toEqual(["r3", "r4"]);
     expect(await ids(a, `?older=${tsText[2]}`)).toEqual(["r0", "r1"]);
     expect(await ids(a, `?newer=${tsText[0]}&older=${tsText[4]}`)).toEqual(["r1", "r2", "r3"]);
@@ -86,7 +86,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?older=99999999999")).toEqual(["r0", "r1", "r2", "r3", "r4"]);
   });
 
-  it("§6 / §9: timestamps parse with Decimal syntax and half-even quantization", async () => {
+  it("S11-6 / S11-9: timestamps parse with Decimal syntax and half-even quantization", async () => {
     const t1 = ts[1] as number;
     const s = (t1 / 1000).toFixed(2);
     // "<t1>4" = t1 + 0.004 → quantized to t1; newer is strict → r1 excluded.
@@ -108,7 +108,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?newer=-1e400")).toHaveLength(5);
   });
 
-  it("§9 index_above/index_below: strict float comparisons; NULL sortindex never matches; inf/nan/1e3/whitespace accepted", async () => {
+  it("S11-9 index_above/index_below: strict float comparisons; NULL sortindex never matches; inf/nan/1e3/whitespace accepted", async () => {
     expect(await ids(a, "?index_above=10")).toEqual(["r1", "r2"]);
     expect(await ids(a, "?index_below=10")).toEqual(["r4"]);
     expect(await ids(a, "?index_above=9.5&index_below=20.5")).toEqual(["r0", "r2"]);
@@ -120,7 +120,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?index_above=%2010%20")).toEqual(["r1", "r2"]);
   });
 
-  it("§9 sort: oldest = modified ASC, newest = modified DESC, index = sortindex DESC (NULLs first in ASC, last in DESC); others ignored", async () => {
+  it("S11-9 sort: oldest = modified ASC, newest = modified DESC, index = sortindex DESC (NULLs first in ASC, last in DESC); others ignored", async () => {
     expect(await ids(a, "?sort=oldest")).toEqual(["nul", "r0", "r1", "r2", "r3", "r4"]);
     expect(await ids(a, "?sort=newest")).toEqual(["r4", "r3", "r2", "r1", "r0", "nul"]);
     const byIndex = await ids(a, "?sort=index");
@@ -130,7 +130,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?sort=")).toEqual(["r0", "r1", "r2", "r3", "r4", "nul"]);
   });
 
-  it("§9 limit/offset: limit ≤ 0 ignored; offset only with a limit parameter (any value); offset ≤ 0 ignored", async () => {
+  it("S11-9 limit/offset: limit ≤ 0 ignored; offset only with a limit parameter (any value); offset ≤ 0 ignored", async () => {
     expect(await ids(a, "?sort=newest&limit=2")).toEqual(["r4", "r3"]);
     expect(await ids(a, "?sort=newest&limit=2&offset=2")).toEqual(["r2", "r1"]);
     expect(await ids(a, "?sort=newest&offset=2")).toHaveLength(6);
@@ -144,7 +144,7 @@ describe("GET collection and item", () => {
     expect(await ids(a, "?limit=99999999999999999999")).toHaveLength(6);
   });
 
-  it("§9: bad numeric parameters → 400 webob text 'Invalid value for \"<param>\"', no X-Weave-Timestamp", async () => {
+  it("S11-9: bad numeric parameters → 400 webob text 'Invalid value for \"<param>\"', no X-Weave-Timestamp", async () => {
     for (const [q, p] of [
       ["older=abc", "older"],
       ["newer=", "newer"],
@@ -166,7 +166,7 @@ describe("GET collection and item", () => {
     }
   });
 
-  it("§9: validation order older, newer, index_above, index_below, limit, offset — first bad one wins", async () => {
+  it("S11-9: validation order older, newer, index_above, index_below, limit, offset — first bad one wins", async () => {
     const all = "offset=x&limit=x&index_below=x&index_above=x&newer=x&older=x";
     expect((await call(a, "GET", `/storage/c?${all}`)).text).toBe(plain(400, 'Invalid value for "older"'));
     expect((await call(a, "GET", "/storage/c?offset=x&limit=x&index_below=x&index_above=x&newer=x")).text).toBe(plain(400, 'Invalid value for "newer"'));
@@ -175,18 +175,18 @@ describe("GET collection and item", () => {
     expect((await call(a, "GET", "/storage/c?offset=x&limit=x")).text).toBe(plain(400, 'Invalid value for "limit"'));
   });
 
-  it("§8.6: GET item → the record object with X-Weave-Timestamp", async () => {
+  it("S11-8.6: GET item → the record object with X-Weave-Timestamp", async () => {
     const r = await call(a, "GET", "/storage/c/r3");
     expectOk(r, `{"payload": "p3", "id": "r3", "modified": ${tsText[3]}}`);
     expect(r.headers.get("X-Weave-Records")).toBeNull();
   });
 
-  it("§8.6: missing record or unknown collection → 404 webob text, no X-Weave-Timestamp", async () => {
+  it("S11-8.6: missing record or unknown collection → 404 webob text, no X-Weave-Timestamp", async () => {
     expectError(await call(a, "GET", "/storage/c/missing"), 404, PLAIN, plain(404));
     expectError(await call(a, "GET", "/storage/none/r3"), 404, PLAIN, plain(404));
   });
 
-  it("§8.6 / §3.3: ?full=… on GET item accepted and ignored", async () => {
+  it("S11-8.6 / S11-3.3: ?full=… on GET item accepted and ignored", async () => {
     expect((await call(a, "GET", "/storage/c/r3?full=1")).text).toBe(`{"payload": "p3", "id": "r3", "modified": ${tsText[3]}}`);
   });
 });

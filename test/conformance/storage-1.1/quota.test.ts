@@ -1,4 +1,4 @@
-/** storage-1.1 §11 (quota), §8.7 step 1 and §8.8 step 5, Appendix A (X-Weave-Quota-Remaining). */
+/** S11-11 (quota), S11-8.7 step 1 and S11-8.8 step 5, S11-A (X-Weave-Quota-Remaining). */
 import { describe, expect, it } from "vitest";
 import { pyStrFloat } from "../../../src/protocol/pyjson";
 import { call, dispatchWith, expectError, expectOk, expectWeave, PLAIN, plain, register, snapshot, tsMs } from "./_helpers";
@@ -6,7 +6,7 @@ import { call, dispatchWith, expectError, expectOk, expectWeave, PLAIN, plain, r
 const Q01 = { QUOTA_SIZE_KB: "0.1" };
 
 describe("quota", () => {
-  it("§11 (peer test): quota 0.1 KB with 24 bytes stored → X-Weave-Quota-Remaining exactly 0.0765625", async () => {
+  it("S11-11 (peer test): quota 0.1 KB with 24 bytes stored → X-Weave-Quota-Remaining exactly 0.0765625", async () => {
     const a = await register("quota-peer");
     const first = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
     expectOk(first);
@@ -16,7 +16,7 @@ describe("quota", () => {
     expect(second.headers.get("X-Weave-Quota-Remaining")).toBe("0.0765625");
   });
 
-  it("§11: the write crossing the quota is accepted; the next PUT → 400 14 (application/json, no X-Weave-Timestamp); nothing stored", async () => {
+  it("S11-11: the write crossing the quota is accepted; the next PUT → 400 14 (application/json, no X-Weave-Timestamp); nothing stored", async () => {
     const a = await register("quota-cross");
     expectOk(await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } }));
     const before = await snapshot(a);
@@ -26,7 +26,7 @@ describe("quota", () => {
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§8.7 step 1: quota is checked before X-If-Unmodified-Since and before the body (14 wins over 412 and 6)", async () => {
+  it("S11-8.7 step 1: quota is checked before X-If-Unmodified-Since and before the body (14 wins over 412 and 6)", async () => {
     const a = await register("quota-order");
     const w = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
     const stale = ((tsMs(w.text) - 10) / 1000).toFixed(2);
@@ -34,7 +34,7 @@ describe("quota", () => {
     expectWeave(await dispatchWith(Q01, a, "PUT", "/storage/c/1", { raw: "[]" }), 14);
   });
 
-  it("§8.8 step 5: POST checks quota after validation: bad JSON → 6, non-array → 8, then 14 for the whole batch (even empty)", async () => {
+  it("S11-8.8 step 5: POST checks quota after validation: bad JSON → 6, non-array → 8, then 14 for the whole batch (even empty)", async () => {
     const a = await register("quota-post");
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
     const before = await snapshot(a);
@@ -45,7 +45,7 @@ describe("quota", () => {
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§8.8 step 1 before step 5: an over-quota POST with a stale X-If-Unmodified-Since → 412", async () => {
+  it("S11-8.8 step 1 before step 5: an over-quota POST with a stale X-If-Unmodified-Since → 412", async () => {
     const a = await register("quota-post-412");
     const w = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
     const stale = ((tsMs(w.text) - 10) / 1000).toFixed(2);
@@ -53,7 +53,7 @@ describe("quota", () => {
     expectError(r, 412, PLAIN, plain(412, "c"));
   });
 
-  it("§8.8 step 1 then §8.7: a lone-object POST over quota with a stale X-If-Unmodified-Since → 412 (POST checks it before delegating to PUT)", async () => {
+  it("S11-8.8 step 1 then S11-8.7: a lone-object POST over quota with a stale X-If-Unmodified-Since → 412 (POST checks it before delegating to PUT)", async () => {
     const a = await register("quota-lone-412");
     const w = await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
     const stale = ((tsMs(w.text) - 10) / 1000).toFixed(2);
@@ -65,7 +65,7 @@ describe("quota", () => {
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§11: POST under the limit gets X-Weave-Quota-Remaining from the pre-write usage", async () => {
+  it("S11-11: POST under the limit gets X-Weave-Quota-Remaining from the pre-write usage", async () => {
     const a = await register("quota-post-hdr");
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(24) } });
     const r = await dispatchWith(Q01, a, "POST", "/storage/c", { body: [{ id: "2", payload: "y".repeat(500) }] });
@@ -74,7 +74,7 @@ describe("quota", () => {
     expect((r.json as { success: string[] }).success).toEqual(["2"]);
   });
 
-  it("§11: refusal iff left ≤ 0 exactly: 1023 of 1024 chars used → allowed (header 0.0009765625); 1024 used → 14", async () => {
+  it("S11-11: refusal iff left ≤ 0 exactly: 1023 of 1024 chars used → allowed (header 0.0009765625); 1024 used → 14", async () => {
     const a = await register("quota-edge");
     const q1 = { QUOTA_SIZE_KB: "1" };
     await dispatchWith(q1, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(1023) } });
@@ -85,7 +85,7 @@ describe("quota", () => {
     expectWeave(await dispatchWith(q1, a, "POST", "/storage/c", { body: [] }), 14);
   });
 
-  it("§11: deletes are never blocked by quota", async () => {
+  it("S11-11: deletes are never blocked by quota", async () => {
     const a = await register("quota-del");
     await dispatchWith(Q01, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(200) } });
     expectOk(await dispatchWith(Q01, a, "DELETE", "/storage/c/1"));
@@ -94,13 +94,13 @@ describe("quota", () => {
     expectOk(await dispatchWith(Q01, a, "DELETE", "/storage", { headers: { "X-Confirm-Delete": "1" } }));
   });
 
-  it("§11: no X-Weave-Quota-Remaining while more than 1024 KB are left (default 5120 KB)", async () => {
+  it("S11-11: no X-Weave-Quota-Remaining while more than 1024 KB are left (default 5120 KB)", async () => {
     const a = await register("quota-none");
     const r = await call(a, "PUT", "/storage/c/1", { body: { payload: "x" } });
     expect(r.headers.get("X-Weave-Quota-Remaining")).toBeNull();
   });
 
-  it("§11: with 1024 KB left (quota 1024) the header is 1024.0; at 1025 KB it is absent", async () => {
+  it("S11-11: with 1024 KB left (quota 1024) the header is 1024.0; at 1025 KB it is absent", async () => {
     const a = await register("quota-1024");
     const r = await dispatchWith({ QUOTA_SIZE_KB: "1024" }, a, "PUT", "/storage/c/1", { body: { payload: "x" } });
     expect(r.headers.get("X-Weave-Quota-Remaining")).toBe("1024.0");
@@ -110,7 +110,7 @@ describe("quota", () => {
     expect(r3.headers.get("X-Weave-Quota-Remaining")).toBe("999.998046875");
   });
 
-  it("§11: no quota header and no 14 when use_quota is off", async () => {
+  it("S11-11: no quota header and no 14 when use_quota is off", async () => {
     const a = await register("quota-off");
     const off = { USE_QUOTA: "false", QUOTA_SIZE_KB: "0" };
     const r = await dispatchWith(off, a, "PUT", "/storage/c/1", { body: { payload: "x".repeat(2000) } });
@@ -119,7 +119,7 @@ describe("quota", () => {
     expectOk(await dispatchWith(off, a, "POST", "/storage/c", { body: [{ id: "2", payload: "y" }] }));
   });
 
-  it("Appendix A: Python 2 str(float) formatting — 12 significant digits, %g, .0 appended", () => {
+  it("S11-A: Python 2 str(float) formatting — 12 significant digits, %g, .0 appended", () => {
     expect(pyStrFloat(0.0765625)).toBe("0.0765625");
     expect(pyStrFloat(1000)).toBe("1000.0");
     expect(pyStrFloat(999.9990234375)).toBe("999.999023438");

@@ -1,9 +1,9 @@
-/** storage-1.1 Appendix B and §7.4: record objects byte for byte, for every combination of present fields. */
+/** S11-B and S11-7.4: record objects byte for byte, for every combination of present fields. */
 import { describe, expect, it } from "vitest";
 import { renderRecord } from "../../../src/protocol/v1_1";
 import type { StoredRecord } from "../../../src/storage/types";
 
-/** Appendix B, as printed in the spec: present keys (besides id) → emitted order. */
+/** S11-B, as printed in the spec: present keys (besides id) → emitted order. */
 const TABLE: Array<[string, string]> = [
   ["—", "id"],
   ["modified", "id, modified"],
@@ -48,13 +48,13 @@ const VALUES: Record<string, string> = {
   payload: '"\\u00e9/x"',
 };
 
-describe("record rendering (Appendix B)", () => {
-  it("Appendix B: the table covers all 32 combinations", () => {
+describe("record rendering (S11-B)", () => {
+  it("S11-B: the table covers all 32 combinations", () => {
     expect(TABLE.length).toBe(32);
   });
 
   for (const [present, order] of TABLE) {
-    it(`Appendix B: {id${present === "—" ? "" : `, ${present}`}} → ${order}`, () => {
+    it(`S11-B: {id${present === "—" ? "" : `, ${present}`}} → ${order}`, () => {
       const fields = present === "—" ? [] : present === "all six" ? ["parentid", "predecessorid", "sortindex", "modified", "payload"] : present.split(", ");
       const rec: StoredRecord = {
         id: "i",
@@ -73,8 +73,8 @@ describe("record rendering (Appendix B)", () => {
   }
 });
 
-describe("JSON text (§7.4)", () => {
-  it("§7.4: strings are ASCII-only with lowercase \\uXXXX, short escapes for \\b \\f \\n \\r \\t, '/' not escaped", async () => {
+describe("JSON text (S11-7.4)", () => {
+  it("S11-7.4: strings are ASCII-only with lowercase \\uXXXX, short escapes for \\b \\f \\n \\r \\t, '/' not escaped", async () => {
     const { pyString } = await import("../../../src/protocol/pyjson");
     expect(pyString("a/b")).toBe('"a/b"');
     expect(pyString('"\\')).toBe('"\\"\\\\"');
@@ -84,7 +84,7 @@ describe("JSON text (§7.4)", () => {
     expect(pyString("😀")).toBe('"\\ud83d\\ude00"');
   });
 
-  it("§7.4: Python floats (quota/usage) are shortest round-trip with integral values keeping .0", async () => {
+  it("S11-7.4: Python floats (quota/usage) are shortest round-trip with integral values keeping .0", async () => {
     const { pyFloat } = await import("../../../src/protocol/pyjson");
     expect(pyFloat(0).text).toBe("0.0");
     expect(pyFloat(5).text).toBe("5.0");

@@ -1,24 +1,24 @@
-/** storage-1.1 §6 (timestamps), §10 (X-If-Unmodified-Since), §17 (per-request server time). */
+/** S11-6 (timestamps), S11-10 (X-If-Unmodified-Since), S11-17 (per-request server time). */
 import { describe, expect, it } from "vitest";
 import { formatTs, nowTick, parseTs11 } from "../../../src/lib/timestamp";
 import { call, expectError, expectOk, PLAIN, plain, register, snapshot, TS_RE, tsMs } from "./_helpers";
 
-describe("timestamps: §6 formats", () => {
-  it("§6: wire format keeps exactly two decimals (trailing zeros kept)", () => {
+describe("timestamps: S11-6 formats", () => {
+  it("S11-6: wire format keeps exactly two decimals (trailing zeros kept)", () => {
     expect(formatTs(1300000000100)).toBe("1300000000.10");
     expect(formatTs(1300000000000)).toBe("1300000000.00");
     expect(formatTs(1300000000120)).toBe("1300000000.12");
     expect(formatTs(0)).toBe("0.00");
   });
 
-  it("§6: server_time is the clock rounded half-to-even to 0.01 s", () => {
+  it("S11-6: server_time is the clock rounded half-to-even to 0.01 s", () => {
     expect(nowTick(1300000000124)).toBe(1300000000120);
     expect(nowTick(1300000000126)).toBe(1300000000130);
     expect(nowTick(1300000000125)).toBe(1300000000120); // tie → even hundredth (12)
     expect(nowTick(1300000000135)).toBe(1300000000140); // tie → even hundredth (14)
   });
 
-  it("§6: incoming timestamps use Decimal syntax, quantized half-even to hundredths", () => {
+  it("S11-6: incoming timestamps use Decimal syntax, quantized half-even to hundredths", () => {
     expect(parseTs11("1300000000.125")).toBe(1300000000120);
     expect(parseTs11("1300000000.135")).toBe(1300000000140);
     expect(parseTs11("1300000000.1251")).toBe(1300000000130);
@@ -45,7 +45,7 @@ describe("timestamps: §6 formats", () => {
 });
 
 describe("timestamps: wire", () => {
-  it("§6 / §2 step 11: X-Weave-Timestamp on every success, ≈ now, 2 decimals", async () => {
+  it("S11-6 / S11-2 step 11: X-Weave-Timestamp on every success, ≈ now, 2 decimals", async () => {
     const a = await register("ts");
     for (const [m, p] of [
       ["GET", "/info/collections"],
@@ -61,7 +61,7 @@ describe("timestamps: wire", () => {
     }
   });
 
-  it("§6: DELETE responses and the batch 'modified' equal X-Weave-Timestamp", async () => {
+  it("S11-6: DELETE responses and the batch 'modified' equal X-Weave-Timestamp", async () => {
     const a = await register("ts-del");
     const p = await call(a, "POST", "/storage/c", { body: [{ id: "a", payload: "x" }] });
     expect(p.text).toContain(`"modified": ${p.headers.get("X-Weave-Timestamp")},`);
@@ -71,7 +71,7 @@ describe("timestamps: wire", () => {
     }
   });
 
-  it("§17: successive writes get increasing timestamps; newer=<last X-Weave-Timestamp> never misses a later write", async () => {
+  it("S11-17: successive writes get increasing timestamps; newer=<last X-Weave-Timestamp> never misses a later write", async () => {
     const a = await register("ts-mono");
     let prev = 0;
     for (let i = 0; i < 10; i++) {
@@ -85,8 +85,8 @@ describe("timestamps: wire", () => {
   });
 });
 
-describe("X-If-Unmodified-Since (§10)", () => {
-  it("§10: fails (412, detail = collection name) iff collection max modified > header; equality passes", async () => {
+describe("X-If-Unmodified-Since (S11-10)", () => {
+  it("S11-10: fails (412, detail = collection name) iff collection max modified > header; equality passes", async () => {
     const a = await register("ius");
     const w = await call(a, "PUT", "/storage/coll/1", { body: { payload: "a" } });
     const before = await snapshot(a);
@@ -96,7 +96,7 @@ describe("X-If-Unmodified-Since (§10)", () => {
     expectOk(await call(a, "PUT", "/storage/coll/2", { body: { payload: "b" }, headers: { "X-If-Unmodified-Since": w.text } }));
   });
 
-  it("§10 / §14.3: the 412 renders HTML for Accept text/html", async () => {
+  it("S11-10 / S11-14.3: the 412 renders HTML for Accept text/html", async () => {
     const a = await register("ius-html");
     const w = await call(a, "PUT", "/storage/coll/1", { body: { payload: "a" } });
     const r = await call(a, "DELETE", "/storage/coll/1", { headers: { "X-If-Unmodified-Since": "1000", Accept: "text/html" } });
@@ -108,19 +108,19 @@ describe("X-If-Unmodified-Since (§10)", () => {
     );
   });
 
-  it("§10: a collection with no rows passes; only the addressed collection counts", async () => {
+  it("S11-10: a collection with no rows passes; only the addressed collection counts", async () => {
     const a = await register("ius-empty");
     await call(a, "PUT", "/storage/other/1", { body: { payload: "a" } });
     expectOk(await call(a, "PUT", "/storage/coll/1", { body: { payload: "x" }, headers: { "X-If-Unmodified-Since": "1" } }));
   });
 
-  it("§10: NULL modified rows are ignored by the check", async () => {
+  it("S11-10: NULL modified rows are ignored by the check", async () => {
     const a = await register("ius-null");
     await call(a, "PUT", "/storage/coll/n", { body: { sortindex: 1 } });
     expectOk(await call(a, "POST", "/storage/coll", { body: [{ id: "x", payload: "p" }], headers: { "X-If-Unmodified-Since": "1" } }));
   });
 
-  it("§10: the header value is quantized half-even like other timestamps", async () => {
+  it("S11-10: the header value is quantized half-even like other timestamps", async () => {
     const a = await register("ius-q");
     const w = await call(a, "PUT", "/storage/coll/1", { body: { payload: "a" } });
     const t = tsMs(w.text);
@@ -130,7 +130,7 @@ describe("X-If-Unmodified-Since (§10)", () => {
     expect((await call(a, "DELETE", "/storage/coll/zz", { headers: { "X-If-Unmodified-Since": s(t - 6) } })).status).toBe(412);
   });
 
-  it("§10 REF-BUG fixed: an unparsable header → 400 webob text (not 500); nothing written", async () => {
+  it("S11-10 REF-BUG fixed: an unparsable header → 400 webob text (not 500); nothing written", async () => {
     const a = await register("ius-bad");
     await call(a, "PUT", "/storage/coll/1", { body: { payload: "a" } });
     const before = await snapshot(a);
@@ -148,7 +148,7 @@ describe("X-If-Unmodified-Since (§10)", () => {
     expect(await snapshot(a)).toEqual(before);
   });
 
-  it("§10: not checked on GET", async () => {
+  it("S11-10: not checked on GET", async () => {
     const a = await register("ius-get");
     await call(a, "PUT", "/storage/coll/1", { body: { payload: "a" } });
     expectOk(await call(a, "GET", "/storage/coll", { headers: { "X-If-Unmodified-Since": "1" } }));

@@ -1,5 +1,5 @@
 /**
- * storage-1.1 §12 (TTL). Visibility rules are tested on the engine with a fake
+ * S11-12 (TTL). Visibility rules are tested on the engine with a fake
  * clock (no sleeping); the wire behaviour with ttl 0 (expired at once).
  */
 import { env, runInDurableObject } from "cloudflare:test";
@@ -21,7 +21,7 @@ const put = (e: StorageEngine, record: RecordFields, extra = {}) => e.put({ dial
 const ids = (e: StorageEngine) => e.list({ dialect: "1.1", collection: "c", full: false }).records.map((r) => r.id);
 
 describe("TTL (engine, fake clock)", () => {
-  it("§12: expiry = floor(now) + ttl; live ⇔ expiry > floor(now) (ttl 2 visible for 1.999 s after the second boundary, gone at +2 s)", async () => {
+  it("S11-12: expiry = floor(now) + ttl; live ⇔ expiry > floor(now) (ttl 2 visible for 1.999 s after the second boundary, gone at +2 s)", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "t", payload: "x", ttl: 2 });
       clock.now = 1_700_000_001_999;
@@ -33,7 +33,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§12: ttl 0 expires at once (invisible within the same second)", async () => {
+  it("S11-12: ttl 0 expires at once (invisible within the same second)", async () => {
     await withEngine((e) => {
       put(e, { id: "z", payload: "x", ttl: 0 });
       expect(ids(e)).toEqual([]);
@@ -41,7 +41,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§12: expired rows are hidden from counts, usage and quota but not from info/collections timestamps", async () => {
+  it("S11-12: expired rows are hidden from counts, usage and quota but not from info/collections timestamps", async () => {
     await withEngine((e, clock) => {
       const live = put(e, { id: "live", payload: "abc" });
       const dying = put(e, { id: "dying", payload: "defgh", ttl: 1 });
@@ -53,7 +53,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§12 / §10: X-If-Unmodified-Since sees expired rows", async () => {
+  it("S11-12 / S11-10: X-If-Unmodified-Since sees expired rows", async () => {
     await withEngine((e, clock) => {
       const w = put(e, { id: "d", payload: "x", ttl: 1 });
       if (!w.ok) throw new Error("write failed");
@@ -63,7 +63,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§8.7 / §12: an expired row is updated in place; the PUT answers its old modified when no payload is sent", async () => {
+  it("S11-8.7 / S11-12: an expired row is updated in place; the PUT answers its old modified when no payload is sent", async () => {
     await withEngine((e, clock) => {
       const w = put(e, { id: "x", payload: "old", sortindex: 1, ttl: 1 });
       if (!w.ok) throw new Error("write failed");
@@ -75,7 +75,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§8.7 REF-QUIRK: a PUT without ttl on a TTL'd record makes it permanent", async () => {
+  it("S11-8.7 REF-QUIRK: a PUT without ttl on a TTL'd record makes it permanent", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "x", payload: "a", ttl: 5 });
       put(e, { id: "x", sortindex: 3 });
@@ -84,7 +84,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§12: a POST element without ttl on a TTL'd record resets it to never", async () => {
+  it("S11-12: a POST element without ttl on a TTL'd record resets it to never", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "x", payload: "a", ttl: 5 });
       e.post({ dialect: "1.1", collection: "c", records: [{ id: "x", sortindex: 1 }], failed: {}, quota: null });
@@ -93,7 +93,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§8.8 / §12: batch elements get their own ttl; without ttl → never", async () => {
+  it("S11-8.8 / S11-12: batch elements get their own ttl; without ttl → never", async () => {
     await withEngine((e, clock) => {
       e.post({ dialect: "1.1", collection: "c", records: [{ id: "a", payload: "1", ttl: 3 }, { id: "b", payload: "2" }, { id: "c", ttl: 100 }], failed: {}, quota: null });
       clock.now += 4_000;
@@ -103,7 +103,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§8.9 / §12: DELETE removes expired matching rows too", async () => {
+  it("S11-8.9 / S11-12: DELETE removes expired matching rows too", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "a", payload: "1", ttl: 1 });
       clock.now += 5_000;
@@ -113,7 +113,7 @@ describe("TTL (engine, fake clock)", () => {
     });
   });
 
-  it("§11 / §12: quota usage ignores expired payloads (an expired record no longer blocks writes)", async () => {
+  it("S11-11 / S11-12: quota usage ignores expired payloads (an expired record no longer blocks writes)", async () => {
     await withEngine((e, clock) => {
       put(e, { id: "big", payload: "x".repeat(200), ttl: 1 });
       expect(put(e, { id: "n", payload: "y" }, { quota: 100 }).ok).toBe(false);
@@ -124,7 +124,7 @@ describe("TTL (engine, fake clock)", () => {
 });
 
 describe("TTL (wire)", () => {
-  it("§12: ttl 0 record: GET item 404, absent from lists/counts/usage/quota, present in info/collections", async () => {
+  it("S11-12: ttl 0 record: GET item 404, absent from lists/counts/usage/quota, present in info/collections", async () => {
     const a = await register("ttl0");
     const w = await call(a, "PUT", "/storage/c/gone", { body: { payload: "abcd", ttl: 0 } });
     expectOk(w);
@@ -139,20 +139,20 @@ describe("TTL (wire)", () => {
     expectError(await call(a, "PUT", "/storage/c/x", { body: { payload: "y" }, headers: { "X-If-Unmodified-Since": stale } }), 412, PLAIN, plain(412, "c"));
   });
 
-  it("§12: overwriting an expired record with a new payload and no ttl makes it live again", async () => {
+  it("S11-12: overwriting an expired record with a new payload and no ttl makes it live again", async () => {
     const a = await register("ttl-revive");
     await call(a, "PUT", "/storage/c/r", { body: { payload: "old", ttl: 0 } });
     const w = await call(a, "PUT", "/storage/c/r", { body: { payload: "new" } });
     expect((await call(a, "GET", "/storage/c/r")).text).toBe(`{"payload": "new", "id": "r", "modified": ${w.text}}`);
   });
 
-  it("§12: ttl is never returned in GET output", async () => {
+  it("S11-12: ttl is never returned in GET output", async () => {
     const a = await register("ttl-hidden");
     const w = await call(a, "PUT", "/storage/c/t", { body: { payload: "p", ttl: 3600 } });
     expect((await call(a, "GET", "/storage/c/t")).text).toBe(`{"payload": "p", "id": "t", "modified": ${w.text}}`);
   });
 
-  it("§12 (peer test, one short sleep): ttl 2 is visible at once and gone 2.1 s later", async () => {
+  it("S11-12 (peer test, one short sleep): ttl 2 is visible at once and gone 2.1 s later", async () => {
     const a = await register("ttl-sleep");
     await call(a, "PUT", "/storage/c/t", { body: { payload: "p", ttl: 2 } });
     expect((await call(a, "GET", "/storage/c")).text).toBe('["t"]');

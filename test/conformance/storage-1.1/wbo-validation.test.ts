@@ -1,4 +1,4 @@
-/** storage-1.1 §5.1-5.2: WBO validation rules V1-V5 and Python conversions, via PUT (code 8) and POST (per-item). */
+/** S11-5.1 to S11-5.2: WBO validation rules V1-V5 and Python conversions, via PUT (code 8) and POST (per-item). */
 import { describe, expect, it } from "vitest";
 import { call, expectOk, expectWeave, register, snapshot } from "./_helpers";
 
@@ -13,7 +13,7 @@ async function batch(raw: string) {
 }
 
 describe("WBO validation", () => {
-  it("§8.7 step 4 / V1: PUT body not an object, or any non-scalar value → 400 8; nothing stored", async () => {
+  it("S11-8.7 step 4 / V1: PUT body not an object, or any non-scalar value → 400 8; nothing stored", async () => {
     const a = await register("v1");
     for (const raw of ['"notawbo"', "42", "[]", '[{"payload":"x"}]', "null", "true", '{"id":[1]}', '{"payload":"x","foo":[1]}', '{"payload":{"a":1}}', '{"x":{}}']) {
       expectWeave(await call(a, "PUT", "/storage/c/1", { raw }), 8);
@@ -22,14 +22,14 @@ describe("WBO validation", () => {
     expect((await call(a, "GET", "/info/collections")).text).toBe("{}");
   });
 
-  it("§5.1: unknown keys are ignored but type-checked; null values count as absent", async () => {
+  it("S11-5.1: unknown keys are ignored but type-checked; null values count as absent", async () => {
     const a = await register("v1b");
     expectOk(await call(a, "PUT", "/storage/c/1", { body: { payload: "x", foo: 1, bar: "s", baz: true, qux: null, sortindex: null, ttl: null } }));
     const g = await call(a, "GET", "/storage/c/1");
     expect(g.text).toMatch(/^\{"payload": "x", "id": "1", "modified": \d+\.\d\d\}$/);
   });
 
-  it("§5.1 REF-BUG fixed: username, collection and payload_size in the body are ignored", async () => {
+  it("S11-5.1 REF-BUG fixed: username, collection and payload_size in the body are ignored", async () => {
     const a = await register("v1c");
     const r = await call(a, "PUT", "/storage/c/1", { body: { payload: "abcd", username: 999, collection: 7, payload_size: 999999 } });
     expectOk(r);
@@ -40,20 +40,20 @@ describe("WBO validation", () => {
     expect((await call(a, "GET", "/info/collection_usage")).json).toEqual({ c: 0.00390625, d: 0.001953125 });
   });
 
-  it("§8.8 step 4.1: non-object or non-scalar element → failed[\"\"] = [\"invalid wbo\"] (later failures under \"\" overwrite)", async () => {
+  it("S11-8.8 step 4.1: non-object or non-scalar element → failed[\"\"] = [\"invalid wbo\"] (later failures under \"\" overwrite)", async () => {
     const { body } = await batch('[1, "s", null, [], {"id":"a","x":[1]}, {"id":"ok","payload":"p"}]');
     expect(body.failed).toEqual({ "": ["invalid wbo"] });
     expect(body.success).toEqual(["ok"]);
   });
 
-  it("§8.8 step 4.2: no id / id null → failed[\"\"] = [\"invalid id\"], checked before V2-V5", async () => {
+  it("S11-8.8 step 4.2: no id / id null → failed[\"\"] = [\"invalid id\"], checked before V2-V5", async () => {
     const { r } = await batch('[{"payload":"p","ttl":-5}]');
     expect(r.text).toMatch(/^\{"failed": \{"": \["invalid id"\]\}, "modified": \d+\.\d\d, "success": \[\]\}$/);
     const two = await batch('[{"id":null,"sortindex":"x"}, {"payload":"p"}]');
     expect(two.body.failed).toEqual({ "": ["invalid id"] });
   });
 
-  it("§5.2 V2: id/parentid/predecessorid longer than 64 chars → invalid <field>; exactly 64 is fine", async () => {
+  it("S11-5.2 V2: id/parentid/predecessorid longer than 64 chars → invalid <field>; exactly 64 is fine", async () => {
     const long = "A".repeat(65);
     const ok64 = "B".repeat(64);
     const { body, a } = await batch(
@@ -71,7 +71,7 @@ describe("WBO validation", () => {
     }
   });
 
-  it("§5.1 / V2: ids are converted with Python str(): 12→\"12\", 1.5→\"1.5\", 1.0→\"1.0\", 1e3→\"1000.0\", true→\"True\", false→\"False\"", async () => {
+  it("S11-5.1 / V2: ids are converted with Python str(): 12→\"12\", 1.5→\"1.5\", 1.0→\"1.0\", 1e3→\"1000.0\", true→\"True\", false→\"False\"", async () => {
     const { body, a } = await batch('[{"id":12,"payload":"a"},{"id":1.5},{"id":1.0},{"id":1e3},{"id":true},{"id":false},{"id":12345678901234567890}]');
     expect(body.success).toEqual(["12", "1.5", "1.0", "1000.0", "True", "False", "12345678901234567890"]);
     expect(body.failed).toEqual({});
@@ -81,19 +81,19 @@ describe("WBO validation", () => {
     expect((await call(a, "GET", "/storage/c?predecessorid=2.5")).text).toBe('["pp"]');
   });
 
-  it("§5.1 / V2: Python str() of special floats: -0.0 → \"-0.0\", 1e999 (overflow, a Python inf) → \"inf\", -1e999 → \"-inf\", 1e16 → \"1e+16\"", async () => {
+  it("S11-5.1 / V2: Python str() of special floats: -0.0 → \"-0.0\", 1e999 (overflow, a Python inf) → \"inf\", -1e999 → \"-inf\", 1e16 → \"1e+16\"", async () => {
     const { body } = await batch('[{"id":-0.0},{"id":1e999},{"id":-1e999},{"id":1e16},{"id":0.1},{"id":3.14159265358979}]');
     expect(body.success).toEqual(["-0.0", "inf", "-inf", "1e+16", "0.1", "3.14159265359"]);
   });
 
-  it("§5.2 REF-BUG fixed: non-ASCII id/parentid/predecessorid → invalid (PUT 8, batch per-item)", async () => {
+  it("S11-5.2 REF-BUG fixed: non-ASCII id/parentid/predecessorid → invalid (PUT 8, batch per-item)", async () => {
     const { body, a } = await batch(JSON.stringify([{ id: "é", payload: "x" }, { id: "k", parentid: "ü" }, { id: "m", predecessorid: "✓" }]));
     expect(body.failed).toEqual({ "": ["invalid id"], k: ["invalid parentid"], m: ["invalid predecessorid"] });
     expect(body.success).toEqual([]);
     expectWeave(await call(a, "PUT", "/storage/c/1", { body: { id: "é", payload: "x" } }), 8);
   });
 
-  it("§5.2 V3: ttl uses Python int(): ints, bools, truncated floats, ' 7 ' OK; '7.0', '1e3', 'abc', -1, 31536001 → invalid ttl", async () => {
+  it("S11-5.2 V3: ttl uses Python int(): ints, bools, truncated floats, ' 7 ' OK; '7.0', '1e3', 'abc', -1, 31536001 → invalid ttl", async () => {
     const good = [0, 31536000, true, false, 3.9, " 7 ", "+5", "-0"];
     const bad = [-1, 31536001, "7.0", "1e3", "abc", "", "0x10", -0.5e1, 1e400];
     const items = [...good.map((ttl, i) => ({ id: `g${i}`, ttl })), ...bad.map((ttl, i) => ({ id: `b${i}`, ttl }))];
@@ -104,7 +104,7 @@ describe("WBO validation", () => {
     expectWeave(await call(a, "PUT", "/storage/c/1", { body: { payload: "x", ttl: "7.0" } }), 8);
   });
 
-  it("§5.2 V4: sortindex int, then float truncated toward zero; range ±999999999", async () => {
+  it("S11-5.2 V4: sortindex int, then float truncated toward zero; range ±999999999", async () => {
     const cases: Array<[unknown, number | null]> = [
       [5, 5],
       ["5.5", 5],
@@ -133,7 +133,7 @@ describe("WBO validation", () => {
     );
   });
 
-  it("§5.2 V4 REF-BUG fixed: JSON literals NaN / Infinity / -Infinity are parsed and rejected as invalid (not 400 6, not 500)", async () => {
+  it("S11-5.2 V4 REF-BUG fixed: JSON literals NaN / Infinity / -Infinity are parsed and rejected as invalid (not 400 6, not 500)", async () => {
     const { body, a } = await batch(
       '[{"id":"a","sortindex":NaN},{"id":"b","ttl":Infinity},{"id":"c","sortindex":-Infinity},{"id":NaN},{"id":"d","payload":NaN},{"id":"e","payload":"ok","other":Infinity},{"id":"f","payload":"NaN Infinity"}]',
     );
@@ -158,7 +158,7 @@ describe("WBO validation", () => {
     expectWeave(await call(a, "PUT", "/storage/c/1", { raw: '{"payload":"x","sortindex":-NaN}' }), 6);
   });
 
-  it("§5.2 V5: payload must be a string (payload not a string); ≤ 262144 UTF-8 bytes (payload too large)", async () => {
+  it("S11-5.2 V5: payload must be a string (payload not a string); ≤ 262144 UTF-8 bytes (payload too large)", async () => {
     const exact = "a".repeat(262144);
     const over = "a".repeat(262145);
     const multi = "é".repeat(131073); // 262146 bytes, 131073 chars
@@ -180,7 +180,7 @@ describe("WBO validation", () => {
     expect((await call(a, "GET", "/storage/c/empty")).json).toMatchObject({ payload: "" });
   });
 
-  it("§5.2: rules apply in order V2 → V3 → V4 → V5 (first failure wins)", async () => {
+  it("S11-5.2: rules apply in order V2 → V3 → V4 → V5 (first failure wins)", async () => {
     const long = "x".repeat(65);
     const { body } = await batch(
       JSON.stringify([
@@ -192,14 +192,14 @@ describe("WBO validation", () => {
     expect(body.failed).toEqual({ "1": ["invalid parentid"], "2": ["invalid ttl"], "3": ["invalid sortindex"] });
   });
 
-  it("§5.2: not validated: missing payload, id charset, modified (client modified is ignored)", async () => {
+  it("S11-5.2: not validated: missing payload, id charset, modified (client modified is ignored)", async () => {
     const { body, a } = await batch(JSON.stringify([{ id: "{a b}/c", modified: 5 }, { id: "x", modified: "junk", payload: "p" }]));
     expect(body.success).toEqual(["{a b}/c", "x"]);
     const x = (await call(a, "GET", "/storage/c/x")).json as Row;
     expect(x.modified).toBe(Number((body as unknown as { modified: number }).modified));
   });
 
-  it("§8.8 step 4: a record id \"__proto__\" is reported and stored like any other", async () => {
+  it("S11-8.8 step 4: a record id \"__proto__\" is reported and stored like any other", async () => {
     const { body, a } = await batch('[{"id":"__proto__","sortindex":"x"},{"id":"constructor","payload":"p"}]');
     expect(Object.keys(body.failed)).toEqual(["__proto__"]);
     expect(body.success).toEqual(["constructor"]);
