@@ -8,7 +8,7 @@
 //   npx node tools/import/server-full.mjs sync.db --out moved/ [--auth users.db] [--users alice,bob]
 //   npm run admin -- import moved/*.ndjson
 //
-// Stored units (storage-1.1 §5.4): `modified` in hundredths of a second,
+// Stored units (docs/protocol/storage-1.1.md, S11-5.4): `modified` in hundredths of a second,
 // `ttl` absolute epoch seconds with 2100000000 meaning "never".
 import { join } from "node:path";
 import { num, openSqlite, parseArgs, prepareOut, Report, STANDARD_COLLECTIONS, expiryFromSeconds, text, UserFile } from "./lib.mjs";

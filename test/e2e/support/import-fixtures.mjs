@@ -1,6 +1,6 @@
 // Fixture databases for the migration importers, built from the published
 // schemas of the other servers (table and column names and units only):
-// server-full (storage-1.1 §5.4, user-1.0 §6), Python server-syncstorage /
+// server-full (S11-5.4, U10-6), Python server-syncstorage /
 // syncserver (bso, user_collections, collections; tokenserver users),
 // syncstorage-rs SQLite (bso with ms expiry in `ttl`), go-syncstorage (one
 // SQLite file per uid: BSO, Collections, KeyValues). Each gets a few bad rows
