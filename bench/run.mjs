@@ -6,17 +6,20 @@
  * Servers (each started here, each stopped here, loopback only):
  *   floor-direct  bench/floor loaded by the Miniflare API (workerd, no dev proxy)
  *   ours-direct   our Worker bundled by `wrangler deploy --dry-run`, loaded the same way
- *   ours-noauth   the same with BENCH_NO_AUTH=1 (auth short-circuited), for the auth cost
+ *   ours-noauth   bench/entry.ts bundled the same way: our app with authentication
+ *                 short-circuited (never in the production entry), for the auth cost
+ *   ours-serve    `npm run serve` (scripts/serve.mjs), the self-hosted production mode, on a
+ *                 temporary data folder whose config.env holds the bench vars
  *   floor-wdev    bench/floor under `wrangler dev`
  *   ours-wdev     our Worker under `wrangler dev`
  * Load comes from bench/loadgen.mjs, a separate process. A workload whose route
  * answers 404/405 is reported as "skipped: route not available".
  *
- * Options: --quick (CI smoke, < 2 min), --no-wrangler (direct servers only),
+ * Options: --quick (CI smoke, < 2 min), --no-wrangler (no wrangler dev servers), --no-serve (no ours-serve),
  *          --only=micro,mix,scale,auth (groups), --seconds=N (measure time per cell),
  *          --root=DIR (benchmark the Worker of another checkout; its node_modules must exist).
  */
-import { fork, spawnSync } from "node:child_process";
+import { fork, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -41,6 +44,7 @@ const QUICK = flag("quick");
 const ROOT = path.resolve(opt("root") ?? REPO);
 const GROUPS = new Set((opt("only") ?? "micro,mix,scale,auth,kdf").split(","));
 const WRANGLER = !flag("no-wrangler");
+const SERVE = !flag("no-serve");
 const CONCURRENCY = (opt("concurrency") ?? "1,8,32").split(",").map(Number);
 const CFG = QUICK
   ? { measureMs: 600, warmupMs: 250, firstWarmupMs: 800, users: 4, fullRecords: 5000, scale: [1000, 3000, 10000], budgetMs: 105_000 }
@@ -102,19 +106,50 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 
 // ---------------------------------------------------------------- servers
 
-/** Bundles our Worker (or, given a config, another one); returns the entry file or throws with wrangler's output. */
-function buildOurs(config = null, name = "bundle") {
+function buildCommand(config, name, entry) {
   const outdir = path.join(TMP, name);
-  const r = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(config ? ["-c", config] : [])], {
-    cwd: config ? path.dirname(config) : ROOT,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
-    timeout: 120_000,
-  });
-  if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${(r.stderr || r.stdout || "").slice(-1500)}`);
+  const args = [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(config ? ["-c", config] : []), ...(entry ? [entry] : [])];
+  const options = { cwd: config ? path.dirname(config) : ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" } };
+  return { outdir, args, options };
+}
+
+function bundleEntry(outdir) {
   const js = readdirSync(outdir).filter((f) => f.endsWith(".js") || f.endsWith(".mjs"));
   if (!js.length) throw new Error(`no bundle in ${outdir}`);
   return path.join(outdir, js.includes("index.js") ? "index.js" : js[0]);
+}
+
+/**
+ * Bundles our Worker (or, given a config, another one; or, given `entry`,
+ * another entry module of ours such as bench/entry.ts); returns the entry
+ * file or throws with wrangler's output.
+ */
+function buildOurs(config = null, name = "bundle", entry = null) {
+  const { outdir, args, options } = buildCommand(config, name, entry);
+  const r = spawnSync(process.execPath, args, { ...options, encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${(r.stderr || r.stdout || "").slice(-1500)}`);
+  return bundleEntry(outdir);
+}
+
+/** {@link buildOurs} without blocking, so two bundles can build at once. */
+function buildOursAsync(config = null, name = "bundle", entry = null) {
+  const { outdir, args, options } = buildCommand(config, name, entry);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      if (code !== 0) return reject(new Error(`wrangler deploy --dry-run failed:\n${out.slice(-1500)}`));
+      try {
+        resolve(bundleEntry(outdir));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
 }
 
 function waitForLine(child, prefix, timeoutMs) {
@@ -147,6 +182,24 @@ async function startDirect(key, { config, script, vars = {}, migrations = null }
   const ready = JSON.parse(await waitForLine(child, "READY ", 60_000));
   child.stdout.resume();
   return { key, mode: "direct", child, url: ready.url, migrations: ready.migrations };
+}
+
+/**
+ * Starts `npm run serve` on a fresh data folder (its config.env holds the vars)
+ * with the bundle built above (`--script`), and waits for its READY line.
+ */
+async function startServe(key, { vars = {}, script }) {
+  const data = path.join(TMP, key);
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, "config.env"), Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const port = await freePort();
+  const child = spawnGroup("npm", ["run", "--silent", "serve", "--", "--port", String(port), "--data", data, "--script", script], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+  });
+  const ready = JSON.parse(await waitForLine(child, "READY ", 120_000));
+  child.stdout.resume();
+  return { key, mode: "serve", child, url: ready.url, migrations: ready.migrations.length };
 }
 
 /** Starts a Worker under `wrangler dev` (D1 migrations applied first with the same --persist-to). */
@@ -517,10 +570,10 @@ async function runServer(server, which) {
       const us = mkUsers("bm_auth_", U);
       await register(us);
       if (server.key === "ours-noauth") {
-        // Does the server honour BENCH_NO_AUTH? A wrong password must still get through.
+        // Is authentication really short-circuited (bench/entry.ts)? A wrong password must still get through.
         const r = await http(server, "GET", `/1.1/${us[0].name}/info/collections`, { headers: { authorization: basicAuth(us[0].name, "wrong-password-x") } });
         if (r.status === 401) {
-          skipRow("auth", label, server, "n/a: server ignores BENCH_NO_AUTH (wrong password → 401)");
+          skipRow("auth", label, server, "n/a: auth not short-circuited (wrong password → 401)");
           return;
         }
       }
@@ -567,7 +620,7 @@ async function runServer15(base, which) {
     if (noauth) {
       const p = `/1.5/${us[0].uid}/info/collections`;
       const r = await http(server, "GET", p, { headers: { authorization: hawkHeader({ ...us[0], key: "wrong-key" }, "GET", p, "127.0.0.1", new URL(server.url).port) } });
-      if (r.status === 401) return skipRow("auth", authLabel, server, "n/a: server ignores BENCH_NO_AUTH for Hawk (wrong MAC → 401)");
+      if (r.status === 401) return skipRow("auth", authLabel, server, "n/a: Hawk not short-circuited (wrong MAC → 401)");
     }
     for (const c of CONCURRENCY) await measure(server, "auth", "info", { users: us, c, label: authLabel, extra: { variant: noauth ? "bypass" : "basic", protocol: "1.5" } });
   }
@@ -732,8 +785,11 @@ async function main() {
   let oursWhy = null;
   // --only=kdf needs neither our Worker nor the floor
   const needOurs = ["micro", "mix", "scale", "auth"].some((g) => GROUPS.has(g));
+  // The auth-short-circuited Worker (bench/entry.ts) builds alongside ours.
+  const noauthBuild = needOurs && GROUPS.has("auth") ? buildOursAsync(null, "bundle-noauth", path.join(BENCH, "entry.ts")) : null;
+  noauthBuild?.catch(() => {});
   try {
-    if (needOurs) bundle = buildOurs();
+    if (needOurs) bundle = await buildOursAsync();
     else oursWhy = "not requested";
     if (bundle) log(`bundled our Worker: ${path.relative(TMP, bundle)}`);
   } catch (e) {
@@ -759,14 +815,25 @@ async function main() {
   const want = needOurs ? [["floor-direct", "floor", { config: floorConfig, script: path.join(BENCH, "floor", "worker.js") }]] : [];
   if (bundle) {
     want.push(["ours-direct", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
-    if (GROUPS.has("auth"))
-      want.push(["ours-noauth", "sync11", { config: ourConfig, script: bundle, vars: { ...OUR_VARS, ...VARS_15, BENCH_NO_AUTH: "1" }, migrations }]);
+    // The self-hosted production mode (`npm run serve`): micro-benchmarks and the 1.1 mix (in --quick: info and PUT).
+    if (SERVE && (GROUPS.has("micro") || GROUPS.has("mix")))
+      want.push(["ours-serve", "sync11", { serve: true, script: bundle, vars: { ...OUR_VARS, ...VARS_15 } }]);
+    if (GROUPS.has("auth")) {
+      let noauth = null;
+      try {
+        noauth = await noauthBuild;
+      } catch (e) {
+        notes.push(`ours-noauth skipped: bench/entry.ts does not build: ${e.message.split("\n").filter(Boolean).slice(0, 4).join(" | ")}`);
+      }
+      if (noauth) want.push(["ours-noauth", "sync11", { config: ourConfig, script: noauth, vars: { ...OUR_VARS, ...VARS_15 }, migrations }]);
+    }
   }
-  const started = await Promise.allSettled(want.map(([key, , o]) => startDirect(key, o)));
+  const started = await Promise.allSettled(want.map(([key, , o]) => (o.serve ? startServe(key, o) : startDirect(key, o))));
   const plan = {
     "floor-direct": direct.filter((g) => g !== "scale"),
     "ours-direct": [...direct, ...(GROUPS.has("auth") ? ["auth"] : [])],
     "ours-noauth": ["auth"],
+    "ours-serve": ["micro", ...(QUICK ? [] : ["mix"])].filter((g) => GROUPS.has(g)),
   };
   for (let i = 0; i < want.length; i++) {
     const [key, flavour] = want[i];
@@ -776,15 +843,16 @@ async function main() {
       log(`${key} failed to start: ${st.reason?.stack ?? st.reason}`);
       continue;
     }
-    const s = Object.assign(st.value, { flavour });
+    const s = Object.assign(st.value, { flavour, ...(key === "ours-serve" && QUICK ? { microOnly: ["info", "put"] } : {}) });
     servers[key] = s;
     log(`${key} at ${s.url}${s.migrations ? ` (${s.migrations} D1 migrations applied)` : ""}`);
+    if (key === "ours-serve" && QUICK) notes.push("ours-serve (--quick): only GET info/collections and PUT are measured; the full run adds the other micro-benchmarks and the 1.1 mix");
     try {
       if (key === "ours-noauth" && !rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
         skipRow("auth", "1.1 Basic, auth short-circuited", s, "the Basic-auth cell did not run");
       } else {
         await runServer(s, plan[key]);
-        if (flavour === "sync11") await runServer15(s, plan[key]);
+        if (flavour === "sync11" && key !== "ours-serve") await runServer15(s, plan[key]);
       }
     } catch (e) {
       notes.push(`${key} failed: ${e.message.slice(0, 600)}`);

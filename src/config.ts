@@ -177,7 +177,7 @@ export function parseConfig(vars: Vars): Config {
     batchMaxCount: readInt(vars, "BATCH_MAX_COUNT", 100, 1, 100000),
     batchMaxBytes: readInt(vars, "BATCH_MAX_BYTES", 1048576, 1, 1024 * 1024 * 1024),
     publicUrl: publicUrl === undefined ? null : normaliseNodeUrl(publicUrl),
-    retryAfter: readInt(vars, "RETRY_AFTER", 1800, 0, 86400 * 7),
+    retryAfter: readInt(vars, "RETRY_AFTER", 10, 0, 86400 * 7),
     pbkdf2Iterations: readInt(vars, "PBKDF2_ITERATIONS", 100000, 10000, 100000),
     recovery: parseRecovery(vars),
     throttle: parseThrottle(vars),

@@ -179,19 +179,6 @@ export function clearCredentialCache(): void {
 /** Number of KDF verifications this isolate ran (for tests and benchmarks). */
 export const authStats = { kdfVerifications: 0, cacheHits: 0 };
 
-let benchWarned = false;
-function benchNoAuth(env: Env): boolean {
-  const on = (env as unknown as Record<string, unknown>).BENCH_NO_AUTH === "1";
-  if (on && !benchWarned) {
-    benchWarned = true;
-    console.warn(
-      "!!!!!!!! BENCH_NO_AUTH=1: PASSWORDS ARE NOT CHECKED. Any password logs in to any active account. " +
-        "Benchmark harness only; never set this on a real deployment. !!!!!!!!",
-    );
-  }
-  return on;
-}
-
 export type VerifiedAccount = { ok: true; userid: number; hash: string } | { ok: false };
 
 /**
@@ -214,7 +201,6 @@ export async function verifyCredentials(
     return { ok: false };
   }
   const stored = row.password;
-  if (benchNoAuth(env)) return { ok: true, userid: row.userid, hash: stored };
 
   const mac = await passwordMac(password);
   const entry = entryFor(username, row.userid, stored);
@@ -270,7 +256,7 @@ export async function rememberPassword(username: string, userid: number, hash: s
  */
 export async function cachedLogin(env: Env, username: string, password: string): Promise<{ ok: true; userid: number } | null> {
   const cached = cache.get(username);
-  if (!cached?.good || benchNoAuth(env)) return null;
+  if (!cached?.good) return null;
   const mac = await passwordMac(password);
   if (!timingSafeEqualBytes(cached.good, mac)) return null;
   const row = await findAccount(env, username);
@@ -279,7 +265,7 @@ export async function cachedLogin(env: Env, username: string, password: string):
   return { ok: true, userid: row.userid };
 }
 
-/** The check behind HTTP Basic on every 1.x route (imported by src/routes/legacy-router.ts). */
+/** The check behind HTTP Basic on every 1.x route (imported by src/routes/pipeline-1x.ts). */
 export async function authenticateAccount(
   env: Env,
   ctx: ExecutionContext,

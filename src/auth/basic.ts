@@ -34,8 +34,12 @@ export function lenientBase64(text: string): Uint8Array | null {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Longest Authorization header read (name and password of any real account fit many times over). */
+export const MAX_BASIC_HEADER = 4096;
+
 export function parseBasic(header: string | null | undefined): BasicCredentials {
   if (header === null || header === undefined) return { kind: "absent" };
+  if (header.length > MAX_BASIC_HEADER) return { kind: "malformed" };
   if (!header.startsWith("Basic ")) return { kind: "malformed" };
   const bytes = lenientBase64(header.slice(6).trim());
   if (!bytes) return { kind: "malformed" };

@@ -13,7 +13,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
+import { getConfig } from "../config";
 import { formatTs } from "../lib/timestamp";
+import { readCapped, toArrayBuffer } from "../protocol/body";
 import { getHawkConfig } from "../tokenserver/config";
 import { verifyHawk } from "./hawk";
 import { MemoryNonceStore, NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
@@ -52,26 +54,8 @@ function bodyZero(status: 400 | 401, headers: Record<string, string> = {}): Resp
   });
 }
 
-let benchWarned = false;
-
-/**
- * BENCH_NO_AUTH=1 (benchmark harness only, never in a deployment): no Hawk
- * or token check at all; the path uid is taken as the principal. Lets the
- * benchmark measure what authentication costs. Logged loudly once per isolate.
- */
-function benchPrincipal(c: Context<AppEnv>, pathUid: string | undefined): boolean {
-  if ((c.env as unknown as Record<string, unknown>).BENCH_NO_AUTH !== "1" || pathUid === undefined) return false;
-  if (!benchWarned) {
-    benchWarned = true;
-    console.warn("!!!!!!!! BENCH_NO_AUTH=1: HAWK IS NOT CHECKED. Benchmark harness only; never set this on a real deployment. !!!!!!!!");
-  }
-  c.set("principal", { kind: "token", uid: Number(pathUid), fxaUid: "", expired: false });
-  return true;
-}
-
 export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> {
   return async function hawkAuthMiddleware(c, next) {
-    if (benchPrincipal(c, (opts.pathUid ?? defaultPathUid)(c))) return next();
     const cfg = getHawkConfig(c.env);
     const result = await verifyHawk(
       { method: c.req.method, url: c.req.url, headers: c.req.raw.headers },
@@ -82,8 +66,14 @@ export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> 
         allowExpired: (opts.allowExpired ?? isInfoCollections)(c),
         nonceStore: opts.nonceStore ?? (cfg.nonceCheck ? isolateNonces : NO_NONCE_CHECK),
         trustForwarded: cfg.trustForwarded,
-        // Only called when the client sent `hash` (no Sync client does); Hono caches the body for the handler.
-        readBody: async () => new Uint8Array(await c.req.arrayBuffer()),
+        // Only called when the client sent `hash` (no Sync client does). Read
+        // with the 1.5 request cap; the handler then uses this copy.
+        readBody: async () => {
+          const bytes = await readCapped(c.req.raw, getConfig(c.env).storage15.maxRequestBytes);
+          // Hono keeps the promise of a read body here (its type names the resolved value).
+          (c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(toArrayBuffer(bytes));
+          return bytes;
+        },
       },
     );
     if (!result.ok) return bodyZero(401, { "WWW-Authenticate": result.challenge });

@@ -34,6 +34,14 @@ export type ParsedHawkHeader =
 const KNOWN = new Set(["id", "ts", "nonce", "mac", "hash", "ext", "app", "dlg"]);
 
 /**
+ * Longest accepted values: a whole header, and each attribute. Tokens are a
+ * few hundred characters, nonces a dozen, MACs and hashes 44; anything longer
+ * is refused before it is parsed, verified or remembered (the nonce cache
+ * stores nonces).
+ */
+export const HAWK_LIMITS = { header: 4096, id: 2048, nonce: 128, ext: 1024, mac: 64, hash: 64 } as const;
+
+/**
  * hawk §2: `Hawk` (any case) plus one space, then `name="value"` pairs
  * separated by commas and optional whitespace; stray commas tolerated.
  * Unknown or repeated attributes, `app`/`dlg` (no Sync client sends them,
@@ -42,6 +50,7 @@ const KNOWN = new Set(["id", "ts", "nonce", "mac", "hash", "ext", "app", "dlg"])
 export function parseHawkHeader(header: string | null | undefined): ParsedHawkHeader {
   if (header === null || header === undefined || header === "") return { kind: "absent" };
   if (header.length < 5 || header.slice(0, 5).toLowerCase() !== "hawk ") return { kind: "other-scheme" };
+  if (header.length > HAWK_LIMITS.header) return { kind: "malformed", reason: "header too long" };
   const rest = header.slice(5);
   const found = new Map<string, string>();
   const re = /[\s,]*([A-Za-z]+)="([^"\\]*)"[ \t]*/y;
@@ -61,6 +70,8 @@ export function parseHawkHeader(header: string | null | undefined): ParsedHawkHe
     const value = m[2] as string;
     if (!KNOWN.has(name)) return { kind: "malformed", reason: `unknown attribute ${name}` };
     if (found.has(name)) return { kind: "malformed", reason: `duplicate attribute ${name}` };
+    const max = HAWK_LIMITS[name as keyof typeof HAWK_LIMITS];
+    if (max !== undefined && value.length > max) return { kind: "malformed", reason: `${name} too long` };
     found.set(name, value);
   }
   if (found.has("app") || found.has("dlg")) return { kind: "malformed", reason: "app/dlg not supported" };

@@ -7,124 +7,30 @@
 import { formatTs, parseTs11 } from "../lib/timestamp";
 import type { RecordFields, RecordFilter, SortOrder, StoredRecord } from "../storage/types";
 import { HttpError } from "./errors";
+import { isScalar, JsonNumber, type JsonIn } from "./json";
 import { dumps, pyStrFloat, pyString, type PyValue } from "./pyjson";
 
 export const MAX_PAYLOAD_BYTES = 262144;
 export const MAX_TTL = 31536000;
 export const MAX_SORTINDEX = 999999999;
 export const MAX_ID_LENGTH = 64;
-
-// ------------------------------------------------------------------ JSON input
-
-/** A parsed JSON value whose numbers keep their source text (Python tells 12 from 12.0). */
-export type JsonIn = null | boolean | string | JsonNumber | JsonIn[] | { [k: string]: JsonIn };
-export class JsonNumber {
-  constructor(
-    readonly value: number,
-    readonly source: string,
-  ) {}
-  /** A JSON integer token (Python int); fractions, exponents and NaN/Infinity are Python floats. */
-  get isInteger(): boolean {
-    return /^-?\d+$/.test(this.source);
-  }
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/**
- * The reference's JSON parser also accepts the bare literals `NaN`, `Infinity`
- * and `-Infinity` (storage-1.1 §5.2). They are swapped for number tokens whose
- * text carries a per-call nonce (padded with spaces so they cannot fuse with a
- * neighbouring token), and the reviver turns those back into non-finite
- * numbers, which validation then rejects like any unconvertible value.
- */
-function replaceNonFiniteLiterals(text: string): { text: string; sentinels: Map<string, JsonNumber> } | null {
-  if (!text.includes("NaN") && !text.includes("Infinity")) return null;
-  const nonce = String(crypto.getRandomValues(new Uint32Array(1))[0]);
-  const literals: Array<[string, number]> = [
-    ["-Infinity", -Infinity],
-    ["Infinity", Infinity],
-    ["NaN", NaN],
-  ];
-  const sentinels = new Map<string, JsonNumber>();
-  literals.forEach(([lit, value], i) => sentinels.set(`0e-9${nonce}${i}`, new JsonNumber(value, lit)));
-  // Strings are skipped with indexOf (payloads are long strings; the structure
-  // around them is short), so the scan stays linear and cheap.
-  const parts: string[] = [];
-  let copied = 0;
-  let i = 0;
-  while (i < text.length) {
-    if (text.charCodeAt(i) === 0x22) {
-      const close = closingQuote(text, i + 1);
-      if (close < 0) break; // unterminated: JSON.parse will refuse it anyway
-      i = close + 1;
-      continue;
-    }
-    const hit = literals.findIndex(([lit]) => text.startsWith(lit, i));
-    if (hit >= 0) {
-      parts.push(text.slice(copied, i), ` 0e-9${nonce}${hit} `);
-      i += (literals[hit] as [string, number])[0].length;
-      copied = i;
-      continue;
-    }
-    i += 1;
-  }
-  parts.push(text.slice(copied));
-  return { text: parts.join(""), sentinels };
-}
-
-/** Index of the unescaped `"` closing a string whose content starts at `from`, or -1. */
-function closingQuote(text: string, from: number): number {
-  let k = from;
-  for (;;) {
-    const q = text.indexOf('"', k);
-    if (q < 0) return -1;
-    let backslashes = 0;
-    for (let b = q - 1; b >= from && text.charCodeAt(b) === 0x5c; b--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    k = q + 1;
-  }
-}
-
-/** Decodes and parses a request body; undefined when it is not valid UTF-8 JSON (Weave code 6). */
-export function parseJsonBody(bytes: ArrayBuffer): JsonIn | undefined {
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-  const swapped = replaceNonFiniteLiterals(text);
-  try {
-    return JSON.parse(swapped?.text ?? text, function reviver(this: unknown, _key: string, value: unknown, context?: { source?: string }) {
-      if (typeof value === "number") {
-        const source = context?.source ?? String(value);
-        return swapped?.sentinels.get(source) ?? new JsonNumber(value, source);
-      }
-      return value;
-    }) as JsonIn;
-  } catch {
-    return undefined;
-  }
-}
-
-function isScalar(v: JsonIn): boolean {
-  return v === null || typeof v === "string" || typeof v === "boolean" || v instanceof JsonNumber;
-}
+/** Most ids one `ids=` may list (the reference had no cap; URL length was its only bound). */
+export const MAX_IDS = 1000;
+/** Longest timestamp text read from a header or parameter (a real one has 13 characters). */
+export const MAX_TIMESTAMP_CHARS = 64;
+/** Longest Accept header negotiated; a longer one is answered as if absent (JSON). */
+export const MAX_ACCEPT_CHARS = 4096;
 
 /** V1 (storage-1.1 §5.2): every value of the object is null, a number, a boolean or a string. */
 export function hasOnlyScalars(obj: { [k: string]: JsonIn }): boolean {
   return Object.values(obj).every(isScalar);
 }
 
-export function isJsonObject(v: JsonIn | undefined): v is { [k: string]: JsonIn } {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
-}
-
 /** Python 2 `str()` of a JSON scalar; null for non-ASCII text (the reference crashes there: treated as invalid). */
 export function pyStr(v: JsonIn): string | null {
   if (typeof v === "string") return /^[\x00-\x7f]*$/.test(v) ? v : null;
   if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v === "number") return String(v); // a short integer token ("-0" reads as "0", like Python)
   if (v instanceof JsonNumber) {
     if (v.isInteger) return BigInt(v.source).toString();
     // NaN/Infinity literals: invalid (storage-1.1 §5.2 REF-BUG). An overflowing
@@ -141,6 +47,7 @@ const PY_FLOAT = /^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?
 /** Python int(): ints, bools, floats truncated, decimal-integer strings. Null when not convertible. */
 export function pyInt(v: JsonIn): number | null {
   if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "number") return v === 0 ? 0 : v;
   if (v instanceof JsonNumber) return v.isInteger ? Number(BigInt(v.source)) : Number.isFinite(v.value) ? Math.trunc(v.value) : null;
   if (typeof v === "string" && PY_INT.test(v)) return Number(v.trim());
   return null;
@@ -197,7 +104,10 @@ export function validateWbo(obj: { [k: string]: JsonIn }): WboVerdict {
   const payload = get("payload");
   if (payload !== null) {
     if (typeof payload !== "string") return { ok: false, key, error: "payload not a string" };
-    if (utf8Length(payload) > MAX_PAYLOAD_BYTES) return { ok: false, key, error: "payload too large" };
+    // A character is 1 to 3 UTF-8 bytes (4 for a pair of 2 characters): count only when it matters.
+    if (payload.length > MAX_PAYLOAD_BYTES || (payload.length * 3 > MAX_PAYLOAD_BYTES && utf8Length(payload) > MAX_PAYLOAD_BYTES)) {
+      return { ok: false, key, error: "payload too large" };
+    }
     // SQLite stores text as UTF-8, which cannot hold a lone surrogate: storing
     // one would silently return U+FFFD instead. Refuse rather than corrupt.
     if (hasLoneSurrogate(payload)) return { ok: false, key, error: "invalid wbo" };
@@ -238,7 +148,7 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
   for (const name of ["older", "newer"] as const) {
     const v = q.get(name);
     if (v === undefined) continue;
-    const ts = parseTs11(v);
+    const ts = v.length > MAX_TIMESTAMP_CHARS ? null : parseTs11(v);
     if (ts === null) throw invalid(name);
     f[name] = ts;
   }
@@ -268,7 +178,10 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
   // offset counts only together with a limit parameter, whatever its value.
   if (limitText !== undefined && offset !== undefined && offset > 0) f.offset = offset;
   const ids = q.get("ids");
-  if (ids !== undefined) f.ids = ids.split(",");
+  if (ids !== undefined) {
+    f.ids = ids.split(",", MAX_IDS + 1);
+    if (f.ids.length > MAX_IDS) throw invalid("ids");
+  }
   const parentid = q.get("parentid");
   if (parentid !== undefined) f.parentid = parentid;
   const predecessorid = q.get("predecessorid");
@@ -284,7 +197,7 @@ export function parseListQuery(collection: string, q: Map<string, string>): Reco
 export function parseIfUnmodifiedSince(req: Request): number | undefined {
   const h = req.headers.get("X-If-Unmodified-Since");
   if (h === null) return undefined;
-  const ts = parseTs11(h);
+  const ts = h.length > MAX_TIMESTAMP_CHARS ? null : parseTs11(h);
   if (ts === null) throw invalid("X-If-Unmodified-Since");
   return ts;
 }
@@ -331,7 +244,7 @@ const stars = (s: string) => s.split("*").length - 1;
 
 /** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
 export function negotiate(accept: string | null): ListFormat {
-  if (!accept) return "json";
+  if (!accept || accept.length > MAX_ACCEPT_CHARS) return "json";
   const ranges = parseAccept(accept);
   let best: ListFormat = "json";
   let bestQ = -1;

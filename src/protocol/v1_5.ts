@@ -9,7 +9,10 @@
  */
 import { formatTs } from "../lib/timestamp";
 import type { RecordFields, SortOrder, StoredRecord } from "../storage/types";
-import { isJsonObject, JsonNumber, parseJsonBody, utf8Length, type JsonIn } from "./v1_1";
+import { BodyTooLarge } from "./body";
+import { ApiError, classify, INFRA_RETRY_AFTER_SECONDS, logCrash, logOutage } from "./errors";
+import { isJsonObject, JsonNumber, parseJsonBody, parseJsonText, type JsonIn } from "./json";
+import { utf8Length } from "./v1_1";
 
 // ------------------------------------------------------------------ errors
 
@@ -22,28 +25,41 @@ export const Code15 = {
 } as const;
 
 /**
- * A 1.5 protocol error: a status with a bare JSON integer body (or no body
- * when `code` is null, as for 304/405/412). Rendered only by {@link errorResponse15}.
+ * A 1.5 protocol error: an {@link ApiError} whose body is a bare JSON integer
+ * (or nothing when `code` is null, as for 304/405/412). Rendered only by
+ * {@link render15}.
  */
-export class SyncError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number | null = Code15.GENERIC,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`storage 1.5 error ${status}${code === null ? "" : ` (${code})`}`);
-    this.name = "SyncError";
+export class SyncError extends ApiError {
+  constructor(status: number, code: number | null = Code15.GENERIC, headers: Record<string, string> = {}) {
+    super(status, code, "", headers);
   }
 }
 
 export const badRequest = (code: number = Code15.GENERIC) => new SyncError(400, code);
 export const notFound = () => new SyncError(404);
 
-export function errorResponse15(err: SyncError): Response {
+export function errorResponse15(err: ApiError): Response {
   const headers = new Headers(err.headers);
   if (err.code === null) return new Response(null, { status: err.status, headers });
   headers.set("Content-Type", "application/json");
   return new Response(String(err.code), { status: err.status, headers });
+}
+
+/**
+ * The 1.5 renderer: protocol errors as they are, a body over the cap as 413 /
+ * 17, an infrastructure failure as 503 / 0 with a short Retry-After, anything
+ * else (a bug) as a logged 500.
+ */
+export function render15(err: unknown): Response {
+  if (err instanceof ApiError) return errorResponse15(err);
+  if (err instanceof BodyTooLarge) return errorResponse15(new SyncError(413, Code15.SIZE_LIMIT));
+  const c = classify(err);
+  if (c.kind === "outage") {
+    logOutage(c.cause, "storage 1.5");
+    return errorResponse15(new SyncError(503, Code15.GENERIC, { "Retry-After": String(INFRA_RETRY_AFTER_SECONDS) }));
+  }
+  logCrash(c.cause, "storage 1.5");
+  return errorResponse15(new SyncError(500));
 }
 
 // ------------------------------------------------------------------ names and ids
@@ -56,6 +72,10 @@ export const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_IDS = 100;
 export const MAX_SORTINDEX = 999_999_999;
 export const MAX_TTL = 999_999_999;
+/** Longest timestamp or count read from a header or parameter; longer ones are invalid (400 / 0). */
+export const MAX_HEADER_NUMBER_CHARS = 64;
+/** Longest Accept header negotiated; a longer one is answered as if absent (JSON). */
+export const MAX_ACCEPT_CHARS = 4096;
 
 // ------------------------------------------------------------------ timestamps
 
@@ -67,7 +87,7 @@ const DECIMAL = /^\s*\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
  * non-numeric or negative text.
  */
 export function parseTs15(text: string): number | null {
-  if (!DECIMAL.test(text)) return null;
+  if (text.length > MAX_HEADER_NUMBER_CHARS || !DECIMAL.test(text)) return null;
   const v = Number(text.trim());
   if (!Number.isFinite(v) || v < 0) return null;
   const ms = Math.min(Math.round(v * 1000), Number.MAX_SAFE_INTEGER);
@@ -186,7 +206,7 @@ export function checkAnnouncedSizes(headers: Headers, limits: Array<[string, num
   for (const [name, max] of limits) {
     const v = headers.get(name);
     if (v === null) continue;
-    if (!UINT.test(v.trim())) throw badRequest();
+    if (v.length > MAX_HEADER_NUMBER_CHARS || !UINT.test(v.trim())) throw badRequest();
     if (Number(v.trim()) > max) throw badRequest(Code15.SIZE_LIMIT);
   }
 }
@@ -201,7 +221,7 @@ export type OutputFormat = "json" | "newlines";
  * header or an unparseable one → JSON; nothing usable → 406.
  */
 export function negotiate15(accept: string | null): OutputFormat {
-  if (accept === null || accept.trim() === "") return "json";
+  if (accept === null || accept.length > MAX_ACCEPT_CHARS || accept.trim() === "") return "json";
   const entries: Array<{ media: string; q: number; i: number }> = [];
   accept.split(",").forEach((part, i) => {
     const [mediaRaw, ...params] = part.split(";");
@@ -248,19 +268,6 @@ export function bodyType(contentType: string | null): BodyType {
 }
 
 /**
- * Reads the body, refusing more than `max` bytes with 413 / 17 (§8.1 step 1,
- * §13.2). `read` must be Hono's cached reader (`c.req.arrayBuffer()`): the
- * Hawk middleware may have read the body already to check its hash.
- */
-export async function readBody(headers: Headers, read: () => Promise<ArrayBuffer>, max: number): Promise<ArrayBuffer> {
-  const declared = headers.get("Content-Length");
-  if (declared !== null && Number(declared) > max) throw new SyncError(413, Code15.SIZE_LIMIT);
-  const body = await read();
-  if (body.byteLength > max) throw new SyncError(413, Code15.SIZE_LIMIT);
-  return body;
-}
-
-/**
  * A POST body as a list of JSON values (§8.2): a JSON array, or one JSON
  * value per line for application/newlines (empty body: empty list; a final
  * newline and `\r\n` endings tolerated; an empty line is an error).
@@ -284,7 +291,7 @@ export function parsePostBody(bytes: ArrayBuffer, type: BodyType): JsonIn[] | un
   for (const raw of lines) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") return undefined;
-    const v = parseJsonBody(new TextEncoder().encode(line).buffer as ArrayBuffer);
+    const v = parseJsonText(line);
     if (v === undefined) return undefined;
     out.push(v);
   }
@@ -298,8 +305,10 @@ const KNOWN_FIELDS = new Set(["id", "sortindex", "payload", "ttl", "modified", "
 export type BsoVerdict = { ok: true; fields: Omit<RecordFields, "id">; id?: string } | { ok: false; error: string };
 
 function integerIn(v: JsonIn, min: number, max: number): number | null {
-  if (!(v instanceof JsonNumber) || !v.isInteger) return null;
-  const n = v.value;
+  let n: number;
+  if (typeof v === "number") n = v;
+  else if (v instanceof JsonNumber && v.isInteger) n = v.value;
+  else return null;
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : null;
 }
 

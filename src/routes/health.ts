@@ -1,8 +1,9 @@
 /**
  * @module health
  * Unauthenticated service endpoints of a 1.5 deployment (storage-1.5 §2):
- * `__lbheartbeat__`, `__version__`, `__error__`, and the JSON form of
- * `__heartbeat__`. No X-Weave-Timestamp here.
+ * `__lbheartbeat__`, `__version__` and the JSON form of `__heartbeat__`
+ * (the reference's `__error__`, which only logs a deliberate crash, is not
+ * served: anyone could fill the logs with it). No X-Weave-Timestamp here.
  *
  * `/__heartbeat__` is shared with 1.1, whose router answers an empty 200.
  * This app answers the 1.5 JSON only when the request asks for JSON
@@ -37,10 +38,6 @@ healthApp.use("/__*", syncCors);
 healthApp.get("/__lbheartbeat__", () => json({}));
 
 healthApp.get("/__version__", () => json(VERSION_INFO));
-
-healthApp.get("/__error__", () => {
-  throw new Error("__error__: deliberate failure to test error reporting");
-});
 
 healthApp.get("/__heartbeat__", async (c, next) => {
   if (!(c.req.header("Accept") ?? "").toLowerCase().includes("application/json")) return next();

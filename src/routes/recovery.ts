@@ -39,19 +39,20 @@ import { clearResetCodes } from "../recovery/reset-codes";
 import { serverUsername, validPassword } from "../lib/usernames";
 import { attemptFor, guardedLogin, ThrottledError } from "../throttle/guard";
 import { StorageUnavailable } from "../storage/stub";
-import type { LegacyContext, LegacyRoute } from "./legacy-router";
+import type { LegacyContext, LegacyRoute } from "./pipeline-1x";
+import { BODY_LIMITS, BodyTooLarge, readCapped } from "../protocol/body";
 import { storageWiper, WEAK_PASSWORD_DETAIL } from "./user";
 
-const RESET_PAGE = /^\/weave-password-reset$/;
-const DELETE_PAGE = /^\/weave-delete-account$/;
-const MEDIA = /^\/media\/(?<file>[^/]+)$/;
-const DEV_OUTBOX = /^\/__dev__\/outbox$/;
+const RESET_PAGE = "/weave-password-reset";
+const DELETE_PAGE = "/weave-delete-account";
+const MEDIA = "/media/:file{[^/%]+}";
+const DEV_OUTBOX = "/__dev__/outbox";
 
 /** Fields the pages add to the spec's field sets. */
 const CSRF_FIELD = "csrf";
 const TURNSTILE_FIELD = "cf-turnstile-response";
-/** Form bodies larger than this are refused (they only ever hold a few short fields). */
-const MAX_FORM_BYTES = 16 * 1024;
+/** Form bodies larger than this are refused while reading (they only ever hold a few short fields). */
+const MAX_FORM_BYTES = BODY_LIMITS.form;
 
 const TEXT = "text/plain; charset=UTF-8";
 
@@ -92,8 +93,13 @@ function plain(body: string, status = 200, headers: Record<string, string> = {})
 }
 
 async function readForm(req: Request): Promise<URLSearchParams | null> {
-  const buf = await req.arrayBuffer();
-  if (buf.byteLength > MAX_FORM_BYTES) return null;
+  let buf: Uint8Array;
+  try {
+    buf = await readCapped(req, MAX_FORM_BYTES);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) return null;
+    throw err;
+  }
   try {
     return new URLSearchParams(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(buf));
   } catch {
@@ -223,10 +229,10 @@ async function devOutbox(c: LegacyContext): Promise<Response> {
 }
 
 export const recoveryRoutes: LegacyRoute[] = [
-  { method: "GET", pattern: RESET_PAGE, auth: "none", handler: resetGet },
-  { method: "POST", pattern: RESET_PAGE, auth: "none", handler: resetPost },
-  { method: "GET", pattern: DELETE_PAGE, auth: "none", handler: deleteGet },
-  { method: "POST", pattern: DELETE_PAGE, auth: "none", handler: deletePost },
-  { method: "GET", pattern: MEDIA, auth: "none", handler: media },
-  { method: "GET", pattern: DEV_OUTBOX, auth: "none", handler: devOutbox },
+  { method: "GET", path: RESET_PAGE, auth: "none", handler: resetGet },
+  { method: "POST", path: RESET_PAGE, auth: "none", handler: resetPost },
+  { method: "GET", path: DELETE_PAGE, auth: "none", handler: deleteGet },
+  { method: "POST", path: DELETE_PAGE, auth: "none", handler: deletePost },
+  { method: "GET", path: MEDIA, auth: "none", handler: media },
+  { method: "GET", path: DEV_OUTBOX, auth: "none", handler: devOutbox },
 ];

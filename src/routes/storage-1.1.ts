@@ -2,7 +2,7 @@
  * @module storage-1.1
  * The Storage API 1.1 route table (storage-1.1 §3.2). Every handler reads the
  * same way: parse (protocol/v1_1), one call to the user's Durable Object,
- * render. The router (legacy-router) has already authenticated the user and
+ * render. The pipeline (pipeline-1x) has already authenticated the user and
  * checked that the path's user is the authenticated one.
  */
 import type { Config } from "../config";
@@ -10,32 +10,30 @@ import type { Principal } from "../env";
 import { formatTs } from "../lib/timestamp";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { pyFloat, pyStrFloat, pyString, Raw } from "../protocol/pyjson";
+import { isJsonObject, parseJsonBody, type JsonIn } from "../protocol/json";
+import { loneObjectId, postItems11, type PostItems } from "../protocol/post-items";
 import {
   CONTENT_TYPES,
-  hasOnlyScalars,
-  isJsonObject,
   jsonResponse,
   negotiate,
   parseIfUnmodifiedSince,
-  parseJsonBody,
   parseListQuery,
-  pyStr,
   renderList,
   renderMap,
   renderRecord,
   tsBody,
   validateWbo,
-  type JsonIn,
 } from "../protocol/v1_1";
 import { callStore, userStoreFor } from "../storage/stub";
 import type { Failure, RecordFields } from "../storage/types";
-import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./legacy-router";
+import { readCapped, toArrayBuffer, BODY_LIMITS } from "../protocol/body";
+import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./pipeline-1x";
 
-/** Bodies above this are refused before parsing (400, Weave code 17 "size limit exceeded"). */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Bodies above this are refused while reading, before parsing (400, Weave code 17 "size limit exceeded"). */
+export const MAX_BODY_BYTES = BODY_LIMITS.storage11;
 
-const P = `^/${VERSION}/${USER}`;
-const re = (s: string) => new RegExp(`${P}${s}$`);
+const P = `/${VERSION}/${USER}`;
+const re = (s: string) => `${P}${s}`;
 
 function store(c: LegacyContext) {
   return userStoreFor(c.env, c.principal as Principal);
@@ -75,11 +73,7 @@ function stamped(body: string, ts: number, extra: Record<string, string> = {}): 
 }
 
 async function readBody(req: Request): Promise<ArrayBuffer> {
-  const declared = Number(req.headers.get("Content-Length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new WeaveError(17);
-  const body = await req.arrayBuffer();
-  if (body.byteLength > MAX_BODY_BYTES) throw new WeaveError(17);
-  return body;
+  return toArrayBuffer(await readCapped(req, MAX_BODY_BYTES));
 }
 
 /** PUT of one record, also used for a POST whose body is a single object with an id (§8.8 step 3). */
@@ -134,60 +128,24 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const ius = parseIfUnmodifiedSince(c.req);
   const body = parseJsonBody(await readBody(c.req));
-  const failed: Record<string, string[]> = {};
-  // defineProperty, not assignment: a record id "__proto__" must become a key like
-  // any other (a null-prototype object would not survive the RPC to the store).
-  const fail1 = (key: string, message: string) =>
-    Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
-  const records: RecordFields[] = [];
+  let parsed: PostItems = { records: [], failed: {} };
   let rejectAfterChecks: number | undefined;
   if (body === undefined) {
     rejectAfterChecks = WeaveCode.JSON_PARSE;
   } else if (!Array.isArray(body)) {
     // A lone object with an id is a PUT of that id (§8.8 step 3).
-    if (isJsonObject(body) && Object.prototype.hasOwnProperty.call(body, "id") && body.id !== null) {
-      const id = pyStr(body.id as JsonIn);
-      if (id !== null && !id.includes("/")) {
-        // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
-        // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
-        // header must win over "over quota".
-        return putOne(c, collection, id, body, ius, true);
-      }
+    const id = loneObjectId(body);
+    if (id !== null) {
+      // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
+      // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
+      // header must win over "over quota".
+      return putOne(c, collection, id, body, ius, true);
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;
   } else {
-    let bytes = 0;
-    body.forEach((item, index) => {
-      // §8.8 step 4: not a scalar-valued object, then no id, then V2-V5.
-      if (!isJsonObject(item) || !hasOnlyScalars(item)) {
-        fail1("", "invalid wbo");
-        return;
-      }
-      if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
-        fail1("", "invalid id");
-        return;
-      }
-      const v = validateWbo(item);
-      if (!v.ok) {
-        fail1(v.key, v.error);
-        return;
-      }
-      if (v.id === null) {
-        fail1("", "invalid id");
-        return;
-      }
-      if (index >= c.config.batchMaxCount) {
-        fail1(v.id, "retry wbo");
-        return;
-      }
-      bytes += v.fields.payload?.length ?? 0;
-      if (bytes >= c.config.batchMaxBytes) {
-        fail1(v.id, "retry bytes");
-        return;
-      }
-      records.push({ ...v.fields, id: v.id });
-    });
+    parsed = postItems11(body, { maxCount: c.config.batchMaxCount, maxBytes: c.config.batchMaxBytes });
   }
+  const { records, failed } = parsed;
   const r = await callStore(() =>
     store(c).post({
       dialect: "1.1",
@@ -209,7 +167,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
 export const storage11Routes: LegacyRoute[] = [
   {
     method: "GET",
-    pattern: re("/info/collections"),
+    path: re("/info/collections"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTimestamps());
@@ -228,7 +186,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/collection_counts"),
+    path: re("/info/collection_counts"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTotals("1.1"));
@@ -243,7 +201,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/quota"),
+    path: re("/info/quota"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).usage("1.1"));
@@ -253,7 +211,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re("/info/collection_usage"),
+    path: re("/info/collection_usage"),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).collectionTotals("1.1"));
@@ -262,25 +220,25 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: getCollection,
   },
   {
     method: "POST",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: postCollection,
   },
   {
     method: "PUT",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     handler: postCollection,
   },
   {
     method: "DELETE",
-    pattern: re(`/storage/${COLLECTION}`),
+    path: re(`/storage/${COLLECTION}`),
     auth: "basic",
     async handler(c) {
       const collection = c.params.collection as string;
@@ -294,7 +252,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "GET",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const r = await callStore(() => store(c).get("1.1", c.params.collection as string, c.params.id as string));
@@ -304,7 +262,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "PUT",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const ius = parseIfUnmodifiedSince(c.req);
@@ -315,7 +273,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "DELETE",
-    pattern: re(`/storage/${COLLECTION}/${ITEM_ID}`),
+    path: re(`/storage/${COLLECTION}/${ITEM_ID}`),
     auth: "basic",
     async handler(c) {
       const collection = c.params.collection as string;
@@ -327,7 +285,7 @@ export const storage11Routes: LegacyRoute[] = [
   },
   {
     method: "DELETE",
-    pattern: re("/storage"),
+    path: re("/storage"),
     auth: "basic",
     async handler(c) {
       if (!c.req.headers.has("X-Confirm-Delete")) throw new WeaveError(WeaveCode.INVALID_WRITE);

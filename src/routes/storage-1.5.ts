@@ -24,7 +24,6 @@ import {
   COLLECTION_RE,
   BSO_ID_RE,
   CONTENT_TYPE,
-  errorResponse15,
   isJsonObject,
   isKnownBadPayload,
   negotiate15,
@@ -35,7 +34,7 @@ import {
   parseListQuery,
   parsePostBody,
   parsePreconditions,
-  readBody,
+  render15,
   renderBso,
   renderList,
   renderObject,
@@ -43,10 +42,11 @@ import {
   SyncError,
   utf8Length,
   validateBso,
-  type JsonIn,
 } from "../protocol/v1_5";
-import { callStore, StorageUnavailable, userStoreFor, type StoreApi } from "../storage/stub";
-import type { Failure, RecordFields } from "../storage/types";
+import { callStore, userStoreFor, type StoreApi } from "../storage/stub";
+import { postItems15 } from "../protocol/post-items";
+import { BodyTooLarge, readCapped, toArrayBuffer } from "../protocol/body";
+import type { Failure } from "../storage/types";
 import { syncCors } from "./cors";
 
 const WEAVE_TIMESTAMP = "X-Weave-Timestamp";
@@ -58,9 +58,6 @@ const LAST_MODIFIED = "X-Last-Modified";
  * RPC limit (32 MiB) and the Worker's memory whatever the client's `limit`.
  */
 export const PAGE_BYTES = 8 * 1024 * 1024;
-
-/** Retry-After for 503s of the storage backend (the reference's conflict value). */
-const RETRY_AFTER_SECONDS = "10";
 
 const U = "/1.5/:uid{[0-9]{1,10}}";
 
@@ -165,59 +162,21 @@ const noHead: MiddlewareHandler<AppEnv> = async function noHead(c, next) {
 };
 
 function onError15(err: Error): Response {
-  if (err instanceof SyncError) return errorResponse15(err);
   // The app-wide handler names the bad setting for the operator.
   if (err instanceof ConfigError) throw err;
-  if (err instanceof StorageUnavailable) {
-    console.error("storage 1.5: storage unavailable:", err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : err.cause);
-    return errorResponse15(new SyncError(503, Code15.GENERIC, { "Retry-After": RETRY_AFTER_SECONDS }));
-  }
-  console.error("storage 1.5: internal error:", err.stack ?? err.message);
-  return errorResponse15(new SyncError(500));
-}
-
-// ------------------------------------------------------------------ writes
-
-interface ParsedPost {
-  records: RecordFields[];
-  failed: Record<string, string[]>;
+  return render15(err);
 }
 
 /**
- * A POST body's items (§8.2): whole-request rejections → 400 / 8; per item,
- * validation failures, then the byte limits ("retry bytes", running sum
- * never decremented), then the record limit ("retry bso", surplus at the end).
+ * The request body, read up to `max` bytes (413 / 17 beyond, §8.1 step 1). The
+ * Hawk middleware may have read it already (with the same cap) to check a
+ * payload hash; then that copy is used.
  */
-function parsePostItems(items: JsonIn[], collection: string, lim: Storage15Config): ParsedPost {
-  const seen = new Set<string>();
-  const objects: Array<{ [k: string]: JsonIn }> = [];
-  for (const item of items) {
-    if (!isJsonObject(item) || typeof item.id !== "string") throw badRequest(Code15.INVALID_BSO);
-    if (seen.has(item.id)) throw badRequest(Code15.INVALID_BSO);
-    seen.add(item.id);
-    if (typeof item.payload === "string" && isKnownBadPayload(collection, item.payload)) throw badRequest(Code15.INVALID_BSO);
-    objects.push(item);
-  }
-  const failed: Record<string, string[]> = {};
-  const valid: RecordFields[] = [];
-  let bytes = 0;
-  for (const item of objects) {
-    const id = item.id as string;
-    const v = validateBso(item);
-    if (!v.ok) {
-      failed[id] = [v.error];
-      continue;
-    }
-    const size = v.fields.payload === undefined ? 0 : utf8Length(v.fields.payload);
-    bytes += size;
-    if (size > lim.maxRecordPayloadBytes || bytes > lim.maxPostBytes) {
-      failed[id] = ["retry bytes"];
-      continue;
-    }
-    valid.push({ ...v.fields, id });
-  }
-  for (const r of valid.splice(lim.maxPostRecords)) failed[r.id] = ["retry bso"];
-  return { records: valid, failed };
+async function requestBody(c: Context<AppEnv>, max: number): Promise<ArrayBuffer> {
+  const cached = c.req.bodyCache.arrayBuffer;
+  const body = cached ? await cached : toArrayBuffer(await readCapped(c.req.raw, max));
+  if (body.byteLength > max) throw new BodyTooLarge(max);
+  return body;
 }
 
 // ------------------------------------------------------------------ routes
@@ -319,7 +278,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const lim = limits(c);
     const batch = parseBatchQuery(query(c));
     const type = bodyType(c.req.header("Content-Type") ?? null);
-    const bytes = await readBody(c.req.raw.headers, () => c.req.arrayBuffer(), lim.maxRequestBytes);
+    const bytes = await requestBody(c, lim.maxRequestBytes);
     const items = parsePostBody(bytes, type);
     if (items === undefined) throw badRequest(Code15.INVALID_BSO);
     checkAnnouncedSizes(c.req.raw.headers, [
@@ -328,7 +287,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
       ["X-Weave-Total-Records", lim.maxTotalRecords],
       ["X-Weave-Total-Bytes", lim.maxTotalBytes],
     ]);
-    const { records, failed } = parsePostItems(items, collection, lim);
+    const { records, failed } = postItems15(items, collection, lim);
     const pre = parsePreconditions(c.req.raw.headers);
     const r = await callStore(() =>
       store(c).post({ dialect: "1.5", collection, records, failed, quota: lim.quotaBytes, ...pre, batch }),
@@ -374,7 +333,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const lim = limits(c);
     // REF-QUIRK (§8.1): application/newlines passes the type gate, then fails as JSON.
     const type = bodyType(c.req.header("Content-Type") ?? null);
-    const bytes = await readBody(c.req.raw.headers, () => c.req.arrayBuffer(), lim.maxRequestBytes);
+    const bytes = await requestBody(c, lim.maxRequestBytes);
     const body = type === "json" ? parseJsonBody(bytes) : undefined;
     if (!isJsonObject(body)) throw badRequest(Code15.INVALID_BSO);
     const v = validateBso(body);

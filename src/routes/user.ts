@@ -29,8 +29,8 @@
  *    recommendation; the reference left it valid) and is throttled like a
  *    login; without any e-mail configured, codes cannot exist → code 10.
  */
-import type { LegacyContext, LegacyRoute } from "./legacy-router";
-import { basicAuth } from "./legacy-router";
+import type { LegacyContext, LegacyRoute } from "./pipeline-1x";
+import { basicAuth, USER } from "./pipeline-1x";
 import type { Principal } from "../env";
 import { parseBasic } from "../auth/basic";
 import {
@@ -52,15 +52,15 @@ import { captchaPasses, TURNSTILE_SCRIPT } from "../recovery/captcha";
 import { resetConfigured, resetWithCode, sendResetMail } from "../recovery/reset";
 import { clearResetCodes } from "../recovery/reset-codes";
 import { throttledError } from "../throttle/guard";
+import { BODY_LIMITS, readCapped } from "../protocol/body";
 
-const V = String.raw`(?:1\.0|1)`;
-const U = String.raw`(?<user>[a-zA-Z0-9._-]+)`;
-const USER_PATH = new RegExp(`^/user/${V}/${U}$`);
-const NODE_PATH = new RegExp(`^/user/${V}/${U}/node/weave$`);
-const PASSWORD_PATH = new RegExp(`^/user/${V}/${U}/password$`);
-const EMAIL_PATH = new RegExp(`^/user/${V}/${U}/email$`);
-const RESET_PATH = new RegExp(`^/user/${V}/${U}/password_reset$`);
-const CAPTCHA_PATH = new RegExp(`^/misc/${V}/captcha_html$`);
+const V = String.raw`:version{1(?:\.0)?}`;
+const USER_PATH = `/user/${V}/${USER}`;
+const NODE_PATH = `/user/${V}/${USER}/node/weave`;
+const PASSWORD_PATH = `/user/${V}/${USER}/password`;
+const EMAIL_PATH = `/user/${V}/${USER}/email`;
+const RESET_PATH = `/user/${V}/${USER}/password_reset`;
+const CAPTCHA_PATH = `/misc/${V}/captcha_html`;
 
 /** The reference's column width, enforced here (user-1.0 §3.3 recommendation). */
 export const MAX_USERNAME_LENGTH = 32;
@@ -77,9 +77,11 @@ function text(body: string, contentType: string = TEXT): Response {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** The body as UTF-8 text (null when it is not), read up to the User API's cap (larger: 400 / 17). */
 async function bodyText(req: Request): Promise<string | null> {
+  const bytes = await readCapped(req, BODY_LIMITS.userApi);
   try {
-    return strictUtf8.decode(await req.arrayBuffer());
+    return strictUtf8.decode(bytes);
   } catch {
     return null;
   }
@@ -285,14 +287,14 @@ function captchaHtml(c: LegacyContext): Response {
 }
 
 export const userRoutes: LegacyRoute[] = [
-  { method: "GET", pattern: USER_PATH, auth: "none", handler: nameTaken },
-  { method: "PUT", pattern: USER_PATH, auth: "none", handler: createUser },
-  { method: "DELETE", pattern: USER_PATH, auth: "basic", handler: deleteUser },
-  { method: "GET", pattern: NODE_PATH, auth: "none", handler: nodeWeave },
-  { method: "POST", pattern: PASSWORD_PATH, auth: "none", handler: changePassword },
-  { method: "POST", pattern: EMAIL_PATH, auth: "basic", handler: changeEmail },
-  { method: "GET", pattern: RESET_PATH, auth: "none", handler: passwordReset },
-  { method: "DELETE", pattern: RESET_PATH, auth: "basic", handler: cancelReset },
-  { method: "GET", pattern: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
-  { method: "POST", pattern: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
+  { method: "GET", path: USER_PATH, auth: "none", handler: nameTaken },
+  { method: "PUT", path: USER_PATH, auth: "none", handler: createUser },
+  { method: "DELETE", path: USER_PATH, auth: "basic", handler: deleteUser },
+  { method: "GET", path: NODE_PATH, auth: "none", handler: nodeWeave },
+  { method: "POST", path: PASSWORD_PATH, auth: "none", handler: changePassword },
+  { method: "POST", path: EMAIL_PATH, auth: "basic", handler: changeEmail },
+  { method: "GET", path: RESET_PATH, auth: "none", handler: passwordReset },
+  { method: "DELETE", path: RESET_PATH, auth: "basic", handler: cancelReset },
+  { method: "GET", path: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
+  { method: "POST", path: CAPTCHA_PATH, auth: "none", handler: captchaHtml },
 ];

@@ -3,26 +3,41 @@
  * The tokenserver's error bodies (tokenserver-1.0 §11), in one place. Every
  * error is JSON `{"status", "errors": [{location, name, description}]}`.
  */
+import { ApiError, logCrash } from "../protocol/errors";
 
-export class TokenserverError extends Error {
+/**
+ * A tokenserver answer: an {@link ApiError} whose body is the §11 JSON (the
+ * `status` string, and one error's location, name and description).
+ */
+export class TokenserverError extends ApiError {
   constructor(
-    readonly httpStatus: number,
-    readonly status: string,
+    httpStatus: number,
+    readonly errStatus: string,
     readonly location: string,
     readonly errName: string,
     readonly description: string,
   ) {
-    super(`${httpStatus} ${status}: ${description}`);
-    this.name = "TokenserverError";
+    super(httpStatus, null, description);
   }
 
   body(): string {
-    return JSON.stringify({ status: this.status, errors: [{ location: this.location, name: this.errName, description: this.description }] });
+    return JSON.stringify({ status: this.errStatus, errors: [{ location: this.location, name: this.errName, description: this.description }] });
   }
+}
 
-  toResponse(): Response {
-    return new Response(this.body(), { status: this.httpStatus, headers: { "Content-Type": "application/json", "X-Content-Type-Options": "nosniff" } });
+/**
+ * The tokenserver renderer: its own errors as JSON, anything else (a bug or
+ * a D1 failure) as the logged 500 `internal-error` (§11 row 17).
+ */
+export function renderTokenserver(err: unknown): Response {
+  let e: TokenserverError;
+  if (err instanceof TokenserverError) e = err;
+  else {
+    // Never log request headers or tokens; the error itself carries no secrets.
+    logCrash(err, "tokenserver");
+    e = TsErrors.internal();
   }
+  return new Response(e.body(), { status: e.status, headers: { "Content-Type": "application/json", "X-Content-Type-Options": "nosniff" } });
 }
 
 const e = (h: number, s: string, l: string, n: string, d: string) => () => new TokenserverError(h, s, l, n, d);

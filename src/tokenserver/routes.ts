@@ -15,7 +15,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../env";
 import { getTokenserverConfig, type TokenserverConfig } from "./config";
 import { CLIENT_STATE_RE, hashedDeviceId, hashedFxaUid, parseKeyId } from "./derive";
-import { TokenserverError, TsErrors } from "./errors";
+import { renderTokenserver, TsErrors } from "./errors";
 import { defaultJwksCache, verifyAccessToken, type FetchLike, type JwksCache } from "./fxa";
 import { issueToken } from "./service";
 
@@ -25,6 +25,9 @@ export interface TokenserverDeps {
   nowMs: () => number;
   jwksCache: JwksCache;
 }
+
+/** Longest bearer token verified. */
+export const MAX_ACCESS_TOKEN_CHARS = 16 * 1024;
 
 const defaultDeps: TokenserverDeps = {
   fetch: (input, init) => fetch(input, init),
@@ -73,6 +76,8 @@ async function handleToken(c: Context<AppEnv>, deps: TokenserverDeps, applicatio
   if (sp < 0) throw TsErrors.authNoSpace();
   if (auth.slice(0, sp).toLowerCase() !== "bearer") throw TsErrors.unsupportedScheme();
   const accessToken = auth.slice(sp + 1).trim();
+  // An access token is a JWT of a few KB at most; longer ones are not parsed.
+  if (accessToken.length > MAX_ACCESS_TOKEN_CHARS) throw TsErrors.invalidCredentials();
 
   // 2. OAuth token (§4)
   const verified = await verifyAccessToken(accessToken, cfg, { fetch: deps.fetch, nowMs, jwksCache: deps.jwksCache });
@@ -133,10 +138,7 @@ export function createTokenserverApp(overrides: Partial<TokenserverDeps> = {}): 
     try {
       return await handleToken(c, deps, application, version);
     } catch (err) {
-      if (err instanceof TokenserverError) return err.toResponse();
-      // Never log request headers or tokens; the error itself carries no secrets.
-      console.error("tokenserver internal error:", err instanceof Error ? (err.stack ?? err.message) : String(err));
-      return TsErrors.internal().toResponse();
+      return renderTokenserver(err);
     }
   };
   // `/1.0/<user>/storage` and `/1.0/<user>/info` are Storage 1.1 paths

@@ -1,10 +1,10 @@
 // Browser test of the account pages (U10-9.2, U10-9.3, U10-12) in headless
-// Chromium (Debian's `chromium` package, driven by playwright-core; no
-// browser download): ask for a reset, follow the e-mailed link, trip the
+// Chromium from npm (@sparticuz/chromium, see support/chromium.mjs; driven by
+// playwright-core; no browser download, no system package): ask for a reset,
+// follow the e-mailed link, trip the
 // "do not match" error, set a new password, then delete the account with a
 // wrong and then the right password. A screenshot of each page goes to
 // test-output/ and its path is printed.
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,16 +12,14 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { usernameFor } from "./client11.mjs";
 import { assert, startWranglerDev } from "./harness.mjs";
+import { npmChromium } from "./support/chromium.mjs";
 import { basic, DEV_VARS, runIfMain } from "./support/recovery.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const OUT = join(ROOT, "test-output", "account-pages");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default async function run({ log = console.log } = {}) {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
+  const chromiumFromNpm = await npmChromium();
   await mkdir(OUT, { recursive: true });
   const profile = await mkdtemp(join(tmpdir(), "weave-chromium-"));
   const server = await startWranglerDev({ vars: DEV_VARS, log });
@@ -38,7 +36,8 @@ export default async function run({ log = console.log } = {}) {
 
     // A fresh profile directory (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumFromNpm.executablePath,
+      env: chromiumFromNpm.env,
       viewport: { width: 900, height: 700 },
       headless: true,
       args: [

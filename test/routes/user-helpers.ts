@@ -1,7 +1,7 @@
 /** Test client for the User API 1.0 routes, driven through the 1.x pipeline (no src/index.ts needed). */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { parseConfig, type Config } from "../../src/config";
-import { dispatchLegacy } from "../../src/routes/legacy-router";
+import { legacyApp } from "../../src/routes/pipeline-1x";
 import { userRoutes } from "../../src/routes/user";
 import { clientUsername } from "../../src/lib/usernames";
 import { toBase64 } from "../../src/auth/password";
@@ -22,7 +22,8 @@ export interface CallOptions {
 export async function call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const req = new Request(`${ORIGIN}${path}`, { method, body: opts.body ?? null, headers: opts.headers });
-  const res = await dispatchLegacy(userRoutes, req, opts.env ?? env, ctx, opts.config ?? config());
+  const cfg = opts.config ?? config();
+  const res = await legacyApp(userRoutes, { config: () => cfg }).fetch(req, opts.env ?? env, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }

@@ -7,7 +7,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { parseConfig } from "../../../src/config";
-import { dispatchLegacy } from "../../../src/routes/legacy-router";
+import { legacyApp } from "../../../src/routes/pipeline-1x";
 import { storage11Routes } from "../../../src/routes/storage-1.1";
 import { userRoutes } from "../../../src/routes/user";
 import { call, ORIGIN, type Account, type Reply } from "../../helpers/sync11";
@@ -86,7 +86,8 @@ export async function dispatchWith(
   const prefix = a ? `/1.1/${a.username}` : "";
   const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   const ctx = createExecutionContext();
-  const res = await dispatchLegacy([...storage11Routes, ...userRoutes], new Request(`${ORIGIN}${prefix}${path}`, { method, headers, body }), e, ctx, parseConfig(e as unknown as Record<string, unknown>));
+  const app = legacyApp([...storage11Routes, ...userRoutes], { config: () => parseConfig(e as unknown as Record<string, unknown>) });
+  const res = await app.fetch(new Request(`${ORIGIN}${prefix}${path}`, { method, headers, body }), e, ctx);
   await waitOnExecutionContext(ctx);
   return readReply(res);
 }

@@ -3,14 +3,15 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config";
 import { HttpError } from "../../../src/protocol/errors";
-import { dispatchLegacy, type LegacyRoute } from "../../../src/routes/legacy-router";
+import { legacyApp, type LegacyRoute } from "../../../src/routes/pipeline-1x";
 import { StorageUnavailable } from "../../../src/storage/stub";
 import { call, expectError, expectWeave, HTML, html, ORIGIN, PLAIN, plain, register } from "./_helpers";
 
 async function viaRoute(handler: LegacyRoute["handler"], headers: Record<string, string> = {}, vars: Record<string, string> = {}) {
-  const routes: LegacyRoute[] = [{ method: "GET", pattern: /^\/boom$/, auth: "none", handler }];
+  const routes: LegacyRoute[] = [{ method: "GET", path: "/boom", auth: "none", handler }];
   const e = { ...env, ...vars } as unknown as Record<string, unknown>;
-  const res = await dispatchLegacy(routes, new Request(`${ORIGIN}/boom`, { headers }), e as unknown as Env, createExecutionContext(), parseConfig(e));
+  const app = legacyApp(routes, { config: () => parseConfig(e) });
+  const res = await app.fetch(new Request(`${ORIGIN}/boom`, { headers }), e as unknown as Env, createExecutionContext());
   return { res, text: await res.text() };
 }
 
@@ -74,7 +75,7 @@ describe("errors", () => {
     const d = await viaRoute(fail);
     expect(d.res.status).toBe(503);
     expect(d.res.headers.get("Content-Type")).toBe("application/json");
-    expect(d.res.headers.get("Retry-After")).toBe("1800");
+    expect(d.res.headers.get("Retry-After")).toBe("10");
     expect(d.text).toMatch(/^"\\"application error: crash id [0-9a-f]{32}\\""$/);
     const c = await viaRoute(fail, {}, { RETRY_AFTER: "60" });
     expect(c.res.headers.get("Retry-After")).toBe("60");
