@@ -21,6 +21,7 @@ import { storage15App, storage15Routes } from "./routes/storage-1.5";
 import { recoveryRoutes } from "./routes/recovery";
 import { d1Migrations } from "./d1-migrate";
 import { requestLog } from "./log";
+import { adminApp } from "./admin/routes";
 
 export { UserStore } from "./objects/user-store";
 export { LoginThrottle } from "./objects/login-throttle";
@@ -49,6 +50,9 @@ export function createApp(auth: AppAuth = {}): Hono<AppEnv> {
 
   // Every request: one JSON log line and X-Request-Id (src/log.ts); the D1 schema brought up to date once per isolate (src/d1-migrate.ts).
   app.use(requestLog(), d1Migrations());
+
+  // The operator's API at /__admin__/ (only while the ADMIN_TOKEN secret is set).
+  app.route("/", adminApp);
 
   // The setup page for whoever deployed this server.
   app.route("/", setupPageApp);

@@ -82,4 +82,10 @@ export class LoginThrottle extends DurableObject<Env> {
   failAddress(action: ThrottleAction, limits: Limits) {
     return this.armed(this.engine.failAddress(action, limits));
   }
+  inspect() {
+    return this.engine.inspect();
+  }
+  clear() {
+    return this.engine.clear();
+  }
 }

@@ -11,6 +11,7 @@ import { DurableObject } from "cloudflare:workers";
 import { StorageEngine } from "../storage/engine";
 import { profileForName } from "../storage/profile";
 import { durableObjectSql } from "../storage/sql";
+import { runAdminOp, type AdminStoreOp } from "../storage/transfer";
 import type { DeleteParams, InfoParams, ListParams, PostParams, Preconditions, PutParams, RecordParams } from "../storage/types";
 
 export class UserStore extends DurableObject<Env> {
@@ -45,6 +46,14 @@ export class UserStore extends DurableObject<Env> {
   }
   deleteStorage(p: Preconditions) {
     return this.engine.deleteStorage(p);
+  }
+
+  /** Operator operations: export, import, statistics, purge (src/storage/transfer.ts). */
+  async admin(op: AdminStoreOp) {
+    void this.engine; // built first: it brings the schema up to date and records the store's profile
+    const r = runAdminOp(durableObjectSql(this.ctx.storage), op);
+    if (op.op === "import-commit" && op.dialect === "1.5" && r.ok) await this.schedulePurge();
+    return r;
   }
 
   /** Erases everything this object stores (account deletion). */

@@ -289,6 +289,20 @@ export class ThrottleEngine {
     });
   }
 
+  /** Operator view: the live counters of this instance (admin API). */
+  inspect(): Array<{ key: string; events: number; lockedFor: number }> {
+    const now = this.clock();
+    return this.sql
+      .all<{ key: string } & CounterRow>(`SELECT key, events, quiet_until, locked_until FROM counters ORDER BY key`)
+      .filter((r) => r.quiet_until > now || r.locked_until > now)
+      .map((r) => ({ key: String(r.key), events: Number(r.events), lockedFor: retryAfterSeconds(Number(r.locked_until) - now) }));
+  }
+
+  /** Operator unlock: forgets every counter of this instance (known addresses stay). Returns how many. */
+  clear(): number {
+    return this.sql.all(`DELETE FROM counters RETURNING 1 AS n`).length;
+  }
+
   /** Address instance: records an event; returns the new wait (seconds). */
   failAddress(action: ThrottleAction, limits: Limits): number {
     const now = this.clock();

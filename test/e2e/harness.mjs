@@ -78,7 +78,7 @@ export async function startWranglerDev({ vars = {}, config = "wrangler.toml", lo
     await new Promise((r) => setTimeout(r, 250));
   }
   log(`wrangler dev up at ${baseUrl}`);
-  return { baseUrl, port, stop, logs: () => output };
+  return { baseUrl, port, pid: child.pid, stop, logs: () => output };
 }
 
 export function assert(cond, message) {
