@@ -89,7 +89,9 @@ suite("hostile Storage 1.5 requests", () => {
           const what = describe(sent.method, sent.url, reply, sent.body);
           expect(reply.status, what).toBeLessThan(500);
           if (reply.status >= 400) {
-            expect(is15Error(reply), `not a JSON error: ${what}`).toBe(true);
+            // A path whose dot segments normalise out of /1.5/ (uid "..") is no longer a 1.5 request:
+            // it is answered by whatever owns the normalised path (e.g. the 1.x 404).
+            if (new URL(sent.url).pathname.startsWith("/1.5/")) expect(is15Error(reply), `not a JSON error: ${what}`).toBe(true);
             expect(await collectionsText(get(attacker)), `a refused request changed stored data: ${what}`).toBe(before.text);
           } else {
             before.text = await collectionsText(get(attacker));
