@@ -22,6 +22,7 @@
  * the storage tombstone never move backwards.
  */
 import type { SqlPort, SqlValue } from "./sql";
+import { hasLoneSurrogate } from "../protocol/v1_1";
 /** Which protocol a store serves (its profile, src/storage/profile.ts). */
 type Dialect = "1.1" | "1.5";
 
@@ -302,22 +303,6 @@ export function recordProblem(r: TransferRecord): string | null {
   if (!optStr(r.parentid, MAX_ID_LENGTH)) return "parentid must be a string of at most 64 characters or null";
   if (!optStr(r.predecessorid, MAX_ID_LENGTH)) return "predecessorid must be a string of at most 64 characters or null";
   return null;
-}
-
-function hasLoneSurrogate(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        i++;
-        continue;
-      }
-      return true;
-    }
-    if (c >= 0xdc00 && c <= 0xdfff) return true;
-  }
-  return false;
 }
 
 /**
