@@ -251,6 +251,8 @@ async function main() {
   process.on("exit", unlock);
   const { vars, created } = loadConfig(dataDir);
   if (created) say(`created ${path.join(dataDir, CONFIG_FILE)} with a random SYNC_MASTER_SECRET (mode 0600)`);
+  // `npm run admin -- import FILE --data DIR` runs serve for its import with a token of its own (never written anywhere).
+  if (process.env.WEAVE_ADMIN_TOKEN_ONCE) vars.ADMIN_TOKEN = process.env.WEAVE_ADMIN_TOKEN_ONCE;
   const script = values.script ? path.resolve(values.script) : ensureBuilt(values["no-build"] ? "never" : values.build ? "always" : "auto");
 
   const wranglerEntry = require.resolve("wrangler");
