@@ -5,16 +5,21 @@
 // database) and MariaDB (syncstorage-rs MySQL schema, tokenserver in its own
 // database);
 // the importer must write identical files from each (apart from the header's
-// source and time), bad rows reported the same way. The import of such files
-// into a server is covered by admin.e2e.mjs. Skipped, with the reason, when
-// the servers are not installed.
+// source and time), bad rows reported the same way; then the files go into a
+// self-hosted server (`npm run serve`) with `admin import`, and Firefox with
+// the migrated token state gets the same uid and sees its old collections
+// and timestamps on its first request. Skipped, with the reason, when the
+// database servers are not installed.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assert, assertEqual } from "./harness.mjs";
-import { syncstorageDb } from "./support/import-fixtures.mjs";
+import { assert, assertEqual, freePort } from "./harness.mjs";
+import { cli } from "../../scripts/admin-roundtrip.mjs";
+import { Client15 } from "./client15.mjs";
+import { startServe, tempDir } from "./selfhost-server.mjs";
+import { firstRequestSeesOldData, syncstorageDb } from "./support/import-fixtures.mjs";
 import { startMariadb, startPostgres } from "./support/sql-servers.mjs";
 
 function importer(args) {
@@ -55,10 +60,26 @@ const isIntLike = (v) => v === null || typeof v === "number" || typeof v === "bi
 /** Needs no shared wrangler dev (see run.mjs). */
 export const ownServer = true;
 
-export default function suite({ test, log }) {
+export default function suite({ test, log, fxa, after }) {
   const dir = mkdtempSync(join(tmpdir(), "weave-admin-sql-"));
+  // One self-hosted server (npm run serve) the imported files go into, started on first use.
+  const TOKEN = `sql-admin-${randomBytes(12).toString("hex")}`;
+  let srv = null;
+  after(async () => {
+    if (!srv) return;
+    srv.signalGroup("SIGTERM");
+    await srv.exited;
+  });
+  /** `admin import` of an importer's files, then Firefox's first requests with the migrated token state. */
+  const importAndSync = async (outDir, acct) => {
+    srv ??= await startServe({ port: await freePort(), data: tempDir("weave-admin-sql-serve-"), config: { FXA_OAUTH_SERVER_URL: fxa.url, ADMIN_TOKEN: TOKEN } });
+    const files = readdirSync(outDir).filter((f) => f.endsWith(".ndjson")).map((f) => join(outDir, f));
+    const im = await cli(["import", ...files, "--json"], { url: srv.url, token: TOKEN });
+    assertEqual(im.code, 0, im.stderr);
+    await firstRequestSeesOldData({ Client15, url: srv.url, fxa, account: acct, n, assertEqual });
+  };
   const n = Number(process.env.ADMIN_E2E_SQL_RECORDS ?? 2000);
-  const account = { uid: 5001, fxaUid: randomBytes(16).toString("hex"), generation: 1_700_000_000_000, keysChangedAt: 1_700_000_000_000, clientState: randomBytes(16).toString("hex") };
+  const account = { uid: 5001, fxaUid: fxa.randomUid(), generation: 1_700_000_000_000, keysChangedAt: 1_700_000_000_000, clientState: randomBytes(16).toString("hex") };
   const other = { uid: 5002, fxaUid: randomBytes(16).toString("hex"), generation: 1, keysChangedAt: 1, clientState: "00".repeat(16), replacedAt: 1 };
 
   test("PostgreSQL (Python server-syncstorage schema): same files as from SQLite", async () => {
@@ -94,7 +115,8 @@ export default function suite({ test, log }) {
       assertEqual(Object.keys(b), ["uid-5001.ndjson"], "one user file");
       assertEqual(b["uid-5001.ndjson"].length, a["uid-5001.ndjson"].length, "same number of lines");
       for (let i = 0; i < a["uid-5001.ndjson"].length; i++) assertEqual(b["uid-5001.ndjson"][i], a["uid-5001.ndjson"][i], `line ${i + 2}`);
-      log(`PostgreSQL: ${n + 2} records, identical to the SQLite import`);
+      await importAndSync(join(dir, "py-pg"), account);
+      log(`PostgreSQL: ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
     } finally {
       pgSrv.stop();
     }
@@ -106,7 +128,7 @@ export default function suite({ test, log }) {
     try {
       const sub = join(dir, "pg-rs");
       mkdirSync(sub, { recursive: true });
-      const rsAccount = { ...account, uid: 8001 };
+      const rsAccount = { ...account, uid: 8001, fxaUid: fxa.randomUid() };
       const fx = await syncstorageDb(sub, { n, accounts: [rsAccount, { ...other, uid: 8002 }], flavor: "rs" });
       const fromSqlite = await importer([fx.path, "--out", join(dir, "pgrs-sqlite")]);
       assertEqual(fromSqlite.code, 0, fromSqlite.stderr);
@@ -171,7 +193,8 @@ export default function suite({ test, log }) {
       assert(!b["uid-8001.ndjson"].some((l) => l.includes('"pending"')), "the pending batch is not moved");
       assertEqual(b["uid-8001.ndjson"].length, a["uid-8001.ndjson"].length, "same number of lines");
       for (let i = 0; i < a["uid-8001.ndjson"].length; i++) assertEqual(b["uid-8001.ndjson"][i], a["uid-8001.ndjson"][i], `line ${i + 2}`);
-      log(`PostgreSQL (syncstorage-rs schema): ${n + 2} records, identical to the SQLite import`);
+      await importAndSync(join(dir, "pgrs-pg"), rsAccount);
+      log(`PostgreSQL (syncstorage-rs schema): ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
     } finally {
       pgSrv.stop();
     }
@@ -181,7 +204,8 @@ export default function suite({ test, log }) {
     const my = await startMariadb();
     if (my.skipped) return my;
     try {
-      const fx = await syncstorageDb(join(dir), { n, accounts: [{ ...account, uid: 6001 }], flavor: "rs" });
+      const myAccount = { ...account, uid: 6001, fxaUid: fxa.randomUid() };
+      const fx = await syncstorageDb(join(dir), { n, accounts: [myAccount], flavor: "rs" });
       const fromSqlite = await importer([fx.path, "--out", join(dir, "rs-sqlite")]);
       assertEqual(fromSqlite.code, 0, fromSqlite.stderr);
       await my.createDb("syncstorage");
@@ -212,7 +236,8 @@ export default function suite({ test, log }) {
       assertEqual(Object.keys(b), ["uid-6001.ndjson"], "one user file");
       assertEqual(b["uid-6001.ndjson"].length, a["uid-6001.ndjson"].length, "same number of lines");
       for (let i = 0; i < a["uid-6001.ndjson"].length; i++) assertEqual(b["uid-6001.ndjson"][i], a["uid-6001.ndjson"][i], `line ${i + 2}`);
-      log(`MariaDB: ${n + 2} records, identical to the SQLite import`);
+      await importAndSync(join(dir, "rs-mysql"), myAccount);
+      log(`MariaDB: ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
     } finally {
       my.stop();
     }

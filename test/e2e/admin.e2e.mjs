@@ -14,7 +14,7 @@ import { Client11 } from "./client11.mjs";
 import { Client15 } from "./client15.mjs";
 import { assert, assertEqual, freePort, startWranglerDev } from "./harness.mjs";
 import { cli, roundTrip } from "../../scripts/admin-roundtrip.mjs";
-import { goSyncstorage, serverFullDb, syncstorageDb } from "./support/import-fixtures.mjs";
+import { firstRequestSeesOldData, goSyncstorage, serverFullDb, syncstorageDb } from "./support/import-fixtures.mjs";
 import { everyCommand11, everyCommand15, userCredentialsRefused, wrongTokenThrottled } from "./support/admin-commands.mjs";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -167,26 +167,17 @@ export default function suite({ test, log, vars, fxa, baseUrl }) {
       const im = await cli(["import", ...ndjsonIn(outDir), "--json"], on(b));
       assertEqual(im.code, 0, im.stderr);
 
+      if (flavor !== "go") {
+        await firstRequestSeesOldData({ Client15, url: b.baseUrl, fxa, account, n, assertEqual });
+        return;
+      }
       const ff = new Client15(b.baseUrl, fxa, account);
       const t = await ff.fetchToken();
       assertEqual(t.status, 200, JSON.stringify(t.body));
       assertEqual(t.body.uid, uid, "same uid");
       const info = await ff.storage("GET", "/info/collections");
       const T0 = 1_700_000_000_000;
-      if (flavor === "go") {
-        assertEqual(info.json, { bookmarks: Number(ts2(T0 + 10)), history: Number(ts2(T0 + 10)), meta: Number(ts2(T0)) }, "collections and timestamps");
-      } else {
-        const last = T0 + 20 + (n - 1) * 10 + 1000;
-        assertEqual(
-          info.json,
-          { bookmarks: Number(ts2(last)), clients: Number(ts2(T0 + 50)), crypto: Number(ts2(T0 + 10)), "custom-things": Number(ts2(last)), history: Number(ts2(last)), meta: Number(ts2(T0)) },
-          "collections and timestamps",
-        );
-        const counts = await ff.storage("GET", "/info/collection_counts");
-        assertEqual(counts.json.history, Math.floor((n + 1) / 3), "history records");
-        const meta = await ff.storage("GET", "/storage/meta/global");
-        assertEqual(meta.json.payload, '{"syncID":"abc","storageVersion":5}', "meta/global as it was");
-      }
+      assertEqual(info.json, { bookmarks: Number(ts2(T0 + 10)), history: Number(ts2(T0 + 10)), meta: Number(ts2(T0)) }, "collections and timestamps");
     });
   }
 
