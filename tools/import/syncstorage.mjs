@@ -4,9 +4,10 @@
 // `collections`; ttl in epoch seconds), syncstorage-rs on MySQL or SQLite
 // (`bso`, `user_collections`, `collections`; expiry in ms) or syncstorage-rs
 // on PostgreSQL (`bsos` with `bso_id`, `user_collections`, `collections`;
-// `modified` and `expiry` are TIMESTAMPTZ), with the tokenserver `users` rows, so that every Firefox keeps its uid, generation,
-// keys_changed_at and client_state and continues with an incremental sync
-// once its tokenserver URL points here.
+// `modified` and `expiry` are TIMESTAMPTZ), with the tokenserver `users`
+// rows, so that every Firefox keeps its uid, generation, keys_changed_at and
+// client_state and continues with an incremental sync once its tokenserver
+// URL points here. README "Move in / move out" lists the schemas read.
 //
 //   npx node tools/import/syncstorage.mjs sync.db --out moved/ [--tokenserver tokenserver.db]
 //   npx node tools/import/syncstorage.mjs mysql://user:pw@host/syncstorage --tokenserver mysql://…/tokenserver --out moved/
