@@ -56,6 +56,12 @@ export default function suite({ test, fxa, log, after }) {
 
   test("admin import --data: into the data folder while its server is stopped, refused while it runs", async () => {
     const moved = `moved${randomBytes(6).toString("hex")}`;
+    const help = await cli(["help"]);
+    assert(help.code === 0 && help.stdout.includes("import FILE --data DIR"), help.stdout);
+    const notImport = await cli(["users", "--data", data]);
+    assert(notImport.code === 2 && notImport.stderr.includes("--data is for import only"), notImport.stderr);
+    const notData = await cli(["import", file11, "--data", dir]);
+    assert(notData.code === 2 && notData.stderr.includes("is not a data folder"), notData.stderr);
     const busy = await cli(["import", file11, "--as", `acct:${moved}`, "--data", data]);
     assert(busy.code === 1 && busy.stderr.includes("in use by another serve"), `refused while serve runs: ${busy.stderr}`);
     const before = await c11.storage("GET", "/info/collections");
