@@ -391,3 +391,15 @@ export function tsBody(ms: number | null): string {
 export function renderMap(entries: Array<[string, PyValue]>): string {
   return `{${entries.map(([k, v]) => `${pyString(k)}: ${dumps(v)}`).join(", ")}}`;
 }
+
+/** The `failed` object of a POST answer (§8.8 step 7): each key with its one-message list, in order. */
+export function renderFailed11(failed: Map<string, string>): string {
+  const lists = new Map<string, string>();
+  const parts: string[] = [];
+  for (const [key, message] of failed) {
+    let list = lists.get(message);
+    if (list === undefined) lists.set(message, (list = `[${pyString(message)}]`));
+    parts.push(`${pyString(key)}: ${list}`);
+  }
+  return `{${parts.join(", ")}}`;
+}
