@@ -5,9 +5,10 @@
  * Hawk (rules HAWK-3, HAWK-4) using the token and key it got back.
  *
  * The mock account server: an RSA key made once per isolate whose public
- * half is published at the default JWKS address (`FXA_JWKS_URL`); requests
- * to it are answered here instead of the network (the Worker runs in this
- * isolate and calls the global fetch). `SYNC_MASTER_SECRET` comes from
+ * half is published at the default JWKS address (`FXA_JWKS_URL`), and the
+ * default remote verifier refuses every token; requests to both are answered
+ * here instead of the network (the Worker runs in this isolate and calls the
+ * global fetch). `SYNC_MASTER_SECRET` comes from
  * vitest.config.ts (random per run).
  *
  * Special cases the conformance tests need, still with real Hawk: `as`
@@ -24,6 +25,8 @@ import { readReply, type Reply } from "./reply";
 
 export const ORIGIN = "http://sync.test";
 export const JWKS_URL = "https://oauth.accounts.firefox.com/v1/jwks";
+/** The default remote verifier (`FXA_OAUTH_SERVER_URL` + /v1/verify), answered here too. */
+export const VERIFY_URL = "https://oauth.accounts.firefox.com/v1/verify";
 export const SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync";
 const KID = "weave-edge-test-key";
 
@@ -64,6 +67,10 @@ function mockFxa(): Promise<MockFxaState> {
     globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const url = input instanceof Request ? input.url : String(input);
       if (url === JWKS_URL) return Response.json({ keys: [{ ...jwk, kid: KID, use: "sig", alg: "RS256" }] });
+      // Every token this server can vouch for is a JWT checked against the keys above, so the
+      // remote verifier (TS10-4.2: not a JWT, or no usable key) answers as the real one does for a
+      // token it does not know, and nothing leaves the test for the real account server.
+      if (url === VERIFY_URL) return Response.json({ code: 400, errno: 108, error: "Bad Request", message: "Invalid token" }, { status: 400 });
       return originalFetch(input, init);
     }) as typeof fetch;
     return { pair, jwk, originalFetch };
