@@ -122,10 +122,9 @@ export async function mintedCredentials(uid: number, expired = false): Promise<{
 // ---------------------------------------------------------------- Hawk
 
 /** The Authorization header for one request (HAWK-2, HAWK-3, HAWK-4), written from the rules, not from src/. */
-export async function hawkAuthorization(cred: { id: string; key: string }, method: string, url: string): Promise<string> {
+export async function hawkAuthorization(cred: { id: string; key: string }, method: string, url: string, nonce = b64(crypto.getRandomValues(new Uint8Array(6)))): Promise<string> {
   const u = new URL(url);
   const ts = String(Math.floor(Date.now() / 1000));
-  const nonce = b64(crypto.getRandomValues(new Uint8Array(6)));
   const port = u.port || (u.protocol === "https:" ? "443" : "80");
   const normalized = ["hawk.1.header", ts, nonce, method.toUpperCase(), u.pathname + u.search, u.hostname.toLowerCase(), port, "", ""].join("\n") + "\n";
   const key = await crypto.subtle.importKey("raw", utf8(cred.key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -136,7 +135,7 @@ export async function hawkAuthorization(cred: { id: string; key: string }, metho
 // ---------------------------------------------------------------- transport
 
 /** Sends to SELF, or (with vars) to the Worker's fetch handler with those settings over the test env. */
-async function send(req: Request, vars?: Record<string, string>): Promise<Reply> {
+export async function send(req: Request, vars?: Record<string, string>): Promise<Reply> {
   if (!vars) return readReply(await SELF.fetch(req));
   const ctx = createExecutionContext();
   const res = await worker.fetch(req, { ...env, ...vars } as unknown as Env, ctx);
