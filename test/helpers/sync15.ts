@@ -54,6 +54,12 @@ interface MockFxaState {
 
 const G = globalThis as unknown as { __weaveMockFxa?: Promise<MockFxaState> };
 
+let remoteVerifications = 0;
+/** How many times the Worker asked the (stand-in) remote verifier so far. */
+export function remoteVerificationCount(): number {
+  return remoteVerifications;
+}
+
 /** Installs (once per isolate) the key and the fetch interception of the JWKS address. */
 function mockFxa(): Promise<MockFxaState> {
   G.__weaveMockFxa ??= (async () => {
@@ -70,7 +76,10 @@ function mockFxa(): Promise<MockFxaState> {
       // Every token this server can vouch for is a JWT checked against the keys above, so the
       // remote verifier (TS10-4.2: not a JWT, or no usable key) answers as the real one does for a
       // token it does not know, and nothing leaves the test for the real account server.
-      if (url === VERIFY_URL) return Response.json({ code: 400, errno: 108, error: "Bad Request", message: "Invalid token" }, { status: 400 });
+      if (url === VERIFY_URL) {
+        remoteVerifications += 1;
+        return Response.json({ code: 400, errno: 108, error: "Bad Request", message: "Invalid token" }, { status: 400 });
+      }
       return originalFetch(input, init);
     }) as typeof fetch;
     return { pair, jwk, originalFetch };

@@ -17,7 +17,8 @@ import { MAX_HEADER_NUMBER_CHARS, MAX_IDS as MAX_IDS_15 } from "../../src/protoc
 import { MAX_ID_LENGTH, MAX_IDS as MAX_IDS_11, MAX_PAYLOAD_BYTES, MAX_SORTINDEX, MAX_TTL } from "../../src/protocol/v1_1";
 import { readReply, type Reply } from "../helpers/reply";
 import { call, ORIGIN, register, type Account } from "../helpers/sync11";
-import { Client15, hawkAuthorization, send } from "../helpers/sync15";
+import { Client15, hawkAuthorization, remoteVerificationCount, send } from "../helpers/sync15";
+import { MAX_ACCESS_TOKEN_CHARS } from "../../src/tokenserver/routes";
 import { clientUsername } from "../../src/lib/usernames";
 
 const TIMEOUT = 120_000;
@@ -37,7 +38,7 @@ interface Config15 {
   max_record_payload_bytes: number;
 }
 
-describe("Storage 1.5: the limits of info/configuration (S15 §6.1)", () => {
+describe("Storage 1.5: the limits of info/configuration (S15-6.5)", () => {
   let c: Client15;
   let cfg: Config15;
   beforeAll(async () => {
@@ -169,6 +170,21 @@ describe("Storage 1.5: the limits of info/configuration (S15 §6.1)", () => {
       send(new Request(url, { headers: { Authorization: await hawkAuthorization(c.credentials, "GET", url, nonce) } }));
     expect((await withNonce("n".repeat(HAWK_LIMITS.nonce))).status).toBe(200);
     expect((await withNonce("m".repeat(HAWK_LIMITS.nonce + 1))).status).toBe(401);
+  });
+});
+
+describe("Tokenserver: the bearer token length (TS10-3.1)", () => {
+  it(`a token of ${MAX_ACCESS_TOKEN_CHARS} characters is verified, one more → 401 without verification`, async () => {
+    await Client15.create(); // installs the stand-in account server
+    const signIn = (token: string) => SELF.fetch(`${ORIGIN}/1.0/sync/1.5`, { headers: { Authorization: `Bearer ${token}`, "X-KeyID": "1700000000000-AAAAAAAAAAAAAAAAAAAAAA" } });
+    const before = remoteVerificationCount();
+    const at = await signIn("t".repeat(MAX_ACCESS_TOKEN_CHARS));
+    expect(at.status).toBe(401);
+    expect(remoteVerificationCount()).toBe(before + 1);
+    const over = await signIn("t".repeat(MAX_ACCESS_TOKEN_CHARS + 1));
+    expect(over.status).toBe(401);
+    expect(((await over.json()) as { status: string }).status).toBe("invalid-credentials");
+    expect(remoteVerificationCount()).toBe(before + 1);
   });
 });
 
