@@ -261,7 +261,7 @@ describe("Storage 1.1: the limits of the README and storage-1.1 (S11-5.2, S11-8.
     });
     expect(successOf(r)).toEqual([at]);
     expect(failedOf(r)).toEqual({ [over]: ["invalid id"], p1: ["invalid parentid"], p2: ["invalid predecessorid"] });
-    // A PUT's body id is validated the same way; the URL id is not length-checked (storage-1.1 §5.2: charset only).
+    // A PUT's body id is validated the same way; the URL id is not length-checked (S11-5.2: charset only).
     expect((await call(a, "PUT", `/storage/ids/u`, { body: { id: at, payload: "p" } })).status).toBe(200);
     expect(await call(a, "PUT", `/storage/ids/u`, { body: { id: over, payload: "p" } })).toMatchObject({ status: 400, text: "8" });
   });
