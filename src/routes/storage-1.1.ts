@@ -19,6 +19,7 @@ import {
   parseIfUnmodifiedSince,
   parseListQuery,
   renderList,
+  failed11Pieces,
   renderFailed11,
   renderMap,
   renderRecord,
@@ -200,9 +201,34 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   );
   if (!r.ok) fail(r.failure, collection);
   // A record id failing after an earlier success keeps both entries, as the reference reports them.
-  const body11 = `{"failed": ${renderFailed11(failed)}, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
-  return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
+  const tail = `, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
+  const headers = quotaHeader(c.config, r.usedBefore);
+  if (failed.size <= STREAM_FAILED_OVER) return stamped(`{"failed": ${renderFailed11(failed)}${tail}`, r.ts, headers);
+  // Only a POST far past the count limit gets here: its answer is written as it is sent.
+  const encoder = new TextEncoder();
+  const pieces = failed11Pieces(failed);
+  let done = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(`{"failed": `));
+    },
+    pull(controller) {
+      if (done) return;
+      const next = pieces.next();
+      if (next.done) {
+        done = true;
+        controller.enqueue(encoder.encode(tail));
+        controller.close();
+      } else {
+        controller.enqueue(encoder.encode(next.value));
+      }
+    },
+  });
+  return new Response(stream, { status: 200, headers: { "Content-Type": "application/json", "X-Weave-Timestamp": formatTs(r.ts), ...headers } });
 }
+
+/** A POST answer listing more failures than this is streamed (a normal one lists at most a few hundred). */
+const STREAM_FAILED_OVER = 10_000;
 
 export const storage11Routes: LegacyRoute[] = [
   {

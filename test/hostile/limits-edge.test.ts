@@ -227,6 +227,17 @@ describe("Storage 1.1: the limits of the README and storage-1.1 (S11-5.2, S11-8.
     expect(failedOf(over)).toEqual({ j100: ["retry wbo"] });
   });
 
+  it("20,000 records in one POST: 100 written, each of the rest listed with 'retry wbo' (the answer is streamed)", async () => {
+    const r = await call(a, "POST", "/storage/many", { body: ids(20_000, "m").map((id) => ({ id })) });
+    expect(r.status).toBe(200);
+    expect(successOf(r)).toEqual(ids(100, "m"));
+    const failed = failedOf(r);
+    expect(Object.keys(failed)).toEqual(ids(20_000, "m").slice(100));
+    expect(new Set(Object.values(failed).map((v) => JSON.stringify(v)))).toEqual(new Set(['["retry wbo"]']));
+    expect(r.text.startsWith('{"failed": {"m100": ["retry wbo"], "m101": ["retry wbo"]')).toBe(true);
+    expect(r.text.endsWith(`"success": [${ids(100, "m").map((id) => `"${id}"`).join(", ")}]}`)).toBe(true);
+  });
+
   it(
     "BATCH_MAX_BYTES (1048576): payloads totalling one character less are written; reaching it fails the last with 'retry bytes'",
     async () => {

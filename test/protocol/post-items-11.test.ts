@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isJsonObject, parseJsonText, type JsonIn } from "../../src/protocol/json";
 import { postItems11 } from "../../src/protocol/post-items";
-import { hasOnlyScalars, validateWbo } from "../../src/protocol/v1_1";
+import { failed11Pieces, hasOnlyScalars, renderMap, validateWbo } from "../../src/protocol/v1_1";
 import type { RecordFields } from "../../src/storage/types";
 
 /** Comparable form: the failures as an ordered list (Map equality ignores order). */
@@ -78,3 +78,14 @@ describe("S11-8.8: the 1.1 POST walk agrees with a whole parse", () => {
     expect([...r.items.failed.keys()].slice(0, 2)).toEqual(ids.slice(100, 102));
   });
 });
+
+describe("S11-8.8 step 7: the failed map in pieces", () => {
+  it("joined, the pieces are the map rendered whole, at every piece boundary", () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 7]) {
+      const failed = new Map(Array.from({ length: n }, (_, i) => [i === 1 ? "" : `k\u00e9${i}`, i % 2 ? "retry wbo" : "invalid id"] as [string, string]));
+      const whole = renderMap([...failed].map(([k, m]) => [k, [m]]));
+      expect([...failed11Pieces(failed, 3)].join(""), `${n} entries`).toBe(whole);
+    }
+  });
+});
+
