@@ -202,7 +202,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
 }
 
-export const storage11Routes: LegacyRoute[] = [
+const routes: LegacyRoute[] = [
   {
     method: "GET",
     path: re("/info/collections"),
@@ -340,3 +340,6 @@ export const storage11Routes: LegacyRoute[] = [
     },
   },
 ];
+
+/** Every 1.1 storage route only runs storage operations: all use the store fast path (pipeline-1x `gated`). */
+export const storage11Routes: LegacyRoute[] = routes.map((r) => ({ ...r, gated: true }));

@@ -60,6 +60,8 @@ export interface FirstRead {
   self: SelfNode | null;
   /** §7.1 step 1 rows (none when the service row does not exist yet). */
   rows: UserRow[];
+  /** The operator disabled this account (table disabled_sync_users, migration 0004). */
+  disabled: boolean;
 }
 
 /**
@@ -69,16 +71,18 @@ export interface FirstRead {
  * node row is seen at once; reading them costs no extra round trip.
  */
 export async function loadSelfAndUser(db: D1Database, nodeUrl: string, email: string): Promise<FirstRead> {
-  const [selfRes, userRes] = await db.batch<Record<string, unknown>>([
+  const [selfRes, userRes, disabledRes] = await db.batch<Record<string, unknown>>([
     db
       .prepare("SELECT s.id AS service_id, n.id AS node_id FROM services s JOIN nodes n ON n.service = s.id AND n.node = ?2 WHERE s.service = ?1")
       .bind(SERVICE_NAME, nodeUrl),
     db.prepare(USER_ROWS_SQL).bind(email, SERVICE_NAME),
+    db.prepare("SELECT 1 AS disabled FROM disabled_sync_users WHERE email = ?1").bind(email),
   ]);
   const s = selfRes?.results[0] as { service_id: number; node_id: number } | undefined;
   return {
     self: s ? { serviceId: s.service_id, nodeId: s.node_id } : null,
     rows: (userRes?.results ?? []) as unknown as UserRow[],
+    disabled: (disabledRes?.results.length ?? 0) > 0,
   };
 }
 
