@@ -267,4 +267,4 @@ export async function guardedLogin<T extends { ok: boolean }>(
 }
 
 /** How long a client address may use the store fast path after a full check from it (ms). */
-export const PERMIT_MS = 24 * 3_600_000;
+export const PERMIT_MS = 3_600_000;
