@@ -198,7 +198,7 @@ async function fullCheck(
       fp: await hashFingerprint(result.hash),
       gen: gen !== null && settled.registered ? gen : -1,
       address: attempt.address ?? UNKNOWN_ADDRESS,
-      until: Date.now() + PERMIT_MS,
+      until: settled.permitUntil ?? Date.now() + PERMIT_MS,
       lockedUntil: settled.lockedUntil,
     },
   };

@@ -168,6 +168,8 @@ export async function releaseAttempt(env: Env, ticket: Ticket): Promise<void> {
 export interface Settled {
   registered: boolean;
   lockedUntil: number;
+  /** Until when the registration (and so a permit of the store) holds (ms); set by {@link guardedLogin}. */
+  permitUntil?: number;
 }
 
 /**
@@ -263,7 +265,9 @@ export async function guardedLogin<T extends { ok: boolean }>(
   // An account id in the result registers its store with the throttle instances (store fast path).
   const userid = (result as { userid?: unknown }).userid;
   const member = typeof userid === "number" ? { userid, until: Date.now() + PERMIT_MS } : undefined;
-  return { ...result, settled: await settleSuccess(env, ticket, member) };
+  const settled = await settleSuccess(env, ticket, member);
+  // The store's permit must not outlast the registration that makes its locks reach it.
+  return { ...result, settled: { ...settled, permitUntil: member?.until ?? 0 } };
 }
 
 /** How long a client address may use the store fast path after a full check from it (ms). */

@@ -234,7 +234,7 @@ describe("store fast path: lockout without an oracle (D12)", { timeout: 120_000 
   const limits = { THROTTLE_FAILURES_PER_CLIENT: "2", THROTTLE_FAILURES_PER_ACCOUNT: "4", THROTTLE_FAILURES_PER_ADDRESS: "6", THROTTLE_MAX_LOCKOUT: "60" };
 
   /** Status, body and whether Retry-After is set: what a client can compare. */
-  const seen = (r: Reply) => ({ status: r.status, body: r.text, retry: r.headers["retry-after"] !== undefined });
+  const seen = (r: Reply) => ({ status: r.status, body: r.text, retry: r.headers.get("Retry-After") !== null });
 
   it("pair lock: from the locked address the right password is refused exactly like a wrong one", async () => {
     const w = countingEnv(limits);
