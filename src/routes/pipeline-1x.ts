@@ -21,6 +21,7 @@ import type { AppEnv, Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
+import type { AccessClaim } from "../storage/access";
 import { AccessRefused } from "../storage/stub";
 import { attemptFor, guardedLogin, PERMIT_MS, throttledError, UNKNOWN_ADDRESS } from "../throttle/guard";
 
@@ -164,7 +165,7 @@ export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionConte
   const attempt = attemptFor(req, creds.user);
   const gate = new AccessGate(
     { kind: "password", fp: remembered.fp, address: attempt.address ?? UNKNOWN_ADDRESS },
-    (gen) => fullCheck(req, env, ctx, creds.user, creds.password, gen),
+    (gen) => fullCheck(req, env, ctx, creds.user, creds.password, gen, remembered.userid),
     () => unauthorized(req.headers.get("Accept")),
   );
   return { kind: "account", userid: remembered.userid, username: creds.user, gate };
@@ -174,8 +175,10 @@ export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionConte
  * The full, throttled check of a 1.1 request (as {@link basicAuth}) and the
  * grant the store remembers for the next requests: the fingerprint of the
  * hash the password verified against, for this client address, if the store
- * is still at generation `gen`, read BEFORE the D1 row was (null: unknown, so
- * the grant only lets this request's operation run).
+ * is still at generation `gen`, read BEFORE the D1 row was from the store of
+ * account `genOf` (null: unknown, or the account is another one now, e.g.
+ * deleted and re-created under the same name: the grant then only lets this
+ * request's operation run).
  */
 async function fullCheck(
   req: Request,
@@ -184,7 +187,8 @@ async function fullCheck(
   username: string,
   password: string,
   gen: number | null,
-): Promise<{ userid: number; claim: import("../storage/access").AccessClaim } | Response> {
+  genOf: number | null = null,
+): Promise<{ userid: number; claim: AccessClaim } | Response> {
   const accept = req.headers.get("Accept");
   const attempt = attemptFor(req, username);
   const result = await guardedLogin(env, attempt, () => verifyCredentials(env, ctx, username, password));
@@ -196,7 +200,7 @@ async function fullCheck(
     claim: {
       kind: "grant",
       fp: await hashFingerprint(result.hash),
-      gen: gen !== null && settled.registered ? gen : -1,
+      gen: gen !== null && genOf === result.userid && settled.registered ? gen : -1,
       address: attempt.address ?? UNKNOWN_ADDRESS,
       until: settled.permitUntil ?? Date.now() + PERMIT_MS,
       lockedUntil: settled.lockedUntil,
