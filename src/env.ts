@@ -43,3 +43,13 @@ export type AppEnv = {
 export function storageName(p: Principal): string {
   return p.kind === "account" ? `acct:${p.userid}` : `uid:${p.uid}`;
 }
+
+/**
+ * Attaches an access gate to a principal, as a non-enumerable property: it
+ * travels with the principal to the store calls but is no part of what the
+ * principal says (who is asking), so copies and serialisations leave it out.
+ */
+export function withGate<P extends Principal>(principal: P, gate: AccessGate): P {
+  Object.defineProperty(principal, "gate", { value: gate, enumerable: false, writable: false });
+  return principal;
+}

@@ -145,6 +145,13 @@ export async function currentTokenUser(db: D1Database, email: string): Promise<A
 export async function deleteTokenUserRow(db: D1Database, uid: number): Promise<void> {
   await db.batch([
     db.prepare(`UPDATE nodes SET current_load = MAX(current_load - 1, 0) WHERE id = (SELECT nodeid FROM users WHERE uid = ?1)`).bind(uid),
+    // A deleted user starts over: a disable mark goes with its last row.
+    db
+      .prepare(
+        `DELETE FROM disabled_sync_users WHERE email = (SELECT email FROM users WHERE uid = ?1)
+           AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = disabled_sync_users.email AND o.uid <> ?1)`,
+      )
+      .bind(uid),
     db.prepare(`DELETE FROM users WHERE uid = ?1`).bind(uid),
   ]);
 }

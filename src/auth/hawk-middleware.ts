@@ -12,7 +12,7 @@
  * SYNC_MASTER_SECRET[_PREVIOUS]) are read by src/config.ts and documented in README.md.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../env";
+import { withGate, type AppEnv } from "../env";
 import { getConfig, hawkSettings } from "../config";
 import { formatTs } from "../lib/timestamp";
 import { readCapped, toArrayBuffer } from "../protocol/body";
@@ -82,7 +82,7 @@ export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> 
     // The store refuses a disabled or deleted user's token in the request's
     // first storage call (src/storage/access.ts), answered like a bad token.
     const gate = new AccessGate({ kind: "token" }, null, () => bodyZero(401, { "WWW-Authenticate": "Hawk" }));
-    c.set("principal", { kind: "token", uid: result.token.uid, fxaUid: result.token.fxa_uid ?? "", expired: result.expired, gate });
+    c.set("principal", withGate({ kind: "token", uid: result.token.uid, fxaUid: result.token.fxa_uid ?? "", expired: result.expired }, gate));
     await next();
   };
 }

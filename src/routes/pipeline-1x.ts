@@ -17,7 +17,7 @@ import { AccessGate, hashFingerprint } from "../auth/access-gate";
 import { authenticateAccount, cachedLogin, rememberedCredential, verifyCredentials } from "../auth/accounts";
 import { parseBasic } from "../auth/basic";
 import { ConfigError, getConfig, type Config } from "../config";
-import type { AppEnv, Principal } from "../env";
+import { withGate, type AppEnv, type Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
@@ -160,7 +160,7 @@ export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionConte
     const full = await fullCheck(req, env, ctx, creds.user, creds.password, null);
     if (full instanceof Response) return full;
     // Served with the grant (whose fingerprint is remembered only by a later request: see fullCheck).
-    return { kind: "account", userid: full.userid, username: creds.user, gate: new AccessGate(full.claim, null, () => unauthorized(req.headers.get("Accept"))) };
+    return withGate({ kind: "account", userid: full.userid, username: creds.user }, new AccessGate(full.claim, null, () => unauthorized(req.headers.get("Accept"))));
   }
   const attempt = attemptFor(req, creds.user);
   const gate = new AccessGate(
@@ -168,7 +168,7 @@ export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionConte
     (gen) => fullCheck(req, env, ctx, creds.user, creds.password, gen, remembered.userid),
     () => unauthorized(req.headers.get("Accept")),
   );
-  return { kind: "account", userid: remembered.userid, username: creds.user, gate };
+  return withGate({ kind: "account", userid: remembered.userid, username: creds.user }, gate);
 }
 
 /**

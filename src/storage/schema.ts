@@ -133,7 +133,7 @@ export const MIGRATIONS: readonly Migration[] = [
       // disabled: 0 active, 1 disabled, 2 deleted (a tombstone that outlives
       // every token and in-flight request); locked_until (ms): mirror of the
       // login throttle's locks (conservative: any lock of the account).
-      `CREATE TABLE access (
+      `CREATE TABLE IF NOT EXISTS access (
          id INTEGER PRIMARY KEY CHECK (id = 1),
          fp TEXT,
          gen INTEGER NOT NULL DEFAULT 0,
@@ -144,7 +144,7 @@ export const MIGRATIONS: readonly Migration[] = [
       // Client addresses a fast path is allowed from: each one completed the
       // full, throttled check and registered this account with the address's
       // throttle instance, which pushes its locks here (src/objects/login-throttle.ts).
-      `CREATE TABLE access_permits (address TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS access_permits (address TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID`,
     ],
   },
 ];
