@@ -216,6 +216,25 @@ describe("store fast path: changes take effect on the very next request", { time
     expect((await get(w.env, a, "/info/collections")).status).toBe(401);
   });
 
+  it("a password change whose store cannot be reached fails (503) and changes nothing", async () => {
+    const w = countingEnv();
+    const a = await newAccount(w.env);
+    await warm(w, a);
+    const base = env as unknown as Env;
+    const down = {
+      ...w.env,
+      USER_STORE: {
+        idFromName: (x: string) => base.USER_STORE.idFromName(x),
+        get: () => ({ accessBegin: () => Promise.reject(new Error("overloaded")) }),
+      },
+    } as unknown as Env;
+    const np = `new-${crypto.randomUUID()}`;
+    const r = await send(down, "POST", `/user/1.0/${a.username}/password`, { headers: { Authorization: basic(a.username, a.password) }, body: np });
+    expect(r.status).toBe(503);
+    expect((await get(w.env, a, "/info/collections")).status).toBe(200);
+    expect((await get(w.env, a, "/info/collections", np)).status).toBe(401);
+  });
+
   it("a stale credential is refused even when the handler fails before any storage call (401, not 400)", async () => {
     const w = countingEnv();
     const a = await newAccount(w.env);
