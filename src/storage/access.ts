@@ -103,6 +103,9 @@ export class AccessControl {
         return ok ? { ok: true } : { ok: false, refused: "stale", gen: r.gen };
       }
       case "grant":
+        // A deletion overtook the Worker's check (its D1 read came first):
+        // nothing may be written into the erased store.
+        if (r.disabled === DELETED) return { ok: false, refused: "stale", gen: r.gen };
         // The Worker checked the credentials against D1 for this very request:
         // the operation runs. The fingerprint is remembered only when nothing
         // changed since the Worker's D1 read began.

@@ -97,7 +97,8 @@ describe("access record", () => {
       a.tombstone();
       expect(a.state()).toMatchObject({ disabled: DELETED, fingerprint: false, permits: 0 });
       expect(a.tombstoneUntil()).toBe(clock.now + TOMBSTONE_MS);
-      a.admit(grant(gen + 1, clock.now));
+      // A request whose D1 read preceded the deletion writes nothing into the erased store.
+      expect(a.admit(grant(gen + 1, clock.now))).toMatchObject({ ok: false, refused: "stale" });
       expect(a.admit(password())).toMatchObject({ ok: false });
       expect(a.admit({ kind: "token" })).toEqual({ ok: false, refused: "disabled" });
       a.revive();
