@@ -15,7 +15,7 @@ commands:
   health [--user USER]             settings in force, secrets set/unset, migrations, node rows
   users [1.1|1.5]                  list accounts / Sync 1.5 users with usage (all pages)
   show USER                        one user: collections, quota, token state, throttle
-  disable USER | enable USER       refuse / allow a Sync 1.1 account's logins
+  disable USER | enable USER       refuse / allow a user: 1.1 logins, 1.5 tokens (at once)
   unlock USER [--address IP]       clear the login throttle of an account (and an address)
   purge USER                       delete the user's expired records now
   delete USER --yes                delete all the user's data, then the account / token row

@@ -230,7 +230,7 @@ async function postCollection(c: LegacyContext): Promise<Response> {
 /** A POST answer listing more failures than this is streamed (a normal one lists at most a few hundred). */
 const STREAM_FAILED_OVER = 10_000;
 
-export const storage11Routes: LegacyRoute[] = [
+const routes: LegacyRoute[] = [
   {
     method: "GET",
     path: re("/info/collections"),
@@ -368,3 +368,6 @@ export const storage11Routes: LegacyRoute[] = [
     },
   },
 ];
+
+/** Every 1.1 storage route only runs storage operations: all use the store fast path (pipeline-1x `gated`). */
+export const storage11Routes: LegacyRoute[] = routes.map((r) => ({ ...r, gated: true }));

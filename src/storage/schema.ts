@@ -120,6 +120,33 @@ export const MIGRATIONS: readonly Migration[] = [
        END`,
     ],
   },
+  {
+    version: 5,
+    name: "access record (credential fingerprint, disabled, lock mirror)",
+    statements: [
+      // One row (id = 1) per store: what the Worker's credential fast path is
+      // checked against inside the same call that serves the request
+      // (src/storage/access.ts). fp: hex SHA-256 of the account's current
+      // password hash string (never the hash itself), NULL = no fast path;
+      // gen: bumped by every change, so a grant computed from an older read is
+      // refused; pending_until (ms): a change is in progress, grants refused;
+      // disabled: 0 active, 1 disabled, 2 deleted (a tombstone that outlives
+      // every token and in-flight request); locked_until (ms): mirror of the
+      // login throttle's locks (conservative: any lock of the account).
+      `CREATE TABLE IF NOT EXISTS access (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         fp TEXT,
+         gen INTEGER NOT NULL DEFAULT 0,
+         pending_until INTEGER NOT NULL DEFAULT 0,
+         disabled INTEGER NOT NULL DEFAULT 0,
+         locked_until INTEGER NOT NULL DEFAULT 0
+       )`,
+      // Client addresses a fast path is allowed from: each one completed the
+      // full, throttled check and registered this account with the address's
+      // throttle instance, which pushes its locks here (src/objects/login-throttle.ts).
+      `CREATE TABLE IF NOT EXISTS access_permits (address TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION_KEY = "schema_version";
