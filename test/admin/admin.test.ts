@@ -365,7 +365,7 @@ describe("a Sync 1.1 user's own export (/weave-export)", { timeout: 30_000 }, ()
   });
 });
 
-describe("admin API: disabling a Sync 1.5 user (D-cred-1)", { timeout: 30_000 }, () => {
+describe("admin API: disabling a Sync 1.5 user (D22)", { timeout: 30_000 }, () => {
   async function tokenFor(sub: string, keyId: string): Promise<Reply> {
     const jwt = await accessToken(sub);
     return readReply(await SELF.fetch(`${ORIGIN}/1.0/sync/1.5`, { headers: { Authorization: `Bearer ${jwt}`, "X-KeyID": keyId, Accept: "application/json" } }));
