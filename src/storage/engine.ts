@@ -17,6 +17,7 @@
  */
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
+import { FOOTPRINT, footprints, purgeExpiredRecords, Tally, type Footprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
@@ -97,14 +98,18 @@ const SQL = {
   getRecord: `SELECT ${RECORD_COLUMNS} FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   rowExists: `SELECT 1 AS n FROM bso WHERE collection = ? AND id = ?`,
+  /** The first insertion number above every record of a collection (profiles that order by it). */
+  nextSeq: `SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM bso WHERE collection = ? AND seq IS NOT NULL`,
   /**
    * Writes one record at T. ?1-?9: the row as inserted (unsupplied fields
    * already carry the profile's defaults), ?10: flags, ?11: the visibility
-   * instant. On conflict each field is taken from the new row when supplied
-   * (its flag), or when the stored row is expired and REPLACE_EXPIRED is set.
+   * instant, ?12: its insertion number (kept by an update). On conflict each
+   * field is taken from the new row when supplied (its flag), or when the
+   * stored row is expired and REPLACE_EXPIRED is set. Returns the row's
+   * modified and footprint afterwards.
    */
-  upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+  upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry, seq)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12)
            ON CONFLICT (collection, id) DO UPDATE SET
              parentid = CASE WHEN ?10 & ${HAS_PARENTID} OR __GONE__ THEN excluded.parentid ELSE parentid END,
              predecessorid = CASE WHEN ?10 & ${HAS_PREDECESSORID} OR __GONE__ THEN excluded.predecessorid ELSE predecessorid END,
@@ -113,16 +118,15 @@ const SQL = {
              payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload_size ELSE payload_size END,
              modified = CASE WHEN ?10 & ${SET_MODIFIED} OR __GONE__ THEN excluded.modified ELSE modified END,
              expiry = CASE WHEN ?10 & ${SET_EXPIRY} OR __GONE__ THEN excluded.expiry ELSE expiry END
-           RETURNING modified`.replaceAll(
+           RETURNING modified, ${FOOTPRINT}`.replaceAll(
     "__GONE__",
     `(?10 & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ?11)`,
   ),
-  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ?`,
+  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ? RETURNING ${FOOTPRINT}`,
   deleteCollectionRecords: `DELETE FROM bso WHERE collection = ?`,
   deleteCollectionRow: `DELETE FROM collections WHERE name = ?`,
   deleteAllRecords: `DELETE FROM bso`,
   deleteAllCollections: `DELETE FROM collections`,
-  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
   nextExpiry: `SELECT MIN(expiry) AS expiry FROM bso WHERE expiry IS NOT NULL`,
 } as const;
 
@@ -169,6 +173,8 @@ export interface CollectionTotals {
 export class StorageEngine {
   readonly profile: Profile;
   private readonly batches: Batches;
+  /** Whether a listing order breaks ties by insertion (`bso.seq`): inserts then number their records. */
+  private readonly numbersInserts: boolean;
   /** Set when a write may have given a record an expiry the purge alarm must cover. */
   private purgeDue = false;
 
@@ -185,6 +191,7 @@ export class StorageEngine {
     migrate(sql);
     this.profile = this.settleProfile(profile);
     this.batches = new Batches(sql);
+    this.numbersInserts = Object.values(this.profile.order).some((o) => o.tie === "seq");
   }
 
   private settleProfile(named: Profile | null): Profile {
@@ -345,7 +352,7 @@ export class StorageEngine {
       order: p.preconditionFirst ? ["precondition", ...order.filter((c) => c !== "precondition")] : order,
       checks: { quota: (cx) => this.quotaCheck(p.quota, cx), verdict: () => rejected(p.rejectAfterChecks) },
       run: (cx) => {
-        const modified = this.upsert(p.collection, p.record, cx, "put");
+        const [modified = null] = this.write(p.collection, [p.record], cx, "put");
         this.touch(p.collection, cx);
         return { modified, usedBefore: cx.usedBefore, lastModified: cx.ts };
       },
@@ -381,10 +388,12 @@ export class StorageEngine {
             return { success, usedBefore: cx.usedBefore, batch: id };
           }
           // Staged ttls of earlier requests take effect now.
-          this.batches.commit(id, p.collection, cx.ts);
+          const tally = new Tally();
+          this.batches.commit(id, p.collection, cx.ts, tally);
+          tally.flush(this.sql);
           this.expiryWritten();
         } else {
-          for (const r of p.records) this.upsert(p.collection, r, cx, "post");
+          this.write(p.collection, p.records, cx, "post");
         }
         this.touch(p.collection, cx);
         return { success, usedBefore: cx.usedBefore, lastModified: cx.ts };
@@ -419,10 +428,16 @@ export class StorageEngine {
           this.tombstone(cx);
         } else {
           const { where, bindings } = this.filterClause(p, null);
-          this.sql.run(
-            `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})`,
+          const tally = new Tally();
+          const gone = this.sql.all<Footprint & Record<string, SqlValue>>(
+            `DELETE FROM bso WHERE collection = ? AND id IN (
+               SELECT id FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})
+             RETURNING ${FOOTPRINT}`,
+            p.collection,
             ...bindings,
           );
+          tally.removed(p.collection, gone);
+          tally.flush(this.sql);
           this.touch(p.collection, cx);
         }
         return { lastModified: cx.ts };
@@ -438,7 +453,9 @@ export class StorageEngine {
       pre: p,
       run: (cx) => {
         if (this.profile.absentDeleteFails && !this.isPresent(p.collection, p.id, cx)) throw new Refusal({ kind: "not-found" });
-        this.sql.run(SQL.deleteRecord, p.collection, p.id);
+        const tally = new Tally();
+        tally.removed(p.collection, this.sql.all<Footprint & Record<string, SqlValue>>(SQL.deleteRecord, p.collection, p.id));
+        tally.flush(this.sql);
         this.touch(p.collection, cx);
         return { lastModified: cx.ts };
       },
@@ -477,8 +494,7 @@ export class StorageEngine {
   /** Removes up to `max` records that expired before `PURGE_GRACE_MS` ago. Returns how many. */
   purgeExpired(max = 5000): number {
     if (!this.profile.purgesExpired) return 0;
-    // Counted with RETURNING: rowsWritten would include the triggers' writes.
-    return this.sql.transaction(() => this.sql.all(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max).length);
+    return this.sql.transaction(() => purgeExpiredRecords(this.sql, this.clock() - PURGE_GRACE_MS, max));
   }
 
   /** When the next purge has something to do (ms), or null. */
@@ -499,8 +515,36 @@ export class StorageEngine {
     return this.sql.one(SQL.liveModified, collection, id, cx.visibleAt) !== null;
   }
 
-  /** Writes one record at T with the profile's upsert rules; returns its `modified` afterwards. */
-  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post"): number | null {
+  /**
+   * Writes records of one collection at T with the profile's upsert rules,
+   * counters included; returns each one's `modified` afterwards.
+   */
+  private write(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post"): (number | null)[] {
+    const stored = footprints(this.sql, collection, records.map((r) => r.id));
+    let seq = this.numbersInserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq, collection)?.seq ?? 1) : null;
+    const tally = new Tally();
+    const modified: (number | null)[] = [];
+    for (const rec of records) {
+      const row = this.upsert(collection, rec, cx, op, seq);
+      // An update keeps the record's number; the next insert may take the same one.
+      if (seq !== null && !stored.has(rec.id)) seq++;
+      const before = stored.get(rec.id);
+      tally.add(collection, before ? 0 : 1, row.bytes - (before?.bytes ?? 0), row.size - (before?.size ?? 0));
+      stored.set(rec.id, { bytes: row.bytes, size: row.size });
+      modified.push(row.modified);
+    }
+    tally.flush(this.sql);
+    return modified;
+  }
+
+  /** Writes one record at T with the profile's upsert rules; returns its `modified` and footprint afterwards. */
+  private upsert(
+    collection: string,
+    rec: RecordFields,
+    cx: UnitContext,
+    op: "put" | "post",
+    seq: number | null,
+  ): Footprint & { modified: number | null } {
     const u = this.profile.upsert;
     const stamps = u.stamps(rec, op);
     let flags = 0;
@@ -513,7 +557,7 @@ export class StorageEngine {
     if (u.replaceExpired) flags |= REPLACE_EXPIRED;
     if (rec.ttl !== undefined) this.expiryWritten();
     const payload = rec.payload ?? u.defaultPayload;
-    const row = this.sql.one<{ modified: number | null }>(
+    const row = this.sql.one<{ modified: number | null; bytes: number; size: number }>(
       SQL.upsert,
       collection,
       rec.id,
@@ -526,8 +570,10 @@ export class StorageEngine {
       rec.ttl === undefined ? null : cx.visibleAt + rec.ttl * 1000,
       flags,
       cx.visibleAt,
+      seq,
     );
-    return row?.modified ?? null;
+    if (!row) throw new Error("upsert returned no row");
+    return { modified: row.modified ?? null, bytes: Number(row.bytes), size: Number(row.size) };
   }
 
   /** Live record counts and payload units per collection (collections without live records omitted). */
