@@ -608,34 +608,36 @@ export class StorageEngine {
     }
     const selected = { where: [...where], bindings: [...bindings] };
     if (p.after) keysetAfter(order, p.after, where, bindings);
+    // Without a modified range, a profile ordering by insertion reads its insertion index (partial: rows with a number).
+    if (order.column === null && order.tie === "seq" && p.newer === undefined && p.older === undefined) where.push("seq IS NOT NULL");
     const offset = clampCount(p.offset ?? 0);
-    let pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
-    const select = (cols: string, n: number) =>
-      this.sql.all<Record<string, SqlValue>>(
-        `SELECT ${cols} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order)} ${limitClause(n, offset)}`,
-        ...bindings,
-      );
-    let more = false;
+    const pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
     // An ids-only page of ids at their longest may still pass the budget only when the cap is configured very high.
-    if (p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes)) {
-      // Sizes first (cheap), so that a page of large records stops within the byte budget.
-      const sizes = select(`${p.full ? recordSize("bso") : `length(id) + ${RECORD_OVERHEAD}`} AS size`, pageSize);
-      let total = 0;
-      for (let i = 0; i < sizes.length; i++) {
-        total += Number(sizes[i]?.size ?? 0);
-        if (i > 0 && total > p.pageBytes) {
-          pageSize = i;
+    const budget =
+      p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes) ? p.pageBytes : null;
+    const cols = [p.full ? RECORD_COLUMNS : "id", `${order.tie} AS tie_`];
+    if (order.column) cols.push(`${order.column} AS key_`);
+    if (budget !== null) cols.push(`${p.full ? recordSize() : `length(id) + ${RECORD_OVERHEAD}`} AS size_`);
+    // One query, read as it streams: one row more than the page tells whether another page follows;
+    // a page of large records stops within the byte budget (at least one record).
+    const query = `SELECT ${cols.join(", ")} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order, p.ids !== undefined)} ${limitClause(pageSize === Infinity ? Infinity : pageSize + 1, offset)}`;
+    const page: Record<string, SqlValue>[] = [];
+    let more = false;
+    let units = 0;
+    for (const row of this.sql.each<Record<string, SqlValue>>(query, ...bindings)) {
+      if (budget !== null) {
+        units += Number(row.size_ ?? 0);
+        if (page.length > 0 && units > budget) {
           more = true;
           break;
         }
       }
+      if (page.length === pageSize) {
+        more = pageSize > 0;
+        break;
+      }
+      page.push(row);
     }
-    const cols = `${p.full ? RECORD_COLUMNS : "id"}, ${order.tie} AS tie_${order.column ? `, ${order.column} AS key_` : ""}`;
-    if (pageSize === Infinity) return { records: select(cols, Infinity).map(toRecord) };
-    // One row more than the page tells whether another page follows.
-    const rows = select(cols, pageSize + 1);
-    more = more || (pageSize > 0 && rows.length > pageSize);
-    const page = rows.slice(0, pageSize);
     const records = page.map(toRecord);
     const last = page[page.length - 1];
     if (!more || !last) return { records };
@@ -648,8 +650,10 @@ export class StorageEngine {
     return out;
   }
 
+  /** A deletion's order: only a limit or an offset makes it matter. */
   private orderClause(f: RecordFilter): string {
-    return orderBy(this.profile.order[f.sort ?? "default"]);
+    if (f.limit === undefined && f.offset === undefined) return "";
+    return orderBy(this.profile.order[f.sort ?? "default"], f.ids !== undefined);
   }
 
   private filterClause(f: RecordFilter, visibleAt: number | null): { where: string[]; bindings: SqlValue[] } {
@@ -699,8 +703,14 @@ function conditionFailure(p: Preconditions, lastModified: number | null): Failur
   return null;
 }
 
-function orderBy(o: Order): string {
-  return o.column === null ? `ORDER BY ${o.tie} ${o.tieDir}` : `ORDER BY ${o.column} ${o.dir}, ${o.tie} ${o.tieDir}`;
+/**
+ * ORDER BY of a listing order. `sortFound`: the rows are few and found by
+ * key (`ids=`), so they are sorted after the primary key finds them; the
+ * unary `+` keeps the planner from walking a whole ordered index instead.
+ */
+function orderBy(o: Order, sortFound = false): string {
+  const k = sortFound ? "+" : "";
+  return o.column === null ? `ORDER BY ${k}${o.tie} ${o.tieDir}` : `ORDER BY ${k}${o.column} ${o.dir}, ${k}${o.tie} ${o.tieDir}`;
 }
 
 /**

@@ -123,8 +123,8 @@ const SQL = {
           WHERE seq IS NOT NULL AND (collection, seq) > (?1, ?2) ORDER BY collection, seq LIMIT ?3`,
     id: `SELECT id AS k, ${RECORD_FIELD_NAMES} FROM bso WHERE (collection, id) > (?1, ?2) ORDER BY collection, id LIMIT ?3`,
   },
-  /** Rows of a store that numbers insertions without a number (none unless something bypassed the engine). */
-  unnumbered: `SELECT COUNT(*) AS n FROM bso WHERE seq IS NULL`,
+  /** Rows with an insertion number (bso_seq alone answers). */
+  numbered: `SELECT COUNT(*) AS n FROM bso WHERE seq IS NOT NULL`,
   expiredPerCollection: `SELECT collection, COUNT(*) AS n FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
   collectionStats: `SELECT c.name, c.records, c.bytes, c.modified, (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS newest
                     FROM collections c ORDER BY c.name`,
@@ -196,7 +196,8 @@ export function exportPage(
   return sql.transaction(() => {
     const bySeq = numbersInserts(sql);
     // A record without a number would be skipped by the seq order: refuse rather than lose it.
-    if (bySeq && after === null && Number(sql.one<{ n: number }>(SQL.unnumbered)?.n ?? 0) > 0) {
+    const count = (q: string) => Number(sql.one<{ n: number }>(q)?.n ?? 0);
+    if (bySeq && after === null && count(SQL.numbered) !== count(SQL.storedRecords)) {
       throw new Error("a Storage 1.1 store holds records without an insertion number");
     }
     const start = after ?? { collection: "", key: bySeq ? Number.MIN_SAFE_INTEGER : "" };
