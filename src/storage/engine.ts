@@ -642,7 +642,7 @@ export class StorageEngine {
     const last = page[page.length - 1];
     if (!more || !last) return { records };
     const cursor: ListCursor = { key: (last.key_ as number | null | undefined) ?? null, tie: last.tie_ as number | string };
-    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + pageSize, cursor };
+    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + page.length, cursor };
     if (p.count) {
       const n = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM bso WHERE ${selected.where.join(" AND ")}`, ...selected.bindings)?.n ?? 0;
       out.total = Math.max(0, Math.min(p.limit === undefined ? Infinity : clampCount(p.limit), n - offset));
