@@ -325,6 +325,7 @@ describe("layout: counters kept per statement", () => {
         }),
         { numRuns: 40 },
       );
-    });
+      // (40 runs of up to 25 operations each: seconds on a loaded machine.)
+    }, 120_000);
   }
 });
