@@ -4,8 +4,10 @@
  * (docs/storage-schema.md), kept exact by whoever writes `bso`: every write
  * statement's effect is summed here and applied with one statement per
  * collection, instead of a trigger firing per row. What a statement changed
- * is learnt from its RETURNING rows (deletes), from the rows before it
- * (upserts) or from totals before and after it (set-based writes).
+ * is learnt from its RETURNING rows (deletes) or from the rows' footprints
+ * before and after it (upserts, batch commits). Upserts carry no RETURNING:
+ * in workerd's SQLite a RETURNING upsert wrote about four statement-journal
+ * pages per record to a temporary file (bench/pages.mjs counts them).
  */
 import { recordSize } from "./schema";
 import type { SqlPort } from "./sql";
@@ -31,7 +33,7 @@ const SQL = {
           ON CONFLICT (name) DO UPDATE SET records = records + excluded.records, bytes = bytes + excluded.bytes,
                                            size = size + excluded.size`,
   /** Footprints of the named rows of one collection (?1 collection, ?2 JSON array of ids). */
-  footprints: `SELECT id, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+  footprints: `SELECT id, modified, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
   /**
    * Deletes up to ?2 records expired at or before ?1 (the oldest expiries
    * first), returning what each occupied.
@@ -67,6 +69,22 @@ export class Tally {
     this.add(collection, -rows.length, -bytes, -size);
   }
 
+  /** The named rows of a collection went from `before` to `after` ({@link footprints} of the same ids). */
+  changed(collection: string, before: ReadonlyMap<string, Footprint>, after: ReadonlyMap<string, Footprint>): void {
+    const sum = (m: ReadonlyMap<string, Footprint>) => {
+      let bytes = 0;
+      let size = 0;
+      for (const f of m.values()) {
+        bytes += f.bytes;
+        size += f.size;
+      }
+      return { bytes, size };
+    };
+    const b = sum(before);
+    const a = sum(after);
+    this.add(collection, after.size - before.size, a.bytes - b.bytes, a.size - b.size);
+  }
+
   /** Writes the summed changes (one statement per collection that changed) and forgets them. */
   flush(sql: SqlPort): void {
     for (const [name, d] of this.deltas) {
@@ -76,12 +94,12 @@ export class Tally {
   }
 }
 
-/** The footprints of the named records of a collection that exist (expired included), by id. */
-export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, Footprint> {
-  const out = new Map<string, Footprint>();
+/** The footprints (and `modified`) of the named records of a collection that exist (expired included), by id. */
+export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, Footprint & { modified: number | null }> {
+  const out = new Map<string, Footprint & { modified: number | null }>();
   if (ids.length === 0) return out;
-  for (const r of sql.all<{ id: string; bytes: number; size: number }>(SQL.footprints, collection, JSON.stringify(ids))) {
-    out.set(String(r.id), { bytes: Number(r.bytes), size: Number(r.size) });
+  for (const r of sql.all<{ id: string; modified: number | null; bytes: number; size: number }>(SQL.footprints, collection, JSON.stringify(ids))) {
+    out.set(String(r.id), { modified: r.modified === null ? null : Number(r.modified), bytes: Number(r.bytes), size: Number(r.size) });
   }
   return out;
 }

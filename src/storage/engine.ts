@@ -105,8 +105,7 @@ const SQL = {
    * already carry the profile's defaults), ?10: flags, ?11: the visibility
    * instant, ?12: its insertion number (kept by an update). On conflict each
    * field is taken from the new row when supplied (its flag), or when the
-   * stored row is expired and REPLACE_EXPIRED is set. Returns the row's
-   * modified and footprint afterwards.
+   * stored row is expired and REPLACE_EXPIRED is set.
    */
   upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry, seq)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12)
@@ -118,7 +117,7 @@ const SQL = {
              payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload_size ELSE payload_size END,
              modified = CASE WHEN ?10 & ${SET_MODIFIED} OR __GONE__ THEN excluded.modified ELSE modified END,
              expiry = CASE WHEN ?10 & ${SET_EXPIRY} OR __GONE__ THEN excluded.expiry ELSE expiry END
-           RETURNING modified, ${FOOTPRINT}`.replaceAll(
+           `.replaceAll(
     "__GONE__",
     `(?10 & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ?11)`,
   ),
@@ -520,31 +519,23 @@ export class StorageEngine {
    * counters included; returns each one's `modified` afterwards.
    */
   private write(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post"): (number | null)[] {
-    const stored = footprints(this.sql, collection, records.map((r) => r.id));
+    const ids = records.map((r) => r.id);
+    const before = footprints(this.sql, collection, ids);
     let seq = this.numbersInserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq, collection)?.seq ?? 1) : null;
-    const tally = new Tally();
-    const modified: (number | null)[] = [];
     for (const rec of records) {
-      const row = this.upsert(collection, rec, cx, op, seq);
-      // An update keeps the record's number; the next insert may take the same one.
-      if (seq !== null && !stored.has(rec.id)) seq++;
-      const before = stored.get(rec.id);
-      tally.add(collection, before ? 0 : 1, row.bytes - (before?.bytes ?? 0), row.size - (before?.size ?? 0));
-      stored.set(rec.id, { bytes: row.bytes, size: row.size });
-      modified.push(row.modified);
+      // An update keeps the record's number, so numbers may be skipped: only their order matters.
+      this.upsert(collection, rec, cx, op, seq);
+      if (seq !== null) seq++;
     }
+    const after = footprints(this.sql, collection, ids);
+    const tally = new Tally();
+    tally.changed(collection, before, after);
     tally.flush(this.sql);
-    return modified;
+    return records.map((r) => after.get(r.id)?.modified ?? null);
   }
 
-  /** Writes one record at T with the profile's upsert rules; returns its `modified` and footprint afterwards. */
-  private upsert(
-    collection: string,
-    rec: RecordFields,
-    cx: UnitContext,
-    op: "put" | "post",
-    seq: number | null,
-  ): Footprint & { modified: number | null } {
+  /** Writes one record at T with the profile's upsert rules. */
+  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post", seq: number | null): void {
     const u = this.profile.upsert;
     const stamps = u.stamps(rec, op);
     let flags = 0;
@@ -557,7 +548,7 @@ export class StorageEngine {
     if (u.replaceExpired) flags |= REPLACE_EXPIRED;
     if (rec.ttl !== undefined) this.expiryWritten();
     const payload = rec.payload ?? u.defaultPayload;
-    const row = this.sql.one<{ modified: number | null; bytes: number; size: number }>(
+    this.sql.run(
       SQL.upsert,
       collection,
       rec.id,
@@ -572,8 +563,6 @@ export class StorageEngine {
       cx.visibleAt,
       seq,
     );
-    if (!row) throw new Error("upsert returned no row");
-    return { modified: row.modified ?? null, bytes: Number(row.bytes), size: Number(row.size) };
   }
 
   /** Live record counts and payload units per collection (collections without live records omitted). */
