@@ -142,7 +142,7 @@ describe("layout: query plans of the listings (schema 4)", () => {
     }
   });
 
-  it("sort=index: the collection's own range, sorted (no sortindex index by design: it doubled the write cost)", async () => {
+  it("sort=index: the collection's own range, sorted (no sortindex index by design: it cost every write a page at a random place)", async () => {
     for (const profile of [PROFILE_1_1, PROFILE_1_5]) {
       const plans = await plansOf(profile, (e) => e.list({ collection: "c", full: true, sort: "index", limit: 10, ...PAGED }));
       expect(planOf(plans, LISTING).join("\n")).toMatch(/SEARCH bso USING PRIMARY KEY \(collection=\?\)/);
