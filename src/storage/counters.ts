@@ -34,6 +34,8 @@ const SQL = {
                                            size = size + excluded.size`,
   /** Footprints of the named rows of one collection (?1 collection, ?2 JSON array of ids). */
   footprints: `SELECT id, modified, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+  /** The same for one id (?2), the common PUT. */
+  footprint: `SELECT id, modified, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id = ?2`,
   /**
    * Deletes up to ?2 records expired at or before ?1 (the oldest expiries
    * first), returning what each occupied.
@@ -98,7 +100,9 @@ export class Tally {
 export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, Footprint & { modified: number | null }> {
   const out = new Map<string, Footprint & { modified: number | null }>();
   if (ids.length === 0) return out;
-  for (const r of sql.all<{ id: string; modified: number | null; bytes: number; size: number }>(SQL.footprints, collection, JSON.stringify(ids))) {
+  type Row = { id: string; modified: number | null; bytes: number; size: number };
+  const rows = ids.length === 1 ? sql.all<Row>(SQL.footprint, collection, ids[0]!) : sql.all<Row>(SQL.footprints, collection, JSON.stringify(ids));
+  for (const r of rows) {
     out.set(String(r.id), { modified: r.modified === null ? null : Number(r.modified), bytes: Number(r.bytes), size: Number(r.size) });
   }
   return out;

@@ -521,7 +521,9 @@ export class StorageEngine {
   private write(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post"): (number | null)[] {
     const ids = records.map((r) => r.id);
     const before = footprints(this.sql, collection, ids);
-    let seq = this.numbersInserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq, collection)?.seq ?? 1) : null;
+    // Numbers only when something may be inserted.
+    const inserts = this.numbersInserts && ids.some((id) => !before.has(id));
+    let seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq, collection)?.seq ?? 1) : null;
     for (const rec of records) {
       // An update keeps the record's number, so numbers may be skipped: only their order matters.
       this.upsert(collection, rec, cx, op, seq);
