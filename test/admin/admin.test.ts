@@ -340,10 +340,17 @@ describe("a Sync 1.1 user's own export (/weave-export)", { timeout: 30_000 }, ()
     const none = await SELF.fetch(`${ORIGIN}/weave-export`);
     expect(none.status).toBe(401);
     expect(none.headers.get("WWW-Authenticate")).toMatch(/^Basic /);
-    await none.text();
+    // The body is a page in the account pages' one look (read by whoever cancels the browser's prompt).
+    expect(none.headers.get("Content-Type")).toBe("text/html; charset=UTF-8");
+    expect(none.headers.get("Content-Security-Policy")).toContain("style-src 'nonce-");
+    const page = await none.text();
+    expect(page).toContain('<header id="header"><img src="/media/weave-logo.png"');
+    expect(page).toContain('<footer id="footer">');
+    expect(page).toContain("<h1>Download your data</h1>");
+    expect(page).not.toContain('role="alert"');
     const wrong = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: basic(a.username, "not my password") } });
     expect(wrong.status).toBe(401);
-    await wrong.text();
+    expect(await wrong.text()).toContain('<div class="error" role="alert">The user name (or e-mail address) and password did not match an account.</div>');
     const admin = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(admin.status).toBe(401);
     await admin.text();
