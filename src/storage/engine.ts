@@ -98,8 +98,8 @@ const SQL = {
   getRecord: `SELECT ${RECORD_COLUMNS} FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   rowExists: `SELECT 1 AS n FROM bso WHERE collection = ? AND id = ?`,
-  /** The first insertion number above every record of a collection (profiles that order by it). */
-  nextSeq: `SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM bso WHERE collection = ? AND seq IS NOT NULL`,
+  /** The first insertion number above every record (profiles that order by it). */
+  nextSeq: `SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM bso WHERE seq IS NOT NULL`,
   /**
    * Writes one record at T. ?1-?9: the row as inserted (unsupplied fields
    * already carry the profile's defaults), ?10: flags, ?11: the visibility
@@ -523,7 +523,7 @@ export class StorageEngine {
     const before = footprints(this.sql, collection, ids);
     // Numbers only when something may be inserted.
     const inserts = this.numbersInserts && ids.some((id) => !before.has(id));
-    let seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq, collection)?.seq ?? 1) : null;
+    let seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq)?.seq ?? 1) : null;
     for (const rec of records) {
       // An update keeps the record's number, so numbers may be skipped: only their order matters.
       this.upsert(collection, rec, cx, op, seq);

@@ -190,6 +190,9 @@ export const MIGRATIONS: readonly Migration[] = [
       // (collection, seq, id) of the rows that have a seq: Storage 1.1's
       // default order without a sort.
       `CREATE INDEX bso_seq ON bso (collection, seq) WHERE seq IS NOT NULL`,
+      // (seq) alone: the next number to give, and exports in first-insertion
+      // order across collections. Both only grow at their end.
+      `CREATE INDEX bso_seq_all ON bso (seq) WHERE seq IS NOT NULL`,
       `CREATE INDEX bso_expiry ON bso (expiry) WHERE expiry IS NOT NULL`,
     ],
   },

@@ -9,9 +9,9 @@
  * Export: {@link exportState} (collections, clock, schema version) and then
  * {@link exportPage} repeatedly, each a short transaction over a key range
  * after a cursor, so memory is bounded by the page whatever the store's size.
- * Records come collection by collection; within one, a Storage 1.1 store's
- * come in insertion order (`bso.seq`, its default listing order), so an
- * import in file order reproduces it; a 1.5 store's by id.
+ * A Storage 1.1 store's records come in first-insertion order (`bso.seq`,
+ * its default listing order), so an import in file order reproduces it; a
+ * 1.5 store's collection by collection, by id.
  *
  * Import: records are staged into `transfer_bso` by {@link importStage}
  * (one transaction per chunk, checked), then {@link importCommit} replaces
@@ -86,10 +86,10 @@ export interface StoreStats {
 }
 
 /**
- * Where an export page ends: the last record's collection and its key within
- * it (its `seq` in a store that numbers insertions, else its id). Null: the start.
+ * Where an export page ends: the last record's insertion number in a store
+ * that numbers insertions, else its collection and id. Null: the start.
  */
-export type ExportCursor = { collection: string; key: number | string } | null;
+export type ExportCursor = { seq: number } | { collection: string; id: string } | null;
 
 /** Largest payload one row may hold (a Durable Object SQLite row is capped at 2 MB). */
 export const MAX_IMPORT_PAYLOAD_BYTES = 1_900_000;
@@ -117,11 +117,10 @@ const SQL = {
   setMeta: `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   tableExists: `SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`,
   collections: `SELECT name, modified FROM collections ORDER BY name`,
-  /** A page after (?1 collection, ?2 key), keyed by insertion number (bso_seq) or by id (the primary key). */
+  /** A page after insertion number ?1 (bso_seq_all), or after (?1 collection, ?2 id) (the primary key); ?3 rows. */
   exportPage: {
-    seq: `SELECT seq AS k, ${RECORD_FIELD_NAMES} FROM bso
-          WHERE seq IS NOT NULL AND (collection, seq) > (?1, ?2) ORDER BY collection, seq LIMIT ?3`,
-    id: `SELECT id AS k, ${RECORD_FIELD_NAMES} FROM bso WHERE (collection, id) > (?1, ?2) ORDER BY collection, id LIMIT ?3`,
+    seq: `SELECT seq, ${RECORD_FIELD_NAMES} FROM bso WHERE seq IS NOT NULL AND seq > ?1 ORDER BY seq LIMIT ?3`,
+    id: `SELECT ${RECORD_FIELD_NAMES} FROM bso WHERE (collection, id) > (?1, ?2) ORDER BY collection, id LIMIT ?3`,
   },
   /** Rows with an insertion number (bso_seq alone answers). */
   numbered: `SELECT COUNT(*) AS n FROM bso WHERE seq IS NOT NULL`,
@@ -200,8 +199,14 @@ export function exportPage(
     if (bySeq && after === null && count(SQL.numbered) !== count(SQL.storedRecords)) {
       throw new Error("a Storage 1.1 store holds records without an insertion number");
     }
-    const start = after ?? { collection: "", key: bySeq ? Number.MIN_SAFE_INTEGER : "" };
-    const rows = sql.all<Record<string, SqlValue>>(SQL.exportPage[bySeq ? "seq" : "id"], start.collection, start.key, maxRecords + 1);
+    const rows = bySeq
+      ? sql.all<Record<string, SqlValue>>(SQL.exportPage.seq, after !== null && "seq" in after ? after.seq : Number.MIN_SAFE_INTEGER, null, maxRecords + 1)
+      : sql.all<Record<string, SqlValue>>(
+          SQL.exportPage.id,
+          after !== null && "id" in after ? after.collection : "",
+          after !== null && "id" in after ? after.id : "",
+          maxRecords + 1,
+        );
     const records: TransferRecord[] = [];
     let bytes = 0;
     let last: ExportCursor = after;
@@ -209,7 +214,7 @@ export function exportPage(
       const size = Number(row.payload_size ?? 0);
       if (records.length > 0 && bytes + size > maxBytes) break;
       bytes += size;
-      last = { collection: String(row.collection), key: row.k as number | string };
+      last = bySeq ? { seq: Number(row.seq) } : { collection: String(row.collection), id: String(row.id) };
       records.push({
         collection: String(row.collection),
         id: String(row.id),

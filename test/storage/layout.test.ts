@@ -203,11 +203,11 @@ describe("layout: query plans of the writes (schema 4)", () => {
     }
   });
 
-  it("export pages: a range of the insertion index (1.1) or of the primary key (1.5)", async () => {
-    const v11 = await plansOf(PROFILE_1_1, (_e, sql) => exportPage(sql, { collection: "c", key: 10 }, 10, 1e9));
-    expect(planOf(v11, /^SELECT seq AS k/).join("\n")).toMatch(/bso_seq \(\(collection,seq\)>\(\?,\?\)\)/);
-    const v15 = await plansOf(PROFILE_1_5, (_e, sql) => exportPage(sql, { collection: "c", key: "r10" }, 10, 1e9));
-    expect(planOf(v15, /^SELECT id AS k/).join("\n")).toMatch(/PRIMARY KEY \(\(collection,id\)>\(\?,\?\)\)/);
+  it("export pages: a range of the global insertion index (1.1) or of the primary key (1.5)", async () => {
+    const v11 = await plansOf(PROFILE_1_1, (_e, sql) => exportPage(sql, { seq: 10 }, 10, 1e9));
+    expect(planOf(v11, /^SELECT seq, /).join("\n")).toMatch(/bso_seq_all \(seq>\?\)/);
+    const v15 = await plansOf(PROFILE_1_5, (_e, sql) => exportPage(sql, { collection: "c", id: "r10" }, 10, 1e9));
+    expect(planOf(v15, /^SELECT collection, id/).join("\n")).toMatch(/PRIMARY KEY \(\(collection,id\)>\(\?,\?\)\)/);
     for (const plans of [v11, v15]) expectNoFullScan(plans);
   });
 });
