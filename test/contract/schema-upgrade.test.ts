@@ -46,7 +46,13 @@ function seedRecords(sql: SqlPort): void {
       new TextEncoder().encode(r.payload).length,
     );
   }
-  sql.run(`UPDATE collections SET modified = ? WHERE name = 'bookmarks'`, NOW);
+  // Up to version 3 the triggers created the collection's row; from version 4 the engine writes it.
+  sql.run(
+    `INSERT INTO collections (name, modified, records, bytes)
+     SELECT 'bookmarks', ?, COUNT(*), SUM(payload_size) FROM bso WHERE collection = 'bookmarks' AND true
+     ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
+    NOW,
+  );
 }
 
 function userTables(sql: SqlPort): string[] {
