@@ -21,6 +21,7 @@ import { formatTs, nowTick } from "../lib/timestamp";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
 import { attemptFor, guardedLogin, throttledError } from "../throttle/guard";
+import { noteRoute } from "../log";
 
 /** What a 1.x handler sees: the request, already routed and (for "basic" routes) authenticated. */
 export interface LegacyContext {
@@ -206,9 +207,15 @@ export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions
   });
 
   app.use(async function clock(c, next) {
-    c.set("serverTime", nowTick());
-    c.set("config", configOf(c.env));
-    await next();
+    const own = c.req.routeIndex;
+    try {
+      c.set("serverTime", nowTick());
+      c.set("config", configOf(c.env));
+      await next();
+    } finally {
+      // The request log names this app's route, not the Worker's catch-all that forwarded here.
+      noteRoute(c, own);
+    }
     if (c.res.status < 400 && !c.res.headers.has(TIMESTAMP_HEADER)) {
       const res = new Response(c.res.body, c.res);
       res.headers.set(TIMESTAMP_HEADER, formatTs(c.get("serverTime")));
