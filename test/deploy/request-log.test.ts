@@ -153,7 +153,8 @@ describe("one JSON line per request, no secret in any line", () => {
     for (const r of replies) expect(ids.has(r.headers.get("X-Request-Id"))).toBe(true);
     for (const r of reqs) {
       expect(r).toMatchObject({ level: expect.stringMatching(/^(info|warn|error)$/), method: expect.any(String), status: expect.any(Number) });
-      expect(r.level).toBe(r.status >= 500 ? "error" : r.status >= 400 ? "warn" : "info");
+      const status = r.status as number;
+      expect(r.level).toBe(status >= 500 ? "error" : status >= 400 ? "warn" : "info");
       expect(typeof r.duration_ms).toBe("number");
       expect(r.time).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(String(r.route ?? "")).not.toContain(user);
