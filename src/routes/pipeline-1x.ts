@@ -18,6 +18,7 @@ import { parseBasic } from "../auth/basic";
 import { ConfigError, getConfig, type Config } from "../config";
 import type { AppEnv, Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
+import { urlPath } from "../lib/url";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
 import { attemptFor, guardedLogin, throttledError } from "../throttle/guard";
@@ -79,12 +80,7 @@ export function normalisePath(rawPath: string): string | null {
 const UNROUTABLE = "/\u0000";
 
 function routingPath(req: Request): string {
-  const url = req.url;
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  const q = url.indexOf("?", start);
-  const h = url.indexOf("#", start);
-  const end = Math.min(q < 0 ? url.length : q, h < 0 ? url.length : h);
-  return normalisePath(url.slice(start, end)) ?? UNROUTABLE;
+  return normalisePath(urlPath(req.url)) ?? UNROUTABLE;
 }
 
 function unauthorized(accept: string | null, detail = "", bare = false, headers: Record<string, string> = {}): Response {
