@@ -600,6 +600,8 @@ export class StorageEngine {
     if (p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes)) {
       // Sizes first (cheap), so that a page of large records stops within the byte budget.
       const sizes = select(`${p.full ? recordSize("bso") : `length(id) + ${RECORD_OVERHEAD}`} AS size`, pageSize);
+      // Nothing selected (the usual `newer` poll): the page query would find nothing either.
+      if (sizes.length === 0) return { records: [] };
       let total = 0;
       for (let i = 0; i < sizes.length; i++) {
         total += Number(sizes[i]?.size ?? 0);
