@@ -108,6 +108,9 @@ export async function runHostile(ctx) {
       ["1.1 POST 2 MB: array of numbers", { method: "POST", path: p11, headers: b11, body: numbersArray(2 * MB) }, { method: "POST", path: p11, headers: b11, body: records(100, 20_000) }],
       ["1.1 POST 2 MB: one id of 2M digits", { method: "POST", path: p11, headers: b11, body: Buffer.from(`[{"id":${"1".repeat(2 * MB)},"payload":"x"}]`) }, { method: "POST", path: p11, headers: b11, body: records(100, 20_000) }],
       ["1.1 POST 15 MB: 1M items", { method: "POST", path: p11, headers: b11, body: Buffer.from(JSON.stringify(Array.from({ length: 1_000_000 }, (_, i) => ({ id: i.toString(36) })))) }, { method: "POST", path: p11, headers: b11, body: records(100, 150_000) }],
+      ["1.1 POST 15 MB: 700k items with a float ttl", { method: "POST", path: p11, headers: b11, body: Buffer.from(JSON.stringify(Array.from({ length: 700_000 }, (_, i) => ({ id: i.toString(36), ttl: 1.5 })))) }, { method: "POST", path: p11, headers: b11, body: records(100, 150_000) }],
+      ["1.1 POST 15 MB: 5M empty lists", { method: "POST", path: p11, headers: b11, body: Buffer.from(`[${"[],".repeat(5_000_000)}[]]`) }, { method: "POST", path: p11, headers: b11, body: records(100, 150_000) }],
+      ["1.5 POST at the cap: 180k items", { method: "POST", path: p15, headers: hawk("POST", p15), body: Buffer.from(JSON.stringify(Array.from({ length: 180_000 }, (_, i) => ({ id: i.toString(36) })))) }, { method: "POST", path: p15, headers: hawk("POST", p15), body: records(100, 25_000) }],
       ["1.5 POST at the cap: array of numbers", { method: "POST", path: p15, headers: hawk("POST", p15), body: numbersArray(cap15) }, { method: "POST", path: p15, headers: hawk("POST", p15), body: records(100, 25_000) }],
       ["1.5 POST: failing __proto__ items", { method: "POST", path: p15, headers: hawk("POST", p15), body: Buffer.from(JSON.stringify([{ id: "__proto__", payload: 5 }, { id: "constructor", payload: [] }, ...JSON.parse(records(98, 100).toString())])) }, { method: "POST", path: p15, headers: hawk("POST", p15), body: records(100, 100) }],
       ["1.5 PUT: lone surrogate payload", { method: "PUT", path: `${p15}/s1`, headers: hawk("PUT", `${p15}/s1`), body: Buffer.from(`{"payload":"${"a".repeat(1000)}\\ud800"}`) }, { method: "PUT", path: `${p15}/s1`, headers: hawk("PUT", `${p15}/s1`), body: Buffer.from(`{"payload":"${"a".repeat(1006)}"}`) }],
@@ -116,7 +119,9 @@ export async function runHostile(ctx) {
       ["1.1 POST 64 MB (streamed)", { method: "POST", path: p11, headers: b11, body: streamOf(64 * MB) }, { method: "POST", path: p11, headers: b11, body: records(100, 150_000) }],
     ];
     const reps = ctx.QUICK ? 1 : 3;
-    for (const [label, bad, good] of cases) {
+    // HOSTILE_ONLY=<text>: only the cases whose label contains it (case-insensitive).
+    const only = (process.env.HOSTILE_ONLY ?? "").toLowerCase();
+    for (const [label, bad, good] of cases.filter(([l]) => l.toLowerCase().includes(only))) {
       const size = (r) => (typeof r.body === "function" ? "64 MiB stream" : `${((r.body?.length ?? 0) / MB).toFixed(2)} MiB`);
       for (const [kind, req] of [["hostile", bad], ["normal", good]]) {
         const ms = [];

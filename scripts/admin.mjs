@@ -15,12 +15,14 @@ commands:
   health [--user USER]             settings in force, secrets set/unset, migrations, node rows
   users [1.1|1.5]                  list accounts / Sync 1.5 users with usage (all pages)
   show USER                        one user: collections, quota, token state, throttle
-  disable USER | enable USER       refuse / allow a Sync 1.1 account's logins
+  disable USER | enable USER       refuse / allow a user: 1.1 logins, 1.5 tokens (at once)
   unlock USER [--address IP]       clear the login throttle of an account (and an address)
   purge USER                       delete the user's expired records now
   delete USER --yes                delete all the user's data, then the account / token row
   export USER [--out FILE]         write the user's data as NDJSON (stdout by default)
   import FILE [--as USER] [--replace]   import an export file (all or nothing)
+  import FILE --data DIR [...]      the same into a self-hosted data folder (npm run serve's
+                                    --data) while its server is stopped
 
 USER is acct:<username> (Sync 1.1) or uid:<uid> (Sync 1.5).
 URL and token: --url/--token, else ADMIN_URL/ADMIN_TOKEN, else ./.admin.env.`;
@@ -30,7 +32,7 @@ URL and token: --url/--token, else ADMIN_URL/ADMIN_TOKEN, else ./.admin.env.`;
 function parseArgs(argv) {
   const flags = {};
   const rest = [];
-  const withValue = new Set(["url", "token", "as", "out", "address", "user"]);
+  const withValue = new Set(["url", "token", "as", "out", "address", "user", "data"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
@@ -51,6 +53,10 @@ function fail(message, code = 2) {
 }
 
 function settings(flags) {
+  if (flags.data !== undefined) {
+    if (flags.url || flags.token) fail("--data starts its own server: leave out --url and --token");
+    return { url: null, token: null, data: flags.data };
+  }
   const file = {};
   if (existsSync(".admin.env")) {
     for (const line of readFileSync(".admin.env", "utf8").split("\n")) {
@@ -249,6 +255,7 @@ const COMMANDS = {
 
   async import(cfg, files, flags) {
     if (files.length === 0) fail("import needs a file (an export, or a tools/import output)");
+    if (cfg.data) return withLocalServer(cfg.data, (local) => COMMANDS.import(local, files, flags));
     if (files.length > 1 && flags.as) fail("--as takes one file");
     if (files.length === 1) return importOne(cfg, files[0], flags);
     // Several files (an importer's output): each all or nothing; go on after a failure, fail at the end.
@@ -269,6 +276,52 @@ const COMMANDS = {
     return flags.json ? results : `imported ${files.length} files\n`;
   },
 };
+
+/**
+ * Runs `fn` against a server of its own on a self-hosted data folder:
+ * scripts/serve.mjs on a loopback port with a random admin token for this run
+ * only (handed over in its environment, never written to config.env), stopped
+ * again afterwards. serve refuses a folder another serve holds.
+ */
+async function withLocalServer(dataDir, fn) {
+  const { spawn } = await import("node:child_process");
+  const { createServer } = await import("node:net");
+  const { randomBytes } = await import("node:crypto");
+  const path = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  if (!existsSync(path.join(dataDir, "config.env"))) fail(`${dataDir} is not a data folder of npm run serve (no config.env)`);
+  const port = await new Promise((resolve, reject) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port: p } = s.address();
+      s.close(() => resolve(p));
+    });
+    s.on("error", reject);
+  });
+  const token = randomBytes(24).toString("hex");
+  const serve = path.join(path.dirname(fileURLToPath(import.meta.url)), "serve.mjs");
+  const child = spawn(process.execPath, [serve, "--port", String(port), "--host", "127.0.0.1", "--data", dataDir], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WEAVE_ADMIN_TOKEN_ONCE: token },
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  process.stderr.write(`admin: starting the self-hosted server on ${dataDir}\n`);
+  try {
+    await new Promise((resolve, reject) => {
+      const check = () => {
+        if (out.split("\n").some((l) => l.startsWith("READY "))) resolve();
+      };
+      child.stdout.on("data", check);
+      exited.then(() => reject(new ApiError(`the server on ${dataDir} did not start:\n${out.slice(-1500)}`)));
+    });
+    return await fn({ url: `http://127.0.0.1:${port}`, token });
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
 
 async function importOne(cfg, file, flags) {
   {
@@ -386,6 +439,7 @@ if (!command || flags.help || command === "help") {
 }
 const fn = COMMANDS[command];
 if (!fn) fail(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+if (flags.data !== undefined && command !== "import") fail("--data is for import only (the other commands talk to a running server: --url)");
 try {
   const out = await fn(settings(flags), args, flags);
   if (typeof out === "string") process.stdout.write(out);

@@ -10,7 +10,9 @@
  *  - refuses to start when another `serve` holds the same data folder,
  *  - creates `<data>/config.env` (mode 0600) with a random SYNC_MASTER_SECRET
  *    on first start, and reads it: its NAME=value lines override
- *    wrangler.toml [vars] (secrets go there too),
+ *    wrangler.toml [vars] (secrets go there too); WEAVE_ADMIN_TOKEN_ONCE in
+ *    the environment sets ADMIN_TOKEN for this run only (how
+ *    `npm run admin -- import FILE --data DIR` runs its own server),
  *  - builds dist/ when it is missing or older than the sources,
  *  - applies pending D1 migrations (recorded in `d1_migrations`, the table
  *    `wrangler d1 migrations apply` uses),
@@ -251,6 +253,8 @@ async function main() {
   process.on("exit", unlock);
   const { vars, created } = loadConfig(dataDir);
   if (created) say(`created ${path.join(dataDir, CONFIG_FILE)} with a random SYNC_MASTER_SECRET (mode 0600)`);
+  // `npm run admin -- import FILE --data DIR` runs serve for its import with a token of its own (never written anywhere).
+  if (process.env.WEAVE_ADMIN_TOKEN_ONCE) vars.ADMIN_TOKEN = process.env.WEAVE_ADMIN_TOKEN_ONCE;
   const script = values.script ? path.resolve(values.script) : ensureBuilt(values["no-build"] ? "never" : values.build ? "always" : "auto");
 
   const wranglerEntry = require.resolve("wrangler");

@@ -29,5 +29,11 @@ export const D1_MIGRATIONS: readonly D1Migration[] = [
       "-- server_secrets: random keys this server generates for itself on first use\n-- (src/recovery/secrets.ts), so that a deployment needs no extra secret:\n--   name    what the key is for: \"reset-codes\" (code MACs), \"csrf\" (form tokens).\n--   secret  32 random bytes, base64. Never sent anywhere, never logged.\n-- INSERT OR IGNORE + re-read makes concurrent first uses agree on one key.\nCREATE TABLE IF NOT EXISTS server_secrets (\n  name   TEXT PRIMARY KEY,\n  secret TEXT NOT NULL\n)",
       "-- dev_outbox: messages \"sent\" by the development mail transport\n-- (MAIL_TRANSPORT = outbox, DEV_MODE = true only). Empty on a deployment.\n--   id, created_at (ms), recipient, subject, body (plain text).\nCREATE TABLE IF NOT EXISTS dev_outbox (\n  id         INTEGER PRIMARY KEY AUTOINCREMENT,\n  created_at INTEGER NOT NULL,\n  recipient  TEXT    NOT NULL,\n  subject    TEXT    NOT NULL,\n  body       TEXT    NOT NULL\n)"
     ]
+  },
+  {
+    "name": "0004_disabled_sync_users.sql",
+    "queries": [
+      "-- Migration number: 0004 \t Operator-disabled Sync 1.5 users (admin API, README \"Administer\")\n--\n-- disabled_sync_users: Mozilla accounts the operator disabled on this server\n-- (`npm run admin -- disable uid:<uid>`). Keyed by the tokenserver `users.email`\n-- (`<fxa uid>@<domain>`), so the refusal outlives a key change (which gives\n-- the account a new uid). The tokenserver reads it in the same batch as the\n-- user's rows and refuses new tokens (403 `account-disabled`); tokens already\n-- issued are refused by the uid's store (its access record, DO migration 5).\n--   email        users.email of the account\n--   disabled_at  ms since the epoch\nCREATE TABLE IF NOT EXISTS disabled_sync_users (\n  email       VARCHAR(255) PRIMARY KEY,\n  disabled_at INTEGER NOT NULL\n)"
+    ]
   }
 ];

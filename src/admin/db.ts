@@ -26,10 +26,13 @@ export interface AdminTokenUser {
   keys_changed_at: number | null;
   nodeid: number;
   node: string | null;
+  /** The operator disabled the account (disabled_sync_users, D1 migration 0004). */
+  disabled: boolean;
 }
 
 const ACCOUNT_COLS = `userid, username, mail, accountStatus, password`;
-const TOKEN_COLS = `u.uid, u.email, u.generation, u.client_state, u.created_at, u.replaced_at, u.keys_changed_at, u.nodeid, n.node`;
+const TOKEN_COLS = `u.uid, u.email, u.generation, u.client_state, u.created_at, u.replaced_at, u.keys_changed_at, u.nodeid, n.node,
+  EXISTS (SELECT 1 FROM disabled_sync_users d WHERE d.email = u.email) AS disabled`;
 
 function toAccount(r: Record<string, unknown>): AdminAccount {
   return {
@@ -52,7 +55,16 @@ function toTokenUser(r: Record<string, unknown>): AdminTokenUser {
     keys_changed_at: r.keys_changed_at == null ? null : Number(r.keys_changed_at),
     nodeid: Number(r.nodeid),
     node: r.node == null ? null : String(r.node),
+    disabled: Number(r.disabled ?? 0) === 1,
   };
+}
+
+/** Marks a Sync 1.5 account (all of its uids, by e-mail) disabled or enabled for the tokenserver. */
+export async function setTokenUserDisabled(db: D1Database, email: string, disabled: boolean): Promise<void> {
+  await (disabled
+    ? db.prepare(`INSERT INTO disabled_sync_users (email, disabled_at) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING`).bind(email, Date.now())
+    : db.prepare(`DELETE FROM disabled_sync_users WHERE email = ?1`).bind(email)
+  ).run();
 }
 
 export async function listAccounts(db: D1Database, after: number, limit: number): Promise<AdminAccount[]> {
@@ -133,6 +145,13 @@ export async function currentTokenUser(db: D1Database, email: string): Promise<A
 export async function deleteTokenUserRow(db: D1Database, uid: number): Promise<void> {
   await db.batch([
     db.prepare(`UPDATE nodes SET current_load = MAX(current_load - 1, 0) WHERE id = (SELECT nodeid FROM users WHERE uid = ?1)`).bind(uid),
+    // A deleted user starts over: a disable mark goes with its last row.
+    db
+      .prepare(
+        `DELETE FROM disabled_sync_users WHERE email = (SELECT email FROM users WHERE uid = ?1)
+           AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = disabled_sync_users.email AND o.uid <> ?1)`,
+      )
+      .bind(uid),
     db.prepare(`DELETE FROM users WHERE uid = ?1`).bind(uid),
   ]);
 }

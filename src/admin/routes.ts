@@ -10,7 +10,7 @@
  *   GET    /__admin__/health[?user=]          settings (secrets only set/unset), migrations, node rows
  *   GET    /__admin__/users/1.1|1.5[?after=&limit=]   paged list with usage
  *   GET    /__admin__/users/<user>            detail: collections, quota, token state, throttle
- *   POST   /__admin__/users/<user>/disable|enable      (1.1 accounts)
+ *   POST   /__admin__/users/<user>/disable|enable      (1.1 accounts and 1.5 users)
  *   POST   /__admin__/users/<user>/unlock[?address=]   clear the login throttle
  *   POST   /__admin__/users/<user>/purge      delete expired records now
  *   DELETE /__admin__/users/<user>            delete all stored data, then the account / token row
@@ -23,6 +23,8 @@
 import { Hono, type Context } from "hono";
 import { getConfig } from "../config";
 import type { AppEnv } from "../env";
+import { ACCOUNT_ACTIVE, ACCOUNT_DISABLED, setAccountStatus } from "../auth/accounts";
+import { ACTIVE, DISABLED } from "../storage/access";
 import { MIGRATIONS } from "../storage/schema";
 import type { StoreStats } from "../storage/transfer";
 import { VERSION_INFO } from "../routes/health";
@@ -132,7 +134,7 @@ async function summary(env: Env, s: Subject) {
     return { ...common, userid: a.userid, username: a.username, mail: a.mail, created: null, disabled: a.accountStatus !== 1 };
   }
   const u = s.user;
-  return { ...common, uid: u.uid, email: u.email, created: u.created_at, disabled: false, replaced_at: u.replaced_at };
+  return { ...common, uid: u.uid, email: u.email, created: u.created_at, disabled: u.disabled, replaced_at: u.replaced_at };
 }
 
 // ------------------------------------------------------------------ users
@@ -199,15 +201,28 @@ api.get("/users/:user", async (c) => {
   });
 });
 
+/**
+ * Disables or re-enables a user; acknowledged only once every way in is
+ * closed: a 1.1 account's store stops its fast path before the account row
+ * changes (src/auth/accounts.ts), a 1.5 user's store refuses its tokens
+ * (access record, checked in the same call as each storage operation)
+ * before the tokenserver stops issuing new ones (disabled_sync_users).
+ * Enabling goes the other way round.
+ */
 async function setDisabled(c: C, disabled: boolean) {
   const s = await resolveUser(c.env, c.req.param("user") as string);
-  if (s.kind !== "1.1") {
-    throw new AdminError(
-      501,
-      "disabling a Sync 1.5 user is not supported: its tokens come from Mozilla accounts; use SYNC_ALLOWED_ACCOUNTS, or delete the user",
-    );
+  if (s.kind === "1.1") {
+    await setAccountStatus(c.env, s.account.userid, disabled ? ACCOUNT_DISABLED : ACCOUNT_ACTIVE);
+  } else {
+    const store = storeOf(c.env, s);
+    if (disabled) {
+      await store.accessCommit({ fp: null, disabled: DISABLED });
+      await db.setTokenUserDisabled(c.env.DB, s.user.email, true);
+    } else {
+      await db.setTokenUserDisabled(c.env.DB, s.user.email, false);
+      await store.accessCommit({ fp: null, disabled: ACTIVE });
+    }
   }
-  await db.setAccountStatus(c.env.DB, s.account.userid, disabled ? 0 : 1);
   return json({ name: subjectName(s), disabled });
 }
 api.post("/users/:user/disable", (c) => setDisabled(c, true));

@@ -18,7 +18,7 @@
 import { getConfig } from "../config";
 import type { Principal } from "../env";
 import { userStoreFor, type StoreApi } from "../storage/stub";
-import type { StoreState, TransferCollection, TransferRecord, CommitResult, AdminStoreOp } from "../storage/transfer";
+import type { StoreState, TransferCollection, TransferRecord, CommitResult, AdminStoreOp, ExportCursor } from "../storage/transfer";
 import { ensureSelfNode } from "../tokenserver/db";
 import * as db from "./db";
 import { toBase64UrlNoPad, fromBase64Url, utf8 } from "../auth/encoding";
@@ -106,7 +106,8 @@ export function recordLine(r: TransferRecord, kind: Kind): Record<string, unknow
 export function exportStream(env: Env, s: Subject, source: string): ReadableStream<Uint8Array> {
   const store = storeOf(env, s);
   let state: StoreState | null = null;
-  let cursor: number | null = 0;
+  // undefined: the records are done; null: from the start.
+  let cursor: ExportCursor | undefined = null;
   let records = 0;
   let done = false;
   return new ReadableStream<Uint8Array>(
@@ -130,8 +131,8 @@ export function exportStream(env: Env, s: Subject, source: string): ReadableStre
             controller.enqueue(enc.encode(head));
             return;
           }
-          if (cursor !== null) {
-            const page = await storeOp<{ records: TransferRecord[]; next: number | null }>(store, {
+          if (cursor !== undefined) {
+            const page = await storeOp<{ records: TransferRecord[]; next: ExportCursor }>(store, {
               op: "export-page",
               after: cursor,
               maxRecords: PAGE_RECORDS,
@@ -140,9 +141,9 @@ export function exportStream(env: Env, s: Subject, source: string): ReadableStre
             let text = "";
             for (const r of page.records) text += line(recordLine(r, s.kind));
             records += page.records.length;
-            cursor = page.next;
+            cursor = page.next ?? undefined;
             if (text) controller.enqueue(enc.encode(text));
-            if (cursor !== null) return;
+            if (cursor !== undefined) return;
           }
           controller.enqueue(enc.encode(line({ type: "end", collections: state.collections.length, records })));
           done = true;

@@ -9,7 +9,9 @@
  * Every D1 failure is rethrown as {@link StorageUnavailable}, which the 1.x
  * pipeline renders as 503 with Retry-After (user-1.0 §2, storage-1.1 §14.4).
  */
-import { StorageUnavailable } from "../storage/stub";
+import { ACTIVE, DISABLED } from "../storage/access";
+import { callStore, rawStoreFor, StorageUnavailable } from "../storage/stub";
+import { hashFingerprint } from "./access-gate";
 import { getConfig, type Config } from "../config";
 import { timingSafeEqual } from "./encoding";
 import { hashPassword, needsRehash, verifyPassword } from "./password";
@@ -93,17 +95,52 @@ export async function deleteAccountRow(env: Env, userid: number, expectedHash: s
 export const ACCOUNT_ACTIVE = 1;
 export const ACCOUNT_DISABLED = 0;
 
-/** Sets `accountStatus`; true when the account exists. */
-export async function setAccountStatus(env: Env, userid: number, status: number): Promise<boolean> {
-  const r = await d1(() => env.DB.prepare(SQL.setStatus).bind(userid, status).run());
-  forgetUserid(userid);
-  return (r.meta.changes ?? 0) > 0;
+/**
+ * A change of what lets the account in (password hash, status), made so that
+ * the store's access record (src/storage/access.ts) never accepts a
+ * credential the change revoked: the store's fast path is closed BEFORE the
+ * D1 write (if the store cannot be reached, the change fails and nothing is
+ * written), and re-opened after it with `after(result)`. If that last step
+ * fails the fast path simply stays closed (every request takes the full
+ * check), so the change still stands and is reported as made.
+ */
+async function changeAccess<T>(env: Env, userid: number, write: () => Promise<T>, after: (result: T) => Promise<{ fp: string | null; disabled?: number }>): Promise<T> {
+  const store = rawStoreFor(env, { kind: "account", userid, username: "" });
+  await callStore(() => store.accessBegin());
+  let result: T | undefined;
+  try {
+    result = await write();
+  } finally {
+    const change = result === undefined ? { fp: null } : await after(result);
+    try {
+      await store.accessCommit(change);
+    } catch (err) {
+      console.error("access record not re-opened after an account change (full checks until it is):", err instanceof Error ? err.message : err);
+    }
+  }
+  return result;
 }
 
-/** Compare-and-set of the password hash. True when the row was updated. */
+/** Sets `accountStatus` (the store's access record first: see {@link changeAccess}); true when the account exists. */
+export async function setAccountStatus(env: Env, userid: number, status: number): Promise<boolean> {
+  const changed = await changeAccess(
+    env,
+    userid,
+    async () => (await d1(() => env.DB.prepare(SQL.setStatus).bind(userid, status).run())).meta.changes ?? 0,
+    async () => ({ fp: null, disabled: status === ACCOUNT_ACTIVE ? ACTIVE : DISABLED }),
+  );
+  forgetUserid(userid);
+  return changed > 0;
+}
+
+/** Compare-and-set of the password hash (the store's access record first: {@link changeAccess}). True when the row was updated. */
 export async function setPasswordHash(env: Env, userid: number, expectedHash: string, newHash: string): Promise<boolean> {
-  const r = await d1(() => env.DB.prepare(SQL.setPasswordIfHash).bind(userid, expectedHash, newHash).run());
-  return (r.meta.changes ?? 0) > 0;
+  return changeAccess(
+    env,
+    userid,
+    async () => ((await d1(() => env.DB.prepare(SQL.setPasswordIfHash).bind(userid, expectedHash, newHash).run())).meta.changes ?? 0) > 0,
+    async (ok) => ({ fp: ok ? await hashFingerprint(newHash) : null }),
+  );
 }
 
 /** Stores a new e-mail if the password hash is still `expectedHash`. */
@@ -153,6 +190,8 @@ interface CacheEntry {
   hash: string;
   good: Uint8Array | null;
   bad: Uint8Array[];
+  /** {@link hashFingerprint} of `hash`, computed on first use by the fast path. */
+  fp?: string;
 }
 
 export const CACHE_MAX_ENTRIES = 10_000;
@@ -307,6 +346,24 @@ export async function cachedLogin(env: Env, username: string, password: string):
   if (!row || row.accountStatus !== 1 || row.userid !== cached.userid || row.password !== cached.hash) return null;
   credentialCache.cacheHits++;
   return { ok: true, userid: row.userid };
+}
+
+/**
+ * The isolate-only half of the store fast path (src/auth/access-gate.ts): when
+ * this isolate already verified exactly this password for `username`, the
+ * account id and the fingerprint of the hash it verified against, with no D1
+ * read and no throttle call. Whether that hash is still current, the account
+ * active and unlocked is the store's to say, in the call that serves the
+ * request. Null means "not known to be right": the full check decides.
+ */
+export async function rememberedCredential(username: string, password: string): Promise<{ userid: number; fp: string } | null> {
+  const entry = cache.get(username);
+  if (!entry?.good) return null;
+  const mac = await passwordMac(password);
+  if (!timingSafeEqual(entry.good, mac)) return null;
+  entry.fp ??= await hashFingerprint(entry.hash);
+  credentialCache.cacheHits++;
+  return { userid: entry.userid, fp: entry.fp };
 }
 
 /** The check behind HTTP Basic on every 1.x route (imported by src/routes/pipeline-1x.ts). */

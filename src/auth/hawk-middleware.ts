@@ -12,12 +12,13 @@
  * SYNC_MASTER_SECRET[_PREVIOUS]) are read by src/config.ts and documented in README.md.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../env";
+import { withGate, type AppEnv } from "../env";
 import { getConfig, hawkSettings } from "../config";
 import { formatTs } from "../lib/timestamp";
 import { urlPath } from "../lib/url";
 import { readCapped, toArrayBuffer } from "../protocol/body";
 import { verifyHawk } from "./hawk";
+import { AccessGate } from "./access-gate";
 import { MemoryNonceStore, NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
 
 export interface HawkAuthOptions {
@@ -79,7 +80,10 @@ export function hawkAuth(opts: HawkAuthOptions = {}): MiddlewareHandler<AppEnv> 
     if (!result.ok) return bodyZero(401, { "WWW-Authenticate": result.challenge });
     const pathUid = (opts.pathUid ?? defaultPathUid)(c);
     if (pathUid !== undefined && Number(pathUid) !== result.token.uid) return bodyZero(400);
-    c.set("principal", { kind: "token", uid: result.token.uid, fxaUid: result.token.fxa_uid ?? "", expired: result.expired });
+    // The store refuses a disabled or deleted user's token in the request's
+    // first storage call (src/storage/access.ts), answered like a bad token.
+    const gate = new AccessGate({ kind: "token" }, null, () => bodyZero(401, { "WWW-Authenticate": "Hawk" }));
+    c.set("principal", withGate({ kind: "token", uid: result.token.uid, fxaUid: result.token.fxa_uid ?? "", expired: result.expired }, gate));
     await next();
   };
 }

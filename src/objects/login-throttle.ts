@@ -9,16 +9,26 @@
  * the alarm deletes what has ended and sets itself again for what is left,
  * and once nothing is left deletes the whole storage, so an instance made by
  * failed logins for a random name leaves nothing behind.
+ *
+ * Lock pushes (store fast path, src/storage/access.ts): when a call leaves a
+ * counter locked later than anything pushed before, the lock is written to
+ * the access record of every registered member's store before this call
+ * answers, with every other call to this instance held back meanwhile
+ * (blockConcurrencyWhile), so no client can see the lock here and still get
+ * past a store.
  */
 import { DurableObject } from "cloudflare:workers";
 import { durableObjectSql } from "../storage/sql";
-import { ThrottleEngine, type Limits, type ThrottleAction } from "../throttle/policy";
+import { rawStoreFor } from "../storage/stub";
+import { ThrottleEngine, type Limits, type Member, type ThrottleAction } from "../throttle/policy";
 
 export class LoginThrottle extends DurableObject<Env> {
   /** Built on first use (creating the tables), dropped when the storage is deleted. */
   private current: ThrottleEngine | null = null;
   /** The alarm as last set or read (ms, null = none); undefined until read. */
   private alarmAt: number | null | undefined;
+  /** The latest lock end already pushed to the members' stores (ms). */
+  private pushed = 0;
 
   private get engine(): ThrottleEngine {
     return (this.current ??= new ThrottleEngine(durableObjectSql(this.ctx.storage)));
@@ -39,6 +49,30 @@ export class LoginThrottle extends DurableObject<Env> {
     return result;
   }
 
+  /** After a call that may have locked a counter: pushes the lock to the members' stores, then arms the alarm. */
+  private async mirrored<T>(result: T): Promise<T> {
+    const until = this.engine.lockedUntil();
+    if (until > Date.now() && until > this.pushed) {
+      const members = this.engine.members();
+      if (members.length > 0) await this.ctx.blockConcurrencyWhile(() => this.push(members, until));
+      this.pushed = until;
+    }
+    return this.armed(result);
+  }
+
+  private async push(members: number[], until: number): Promise<void> {
+    await Promise.all(
+      members.map(async (userid) => {
+        try {
+          await rawStoreFor(this.env, { kind: "account", userid, username: "" }).accessLock(until);
+        } catch (err) {
+          // The store is unreachable: so is its fast path for the Worker, which then takes the full check.
+          console.error("login throttle: lock not pushed to a store:", err instanceof Error ? err.message : err);
+        }
+      }),
+    );
+  }
+
   override async alarm(): Promise<void> {
     if (this.engine.expire()) {
       const latest = this.engine.latestExpiry();
@@ -56,16 +90,16 @@ export class LoginThrottle extends DurableObject<Env> {
     return this.engine.checkAccount(action, address);
   }
   reserveAccount(action: ThrottleAction, address: string, limits: Limits) {
-    return this.armed(this.engine.reserveAccount(action, address, limits));
+    return this.mirrored(this.engine.reserveAccount(action, address, limits));
   }
   releaseAccount(action: ThrottleAction, address: string, limits: Limits) {
     return this.armed(this.engine.releaseAccount(action, address, limits));
   }
-  settleLogin(address: string, limits: Limits) {
-    return this.armed(this.engine.settleLogin(address, limits));
+  settleLogin(address: string, limits: Limits, member?: Member) {
+    return this.armed(this.engine.settleLogin(address, limits, member));
   }
   failAccount(action: ThrottleAction, address: string, limits: Limits) {
-    return this.armed(this.engine.failAccount(action, address, limits));
+    return this.mirrored(this.engine.failAccount(action, address, limits));
   }
   loginSucceeded(address: string) {
     return this.armed(this.engine.loginSucceeded(address));
@@ -74,13 +108,16 @@ export class LoginThrottle extends DurableObject<Env> {
     return this.engine.checkAddress(action);
   }
   reserveAddress(action: ThrottleAction, limits: Limits) {
-    return this.armed(this.engine.reserveAddress(action, limits));
+    return this.mirrored(this.engine.reserveAddress(action, limits));
+  }
+  settleAddress(limits: Limits, member?: Member) {
+    return this.armed(this.engine.settleAddress(limits, member));
   }
   releaseAddress(action: ThrottleAction, limits: Limits) {
     return this.armed(this.engine.releaseAddress(action, limits));
   }
   failAddress(action: ThrottleAction, limits: Limits) {
-    return this.armed(this.engine.failAddress(action, limits));
+    return this.mirrored(this.engine.failAddress(action, limits));
   }
   inspect() {
     return this.engine.inspect();

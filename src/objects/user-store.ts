@@ -8,19 +8,88 @@
  * name (src/storage/profile.ts).
  */
 import { DurableObject } from "cloudflare:workers";
+import { AccessControl, type AccessClaim, type Admission } from "../storage/access";
 import { StorageEngine } from "../storage/engine";
 import { profileForName } from "../storage/profile";
 import { durableObjectSql } from "../storage/sql";
 import { runAdminOp, type AdminStoreOp } from "../storage/transfer";
 import type { DeleteParams, InfoParams, ListParams, PostParams, Preconditions, PutParams, RecordParams } from "../storage/types";
 
+/** The operations a request may run through {@link UserStore.gated}. */
+export const GATED_OPS = ["info", "list", "get", "put", "post", "deleteRecords", "deleteRecord", "deleteStorage"] as const;
+export type GatedOp = (typeof GATED_OPS)[number];
+
+/** The answer of {@link UserStore.gated}: the operation's result, or why it did not run. */
+export type Gated<T> = { ran: true; value: T } | { ran: false; refused: Exclude<Admission, { ok: true }> };
+
 export class UserStore extends DurableObject<Env> {
   private built: StorageEngine | null = null;
+  private accessBuilt: AccessControl | null = null;
 
   /** Built on first use, so that an object can be wiped before it ever served a request. */
   private get engine(): StorageEngine {
     this.built ??= new StorageEngine(durableObjectSql(this.ctx.storage), profileForName(this.ctx.id.name));
     return this.built;
+  }
+
+  /** The access record (src/storage/access.ts), over the schema the engine brought up to date. */
+  private get access(): AccessControl {
+    void this.engine;
+    this.accessBuilt ??= new AccessControl(durableObjectSql(this.ctx.storage));
+    return this.accessBuilt;
+  }
+
+  /**
+   * One storage operation together with the request's credential claim
+   * (src/storage/access.ts): the claim is checked and the operation run in
+   * the same call, with nothing in between; a refused claim runs nothing.
+   * A null claim runs the operation (the Worker checked the request itself).
+   */
+  async gated(claim: AccessClaim | null, op: GatedOp, arg: unknown): Promise<Gated<unknown>> {
+    if (claim !== null) {
+      const a = this.access.admit(claim);
+      if (!a.ok) return { ran: false, refused: a };
+    }
+    return { ran: true, value: await this.dispatch(op, arg) };
+  }
+
+  private dispatch(op: GatedOp, arg: unknown) {
+    switch (op) {
+      case "info":
+        return this.info(arg as InfoParams);
+      case "list":
+        return this.list(arg as ListParams);
+      case "get":
+        return this.get(arg as RecordParams);
+      case "put":
+        return this.put(arg as PutParams);
+      case "post":
+        return this.post(arg as PostParams);
+      case "deleteRecords":
+        return this.deleteRecords(arg as DeleteParams);
+      case "deleteRecord":
+        return this.deleteRecord(arg as RecordParams);
+      case "deleteStorage":
+        return this.deleteStorage(arg as Preconditions);
+      default:
+        throw new Error(`not a gated operation: ${String(op)}`);
+    }
+  }
+
+  /** A credential or account change starts (before its D1 write); returns the new generation. */
+  accessBegin(): number {
+    return this.access.begin();
+  }
+  /** The change is done: the new fingerprint (null: none) and, if given, the disabled state (src/storage/access.ts). */
+  accessCommit(change: { fp: string | null; disabled?: number }): void {
+    this.access.commit(change);
+  }
+  /** The login throttle locked this account (or an address it registered from): no fast path until `until`. */
+  accessLock(until: number): void {
+    this.access.lock(until);
+  }
+  accessState() {
+    return this.access.state();
   }
 
   info(p: InfoParams) {
@@ -52,19 +121,37 @@ export class UserStore extends DurableObject<Env> {
   async admin(op: AdminStoreOp) {
     void this.engine; // built first: it brings the schema up to date and records the store's profile
     const r = runAdminOp(durableObjectSql(this.ctx.storage), op);
+    if (op.op === "import-commit" && r.ok) this.access.revive();
     if (op.op === "import-commit" && op.dialect === "1.5" && r.ok) await this.schedulePurge();
     return r;
   }
 
-  /** Erases everything this object stores (account deletion). */
+  /**
+   * Erases everything this object stores (account deletion), leaving only a
+   * tombstone in the access record, so that no credential or token that was
+   * good before the deletion is accepted again; the tombstone removes itself
+   * (alarm) once nothing issued before the deletion can still be in use.
+   */
   async wipe(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.built = null;
+    this.accessBuilt = null;
+    this.access.tombstone();
+    const until = this.access.tombstoneUntil();
+    if (until !== null) await this.ctx.storage.setAlarm(until);
   }
 
   /** Physically removes long-expired records (profiles that purge), then re-arms for the next ones. */
   override async alarm(): Promise<void> {
+    const tombstone = this.access.tombstoneUntil();
+    if (tombstone !== null) {
+      if (tombstone > Date.now()) return void (await this.ctx.storage.setAlarm(tombstone));
+      await this.ctx.storage.deleteAll();
+      this.built = null;
+      this.accessBuilt = null;
+      return;
+    }
     while (this.engine.purgeExpired() > 0) {
       /* keep going in bounded transactions */
     }

@@ -175,15 +175,134 @@ export function parseJsonText(text: string): JsonIn | undefined {
   }
 }
 
-/** Decodes and parses a request body; undefined when it is not valid UTF-8 JSON (Weave code 6). */
-export function parseJsonBody(bytes: ArrayBuffer | Uint8Array): JsonIn | undefined {
-  let text: string;
+/** The text of a request body; undefined when it is not valid UTF-8. */
+export function decodeBody(bytes: ArrayBuffer | Uint8Array): string | undefined {
   try {
-    text = strictUtf8.decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     return undefined;
   }
-  return parseJsonText(text);
+}
+
+/** Decodes and parses a request body; undefined when it is not valid UTF-8 JSON (Weave code 6). */
+export function parseJsonBody(bytes: ArrayBuffer | Uint8Array): JsonIn | undefined {
+  const text = decodeBody(bytes);
+  return text === undefined ? undefined : parseJsonText(text);
+}
+
+// ------------------------------------------------------------------ arrays element by element
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** How {@link forEachElement} ended. */
+export type ElementScan = "not-array" | "malformed" | "done" | "stopped";
+
+/**
+ * Walks the top-level elements of a JSON array without parsing them: calls
+ * `each(start, end)` with the span of each element (blanks around it
+ * included) in order, and stops early when `each` returns false. Strings are
+ * skipped with `indexOf` and only brackets are counted, so the walk costs one
+ * pass over the text and allocates nothing.
+ *
+ * The walk checks only the array's own frame (the brackets, the commas
+ * between elements, nothing after the closing bracket); the caller must check
+ * that every span is a JSON value (parsing it, or matching a strict pattern),
+ * and then the whole text is JSON exactly when JSON.parse would say so: in a
+ * JSON text brackets balance and strings close, so the spans are exactly its
+ * elements. "not-array" when the text does not start with `[` (it may still
+ * be other JSON), "malformed" when the frame is broken (not JSON).
+ */
+export function forEachElement(text: string, each: (start: number, end: number) => boolean): ElementScan {
+  const n = text.length;
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== 0x5b) return "not-array";
+  i += 1;
+  const afterOpen = skipSpace(text, i);
+  if (text.charCodeAt(afterOpen) === 0x5d) return skipSpace(text, afterOpen + 1) === n ? "done" : "malformed";
+  let start = i;
+  let depth = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const close = closingQuote(text, i + 1);
+      if (close < 0) return "malformed";
+      i = close;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+    } else if (c === 0x5d || c === 0x7d) {
+      if (depth > 0) {
+        depth -= 1;
+        continue;
+      }
+      if (c !== 0x5d) return "malformed";
+      if (!each(start, i)) return "stopped";
+      return skipSpace(text, i + 1) === n ? "done" : "malformed";
+    } else if (c === 0x2c && depth === 0) {
+      if (!each(start, i)) return "stopped";
+      start = i + 1;
+    }
+  }
+  return "malformed";
+}
+
+/** JSON string content (group 1: the text between the quotes, escapes as written). */
+const STRING = String.raw`"([^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*)"`;
+/** A number token of RFC 8259, or one of Python's literals. */
+const NUMBER = String.raw`(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|NaN|-?Infinity)`;
+const SP = "[ \\t\\n\\r]*";
+/** One member of a flat object with its separator: key, then a string, number or literal value, then `,` or `}`. */
+const FLAT_MEMBER = new RegExp(`${SP}${STRING}${SP}:${SP}(?:${STRING}|${NUMBER}|(true|false|null))${SP}([,}])`, "y");
+const EMPTY_OBJECT = new RegExp(`${SP}\\{${SP}\\}${SP}`, "y");
+const PLAIN_INTEGER = /^-?\d+$/;
+
+function stringValue(raw: string): string {
+  return raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
+}
+
+/** The value {@link parseJsonText} gives a number token (undefined: too long to be any valid value). */
+function numberValue(token: string): number | JsonNumber | undefined {
+  if (token.length > MAX_NUMBER_CHARS) return undefined;
+  if (PLAIN_INTEGER.test(token) && token.length - (token.startsWith("-") ? 1 : 0) <= MAX_EXACT_DIGITS) return Number(token);
+  return toJsonNumber(token);
+}
+
+/**
+ * The members named in `keys` of the JSON text `text[start, end)` when it is
+ * a flat object (every value a string, a number or a literal), with the
+ * values {@link parseJsonText} gives them (a repeated key: the last one);
+ * other members are checked and dropped. Undefined when the text is anything
+ * else, which may still be JSON: parse it then. A pattern match over the
+ * span, no general parse: this is how a long tail of small elements is
+ * examined at the cost of a scan.
+ */
+export function flatObjectFields(text: string, start: number, end: number, keys: ReadonlySet<string>): { [k: string]: JsonIn } | undefined {
+  const out: { [k: string]: JsonIn } = {};
+  let i = skipSpace(text, start);
+  if (i >= end || text.charCodeAt(i) !== 0x7b) return undefined;
+  EMPTY_OBJECT.lastIndex = start;
+  if (EMPTY_OBJECT.exec(text) !== null && EMPTY_OBJECT.lastIndex === end) return out;
+  i += 1;
+  for (;;) {
+    FLAT_MEMBER.lastIndex = i;
+    const m = FLAT_MEMBER.exec(text);
+    if (m === null || FLAT_MEMBER.lastIndex > end) return undefined;
+    const key = stringValue(m[1] as string);
+    let value: JsonIn | undefined;
+    if (m[2] !== undefined) value = stringValue(m[2]);
+    else if (m[3] !== undefined) value = numberValue(m[3]);
+    else value = m[4] === "null" ? null : m[4] === "true";
+    if (value === undefined) return undefined;
+    if (keys.has(key)) out[key] = value;
+    i = FLAT_MEMBER.lastIndex;
+    if (m[5] === "}") return skipSpace(text, i) === end ? out : undefined;
+  }
 }
 
 export function isJsonObject(v: JsonIn | undefined): v is { [k: string]: JsonIn } {

@@ -5,75 +5,90 @@
  * §8.8 step 4) and Storage 1.5 (storage-1.5 §8.2). Nothing here touches
  * storage; the engine gets `records` and `failed` as they are.
  *
- * The `failed` maps are built with defineProperty: a record id "__proto__"
- * must become a key like any other (a null-prototype object would not survive
- * the RPC to the store).
+ * `failed` is a Map (a record id "__proto__" is a key like any other) that
+ * stays in the Worker: the store never sees it, and it is rendered straight
+ * into the answer.
  */
 import type { RecordFields } from "../storage/types";
-import { isJsonObject, type JsonIn } from "./json";
+import { flatObjectFields, forEachElement, isJsonObject, parseJsonText, type JsonIn } from "./json";
 import { hasOnlyScalars, pyStr, utf8Length, validateWbo } from "./v1_1";
 import { badRequest, Code15, isKnownBadPayload, validateBso } from "./v1_5";
 
 export interface PostItems {
   records: RecordFields[];
-  failed: Record<string, string[]>;
+  /** Failures by key in first-seen order (a later failure of a key replaces its message in place). */
+  failed: Map<string, string>;
 }
 
-function setFailure(failed: Record<string, string[]>, key: string, message: string): void {
-  Object.defineProperty(failed, key, { value: [message], enumerable: true, writable: true, configurable: true });
-}
+/** What a 1.1 POST body holds: its items examined, or (not an array) the value itself; undefined: not JSON. */
+export type Post11Body = { kind: "items"; items: PostItems } | { kind: "value"; value: JsonIn | undefined };
 
-/** The `failed` object of a map of failures (insertion order kept; a later failure of a key replaces its message in place). */
-function failedObject(failures: Map<string, string>): Record<string, string[]> {
-  const failed: Record<string, string[]> = {};
-  for (const [key, message] of failures) setFailure(failed, key, message);
-  return failed;
-}
+/** The members V1-V5 read (storage-1.1 §5.2); others in a flat object are scalars and matter no further. */
+const WBO_FIELDS: ReadonlySet<string> = new Set(["id", "parentid", "predecessorid", "ttl", "sortindex", "payload"]);
 
 /**
- * Storage 1.1 (§8.8 step 4): every element is examined in order, its index
- * counting invalid ones too: not a scalar-valued object, then no id, then
- * V2-V5, then the count limit (`retry wbo`), then the running character total
- * (`retry bytes`, never decremented). The protocol reports each element's own
- * validation failure before its limit failure, so every element is validated;
- * with reading capped at 16 MiB and no per-number conversion that stays
- * linear in the body.
+ * Storage 1.1 (§8.8 steps 2-4) from the body's text: every element is
+ * examined in order, its index counting invalid ones too: not a
+ * scalar-valued object, then no id, then V2-V5, then the count limit (`retry
+ * wbo`), then the running character total (`retry bytes`, never
+ * decremented). A non-array body comes back as its parsed value.
+ *
+ * The protocol reports each element's own validation failure before its
+ * limit failure, so every element is validated, but the array is walked
+ * element by element ({@link forEachElement}) and nothing of an element is
+ * kept once examined. An element past `maxCount`, which can only fail, is
+ * read by pattern when it is a simple flat object ({@link flatObjectFields}),
+ * the shape of a long tail of small items, and parsed on its own otherwise.
+ * So a POST of a million small items costs a scan of its text plus its
+ * answer (which lists them all), not a million parsed objects.
  */
-export function postItems11(items: JsonIn[], limits: { maxCount: number; maxBytes: number }): PostItems {
-  const failures = new Map<string, string>();
+export function postItems11(text: string, limits: { maxCount: number; maxBytes: number }): Post11Body {
+  const failed = new Map<string, string>();
   const records: RecordFields[] = [];
   let bytes = 0;
-  for (let index = 0; index < items.length; index++) {
-    const item = items[index] as JsonIn;
-    if (!isJsonObject(item) || !hasOnlyScalars(item)) {
-      failures.set("", "invalid wbo");
-      continue;
+  let index = 0;
+  let valid = true;
+  const scan = forEachElement(text, (start, end) => {
+    const surplus = index >= limits.maxCount;
+    let item = surplus ? flatObjectFields(text, start, end, WBO_FIELDS) : undefined;
+    if (item === undefined) {
+      const parsed = parseJsonText(text.slice(start, end));
+      if (parsed === undefined) return (valid = false);
+      item = isJsonObject(parsed) && hasOnlyScalars(parsed) ? parsed : undefined;
+    }
+    index += 1;
+    if (item === undefined) {
+      failed.set("", "invalid wbo");
+      return true;
     }
     if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
-      failures.set("", "invalid id");
-      continue;
+      failed.set("", "invalid id");
+      return true;
     }
     const v = validateWbo(item);
     if (!v.ok) {
-      failures.set(v.key, v.error);
-      continue;
+      failed.set(v.key, v.error);
+      return true;
     }
     if (v.id === null) {
-      failures.set("", "invalid id");
-      continue;
+      failed.set("", "invalid id");
+      return true;
     }
-    if (index >= limits.maxCount) {
-      failures.set(v.id, "retry wbo");
-      continue;
+    if (surplus) {
+      failed.set(v.id, "retry wbo");
+      return true;
     }
     bytes += v.fields.payload?.length ?? 0;
     if (bytes >= limits.maxBytes) {
-      failures.set(v.id, "retry bytes");
-      continue;
+      failed.set(v.id, "retry bytes");
+      return true;
     }
     records.push({ ...v.fields, id: v.id });
-  }
-  return { records, failed: failedObject(failures) };
+    return true;
+  });
+  if (scan === "not-array") return { kind: "value", value: parseJsonText(text) };
+  if (scan !== "done" || !valid) return { kind: "value", value: undefined };
+  return { kind: "items", items: { records, failed } };
 }
 
 /** The id a lone 1.1 POST object is PUT under (§8.8 step 3), or null when it is no such object. */
@@ -128,5 +143,5 @@ export function postItems15(items: JsonIn[], collection: string, lim: Limits15):
     }
     records.push({ ...v.fields, id });
   }
-  return { records, failed: failedObject(failures) };
+  return { records, failed: failures };
 }

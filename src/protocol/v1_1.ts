@@ -391,3 +391,31 @@ export function tsBody(ms: number | null): string {
 export function renderMap(entries: Array<[string, PyValue]>): string {
   return `{${entries.map(([k, v]) => `${pyString(k)}: ${dumps(v)}`).join(", ")}}`;
 }
+
+/**
+ * The `failed` object of a POST answer (§8.8 step 7), each key with its
+ * one-message list in order, as consecutive pieces of text of up to
+ * `perPiece` entries each: a POST of a million items can be answered piece
+ * by piece without the whole text ever being in memory.
+ */
+export function* failed11Pieces(failed: Map<string, string>, perPiece = 4096): Generator<string> {
+  const lists = new Map<string, string>();
+  let parts: string[] = [];
+  let separator = "{";
+  for (const [key, message] of failed) {
+    let list = lists.get(message);
+    if (list === undefined) lists.set(message, (list = `[${pyString(message)}]`));
+    parts.push(`${pyString(key)}: ${list}`);
+    if (parts.length === perPiece) {
+      yield separator + parts.join(", ");
+      separator = ", ";
+      parts = [];
+    }
+  }
+  yield (parts.length > 0 ? separator + parts.join(", ") : separator === "{" ? "{" : "") + "}";
+}
+
+/** The whole `failed` object as one text (see {@link failed11Pieces}). */
+export function renderFailed11(failed: Map<string, string>): string {
+  return [...failed11Pieces(failed)].join("");
+}

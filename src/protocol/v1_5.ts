@@ -380,12 +380,14 @@ export function renderPostResult(r: {
   modified?: number;
   batch?: string;
   success: string[];
-  failed: Record<string, string[]>;
+  failed: Map<string, string>;
 }): string {
   const parts: string[] = [];
   if (r.modified !== undefined) parts.push(`"modified":${formatTs(r.modified)}`);
   if (r.batch !== undefined) parts.push(`"batch":${JSON.stringify(r.batch)}`);
   parts.push(`"success":${JSON.stringify(r.success)}`);
-  parts.push(`"failed":${renderObject(Object.entries(r.failed).map(([k, v]) => [k, JSON.stringify(v[0] ?? "invalid")]))}`);
+  const failed: string[] = [];
+  for (const [key, message] of r.failed) failed.push(`${JSON.stringify(key)}:${JSON.stringify(message)}`);
+  parts.push(`"failed":{${failed.join(",")}}`);
   return `{${parts.join(",")}}`;
 }

@@ -36,6 +36,15 @@ export interface PageContext {
 
 const RESET_TITLE = "Mozilla Labs / Weave / Forgot Password";
 const DELETE_TITLE = "Mozilla Labs / Weave / Delete Account";
+const EXPORT_TITLE = "Download your Sync data";
+
+/** Where a Sync 1.1 user downloads their own data (src/admin/self-export.ts). */
+export const EXPORT_PATH = "/weave-export";
+
+/** The sentence that links the account pages and the setup page to the user's own export. */
+function exportLink(): Html {
+  return html`<p>Sync 1.1 account: you can <a href="${EXPORT_PATH}">download all your data</a> (the encrypted records, as a file) at any time.</p>`;
+}
 
 /** Who runs this server, from the operator settings. */
 function footer(o: OperatorConfig): Html {
@@ -117,7 +126,8 @@ ${hidden("csrf", p.csrf)}
 <p><label for="username">E-mail address or user name</label><br />
 <input type="text" id="username" name="username" autocomplete="username" required="required" spellcheck="false"${described(error)} /></p>
 ${widget(p)}<p><input type="submit" value="Request Reset Link" /></p>
-</form>`,
+</form>
+${exportLink()}`,
   );
 }
 
@@ -188,7 +198,23 @@ ${hidden("csrf", p.csrf)}
 <p><label for="password">Password</label><br />
 <input type="password" id="password" name="password" autocomplete="current-password" required="required" /></p>
 ${widget(p)}<p><input type="submit" name="pchange" value="Permanently Delete My Account" /></p>
-</form>`,
+</form>
+<p>To keep a copy, <a href="${EXPORT_PATH}">download your data</a> before you delete the account.</p>`,
+  );
+}
+
+/**
+ * The page of ${EXPORT_PATH} without (or with wrong) credentials: sent with
+ * the 401 that makes the browser ask for them, so a person who cancels the
+ * prompt reads what the address is for, in the account pages' look.
+ */
+export function exportLoginPage(o: { nonce: string; operator: OperatorConfig }, wrong: boolean): Promise<string> {
+  return layout(
+    { title: EXPORT_TITLE, heading: "Download your data", nonce: o.nonce, operator: o.operator },
+    html`<p>This address downloads every record of your Sync 1.1 account on this server as one file (the encrypted records as your Sync client stored them, with their collections and times; the format is described in the server's <code>docs/export-format.md</code>).</p>
+${wrong ? html`<div class="error" role="alert">The user name (or e-mail address) and password did not match an account.</div>
+` : null}<p>Your browser asks for your Sync user name (or e-mail address) and password; the download starts once they match. <a href="${EXPORT_PATH}">Try again</a>.</p>
+<p>Firefox accounts (Sync 1.5) sign in through Mozilla and are given short-lived keys only Firefox holds, so there is nothing to type here: ask whoever runs this server for an export of your data.</p>`,
   );
 }
 

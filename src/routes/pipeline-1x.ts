@@ -13,15 +13,18 @@
  * declared path, then the 404.
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { authenticateAccount, cachedLogin } from "../auth/accounts";
+import { AccessGate, hashFingerprint } from "../auth/access-gate";
+import { authenticateAccount, cachedLogin, rememberedCredential, verifyCredentials } from "../auth/accounts";
 import { parseBasic } from "../auth/basic";
 import { ConfigError, getConfig, type Config } from "../config";
-import type { AppEnv, Principal } from "../env";
+import { withGate, type AppEnv, type Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
 import { urlPath } from "../lib/url";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
-import { attemptFor, guardedLogin, throttledError } from "../throttle/guard";
+import type { AccessClaim } from "../storage/access";
+import { AccessRefused } from "../storage/stub";
+import { attemptFor, guardedLogin, PERMIT_MS, throttledError, UNKNOWN_ADDRESS } from "../throttle/guard";
 import { noteRoute } from "../log";
 
 /** What a 1.x handler sees: the request, already routed and (for "basic" routes) authenticated. */
@@ -53,6 +56,13 @@ export interface LegacyRoute {
    * "none": no authentication by the pipeline (the handler may authenticate itself).
    */
   auth: "basic" | "none";
+  /**
+   * For "basic" routes whose only effect is storage operations: a password
+   * this isolate already verified is checked by the user's store in the
+   * request's first storage call (src/auth/access-gate.ts), so a steady-state
+   * request makes one Durable Object call and no D1 query.
+   */
+  gated?: boolean;
   handler: (c: LegacyContext) => Promise<Response> | Response;
 }
 
@@ -121,12 +131,78 @@ export async function basicAuth(
     () => authenticateAccount(env, ctx, creds.user, creds.password),
     () => cachedLogin(env, creds.user, creds.password),
   );
-  if ("throttled" in result) {
-    const e = throttledError(result.throttled);
-    return webobResponse(e.status, { detail: e.detail, accept, headers: e.headers });
-  }
+  if ("throttled" in result) return throttledResponse(result.throttled, accept);
   if (!result.ok) return unauthorized(accept);
   return { kind: "account", userid: result.userid, username: creds.user };
+}
+
+function throttledResponse(retryAfter: number, accept: string | null): Response {
+  const e = throttledError(retryAfter);
+  return webobResponse(e.status, { detail: e.detail, accept, headers: e.headers });
+}
+
+/**
+ * HTTP Basic for a storage route, store fast path first. A password this
+ * isolate verified before is sent, as the fingerprint of the hash it
+ * verified against, with the request's first storage call; the store admits
+ * it or answers "stale", and only then does the full check run (D1 row,
+ * login throttle, password), as {@link basicAuth} would have. Anything else
+ * (absent, malformed, wrong owner, unknown password) is {@link basicAuth}.
+ */
+export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionContext, user: string): Promise<Principal | Response> {
+  const creds = parseBasic(req.headers.get("Authorization"));
+  if (creds.kind !== "present" || creds.user !== user) return basicAuth(req, env, ctx, user, { challengeOnMissing: true });
+  const remembered = await rememberedCredential(creds.user, creds.password);
+  if (remembered === null) {
+    const full = await fullCheck(req, env, ctx, creds.user, creds.password, null);
+    if (full instanceof Response) return full;
+    // Served with the grant (whose fingerprint is remembered only by a later request: see fullCheck).
+    return withGate({ kind: "account", userid: full.userid, username: creds.user }, new AccessGate(full.claim, null, () => unauthorized(req.headers.get("Accept"))));
+  }
+  const attempt = attemptFor(req, creds.user);
+  const gate = new AccessGate(
+    { kind: "password", fp: remembered.fp, address: attempt.address ?? UNKNOWN_ADDRESS },
+    (gen) => fullCheck(req, env, ctx, creds.user, creds.password, gen, remembered.userid),
+    () => unauthorized(req.headers.get("Accept")),
+  );
+  return withGate({ kind: "account", userid: remembered.userid, username: creds.user }, gate);
+}
+
+/**
+ * The full, throttled check of a 1.1 request (as {@link basicAuth}) and the
+ * grant the store remembers for the next requests: the fingerprint of the
+ * hash the password verified against, for this client address, if the store
+ * is still at generation `gen`, read BEFORE the D1 row was from the store of
+ * account `genOf` (null: unknown, or the account is another one now, e.g.
+ * deleted and re-created under the same name: the grant then only lets this
+ * request's operation run).
+ */
+async function fullCheck(
+  req: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  username: string,
+  password: string,
+  gen: number | null,
+  genOf: number | null = null,
+): Promise<{ userid: number; claim: AccessClaim } | Response> {
+  const accept = req.headers.get("Accept");
+  const attempt = attemptFor(req, username);
+  const result = await guardedLogin(env, attempt, () => verifyCredentials(env, ctx, username, password));
+  if ("throttled" in result) return throttledResponse(result.throttled, accept);
+  if (!result.ok) return unauthorized(accept);
+  const settled = result.settled ?? { registered: false, lockedUntil: 0 };
+  return {
+    userid: result.userid,
+    claim: {
+      kind: "grant",
+      fp: await hashFingerprint(result.hash),
+      gen: gen !== null && genOf === result.userid && settled.registered ? gen : -1,
+      address: attempt.address ?? UNKNOWN_ADDRESS,
+      until: settled.permitUntil ?? Date.now() + PERMIT_MS,
+      lockedUntil: settled.lockedUntil,
+    },
+  };
 }
 
 export type Env1x = { Bindings: Env; Variables: AppEnv["Variables"] & { serverTime: number } };
@@ -153,6 +229,17 @@ const basic: MiddlewareHandler<Env1x> = async function basicMiddleware(c, next) 
   if (r instanceof Response) return r;
   c.set("principal", r);
   await next();
+};
+
+/** {@link basic} for storage routes: the store fast path ({@link gatedBasicAuth}). */
+const gatedBasic: MiddlewareHandler<Env1x> = async function gatedBasicMiddleware(c, next) {
+  const r = await gatedBasicAuth(c.req.raw, c.env, c.executionCtx as ExecutionContext, c.req.param("user") ?? "");
+  if (r instanceof Response) return r;
+  c.set("principal", r);
+  await next();
+  // Answered without any storage call (an error found first): the full check still decides.
+  const refused = await r.gate?.settle();
+  if (refused) c.res = refused;
 };
 
 function handle(route: LegacyRoute) {
@@ -193,6 +280,7 @@ export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions
   app.onError((err, c) => {
     // The Worker-wide handler names a bad setting for the operator.
     if (err instanceof ConfigError) throw err;
+    if (err instanceof AccessRefused) return err.response;
     if (err instanceof BodyTooLarge) return weaveResponse(WeaveCode.SIZE_LIMIT);
     const config = c.get("config");
     return render1x(err, {
@@ -226,7 +314,7 @@ export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions
   for (const route of routes) {
     const chain: MiddlewareHandler<Env1x>[] = [];
     if (route.method === "GET") chain.push(noHead);
-    if (route.auth === "basic") chain.push(opts.basic ?? basic);
+    if (route.auth === "basic") chain.push(opts.basic ?? (route.gated ? gatedBasic : basic));
     app.on(route.method, [route.path], ...chain, handle(route));
     if (!paths.includes(route.path)) paths.push(route.path);
   }

@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import { getConfig, publicBaseUrl } from "../config";
 import type { AppEnv } from "../env";
-import { layout, pageHeaders, pageNonce } from "../recovery/pages";
+import { EXPORT_PATH, layout, pageHeaders, pageNonce } from "../recovery/pages";
 
 export const setupPageApp = new Hono<AppEnv>();
 
@@ -64,7 +64,7 @@ ${sync15Ready ? null : html`<p class="warn">Sync 1.5 is not ready: set the secre
 </ol>
 
 <h2>Legacy Sync 1.1 clients</h2>
-<p>Firefox 28 and older and other Sync 1.1 clients: choose a custom server and enter <code>${base}</code>. Accounts are created on this server (User API 1.0 at <code>${base}user/1.0/</code>); storage is at <code>${base}1.1/&lt;username&gt;/</code>.</p>`;
+<p>Firefox 28 and older and other Sync 1.1 clients: choose a custom server and enter <code>${base}</code>. Accounts are created on this server (User API 1.0 at <code>${base}user/1.0/</code>); storage is at <code>${base}1.1/&lt;username&gt;/</code>. Account holders can <a href="${EXPORT_PATH}">download their own data</a>, <a href="/weave-password-reset">reset a forgotten password</a> or <a href="/weave-delete-account">delete their account</a>.</p>`;
   const nonce = pageNonce();
   const page = await layout({ title: "Firefox Sync server", heading: "Firefox Sync server", nonce, operator: cfg.operator }, content);
   return new Response(page, { headers: pageHeaders({ nonce, siteKey: null }) });

@@ -10,8 +10,8 @@ import type { Principal } from "../env";
 import { formatTs } from "../lib/timestamp";
 import { HttpError, WeaveCode, WeaveError } from "../protocol/errors";
 import { pyFloat, pyStrFloat, pyString, Raw } from "../protocol/pyjson";
-import { isJsonObject, parseJsonBody, type JsonIn } from "../protocol/json";
-import { loneObjectId, postItems11, type PostItems } from "../protocol/post-items";
+import { decodeBody, isJsonObject, parseJsonBody, type JsonIn } from "../protocol/json";
+import { loneObjectId, postItems11, type Post11Body, type PostItems } from "../protocol/post-items";
 import {
   CONTENT_TYPES,
   jsonResponse,
@@ -19,6 +19,8 @@ import {
   parseIfUnmodifiedSince,
   parseListQuery,
   renderList,
+  failed11Pieces,
+  renderFailed11,
   renderMap,
   renderRecord,
   tsBody,
@@ -167,25 +169,27 @@ function streamList(
 async function postCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const ius = parseIfUnmodifiedSince(c.req);
-  const body = parseJsonBody(await readBody(c.req));
-  let parsed: PostItems = { records: [], failed: {} };
+  const text = decodeBody(await readBody(c.req));
+  const parsed: Post11Body =
+    text === undefined ? { kind: "value", value: undefined } : postItems11(text, { maxCount: c.config.batchMaxCount, maxBytes: c.config.batchMaxBytes });
+  let items: PostItems = { records: [], failed: new Map() };
   let rejectAfterChecks: number | undefined;
-  if (body === undefined) {
+  if (parsed.kind === "items") {
+    items = parsed.items;
+  } else if (parsed.value === undefined) {
     rejectAfterChecks = WeaveCode.JSON_PARSE;
-  } else if (!Array.isArray(body)) {
+  } else {
     // A lone object with an id is a PUT of that id (§8.8 step 3).
-    const id = loneObjectId(body);
+    const id = loneObjectId(parsed.value);
     if (id !== null) {
       // The POST checks X-If-Unmodified-Since before handing over to PUT, whose
       // own first check is the quota (§8.8 step 1 then §8.7 step 1): a stale
       // header must win over "over quota".
-      return putOne(c, collection, id, body, ius, true);
+      return putOne(c, collection, id, parsed.value, ius, true);
     }
     rejectAfterChecks = WeaveCode.INVALID_WBO;
-  } else {
-    parsed = postItems11(body, { maxCount: c.config.batchMaxCount, maxBytes: c.config.batchMaxBytes });
   }
-  const { records, failed } = parsed;
+  const { records, failed } = items;
   const r = await callStore(() =>
     store(c).post({
       collection,
@@ -197,12 +201,36 @@ async function postCollection(c: LegacyContext): Promise<Response> {
   );
   if (!r.ok) fail(r.failure, collection);
   // A record id failing after an earlier success keeps both entries, as the reference reports them.
-  const failedText = renderMap(Object.entries(failed).map(([k, v]) => [k, v]));
-  const body11 = `{"failed": ${failedText}, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
-  return stamped(body11, r.ts, quotaHeader(c.config, r.usedBefore));
+  const tail = `, "modified": ${formatTs(r.ts)}, "success": [${r.success.map(pyString).join(", ")}]}`;
+  const headers = quotaHeader(c.config, r.usedBefore);
+  if (failed.size <= STREAM_FAILED_OVER) return stamped(`{"failed": ${renderFailed11(failed)}${tail}`, r.ts, headers);
+  // Only a POST far past the count limit gets here: its answer is written as it is sent.
+  const encoder = new TextEncoder();
+  const pieces = failed11Pieces(failed);
+  let done = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(`{"failed": `));
+    },
+    pull(controller) {
+      if (done) return;
+      const next = pieces.next();
+      if (next.done) {
+        done = true;
+        controller.enqueue(encoder.encode(tail));
+        controller.close();
+      } else {
+        controller.enqueue(encoder.encode(next.value));
+      }
+    },
+  });
+  return new Response(stream, { status: 200, headers: { "Content-Type": "application/json", "X-Weave-Timestamp": formatTs(r.ts), ...headers } });
 }
 
-export const storage11Routes: LegacyRoute[] = [
+/** A POST answer listing more failures than this is streamed (a normal one lists at most a few hundred). */
+const STREAM_FAILED_OVER = 10_000;
+
+const routes: LegacyRoute[] = [
   {
     method: "GET",
     path: re("/info/collections"),
@@ -340,3 +368,6 @@ export const storage11Routes: LegacyRoute[] = [
     },
   },
 ];
+
+/** Every 1.1 storage route only runs storage operations: all use the store fast path (pipeline-1x `gated`). */
+export const storage11Routes: LegacyRoute[] = routes.map((r) => ({ ...r, gated: true }));

@@ -44,7 +44,7 @@ import {
   utf8Length,
   validateBso,
 } from "../protocol/v1_5";
-import { callStore, userStoreFor, type StoreApi } from "../storage/stub";
+import { AccessRefused, callStore, userStoreFor, type StoreApi } from "../storage/stub";
 import { postItems15 } from "../protocol/post-items";
 import { BodyTooLarge, readCapped, toArrayBuffer } from "../protocol/body";
 import type { Failure } from "../storage/types";
@@ -167,6 +167,7 @@ const noHead: MiddlewareHandler<AppEnv> = async function noHead(c, next) {
 function onError15(err: Error): Response {
   // The app-wide handler names the bad setting for the operator.
   if (err instanceof ConfigError) throw err;
+  if (err instanceof AccessRefused) return err.response;
   return render15(err);
 }
 

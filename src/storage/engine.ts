@@ -17,6 +17,7 @@
  */
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
+import { FOOTPRINT, footprints, purgeExpiredRecords, Tally, type Footprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
@@ -103,14 +104,17 @@ const SQL = {
   getRecord: `SELECT ${RECORD_COLUMNS} FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   liveModified: `SELECT modified FROM bso WHERE collection = ? AND id = ? AND (expiry IS NULL OR expiry > ?)`,
   rowExists: `SELECT 1 AS n FROM bso WHERE collection = ? AND id = ?`,
+  /** The first insertion number above every record (profiles that order by it). */
+  nextSeq: `SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM bso WHERE seq IS NOT NULL`,
   /**
    * Writes one record at T. ?1-?9: the row as inserted (unsupplied fields
    * already carry the profile's defaults), ?10: flags, ?11: the visibility
-   * instant. On conflict each field is taken from the new row when supplied
-   * (its flag), or when the stored row is expired and REPLACE_EXPIRED is set.
+   * instant, ?12: its insertion number (kept by an update). On conflict each
+   * field is taken from the new row when supplied (its flag), or when the
+   * stored row is expired and REPLACE_EXPIRED is set.
    */
-  upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+  upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry, seq)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12)
            ON CONFLICT (collection, id) DO UPDATE SET
              parentid = CASE WHEN ?10 & ${HAS_PARENTID} OR __GONE__ THEN excluded.parentid ELSE parentid END,
              predecessorid = CASE WHEN ?10 & ${HAS_PREDECESSORID} OR __GONE__ THEN excluded.predecessorid ELSE predecessorid END,
@@ -119,16 +123,15 @@ const SQL = {
              payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload_size ELSE payload_size END,
              modified = CASE WHEN ?10 & ${SET_MODIFIED} OR __GONE__ THEN excluded.modified ELSE modified END,
              expiry = CASE WHEN ?10 & ${SET_EXPIRY} OR __GONE__ THEN excluded.expiry ELSE expiry END
-           RETURNING modified`.replaceAll(
+           `.replaceAll(
     "__GONE__",
     `(?10 & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ?11)`,
   ),
-  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ?`,
+  deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ? RETURNING ${FOOTPRINT}`,
   deleteCollectionRecords: `DELETE FROM bso WHERE collection = ?`,
   deleteCollectionRow: `DELETE FROM collections WHERE name = ?`,
   deleteAllRecords: `DELETE FROM bso`,
   deleteAllCollections: `DELETE FROM collections`,
-  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
   nextExpiry: `SELECT MIN(expiry) AS expiry FROM bso WHERE expiry IS NOT NULL`,
 } as const;
 
@@ -175,6 +178,8 @@ export interface CollectionTotals {
 export class StorageEngine {
   readonly profile: Profile;
   private readonly batches: Batches;
+  /** Whether a listing order breaks ties by insertion (`bso.seq`): inserts then number their records. */
+  private readonly numbersInserts: boolean;
   /** Set when a write may have given a record an expiry the purge alarm must cover. */
   private purgeDue = false;
 
@@ -191,6 +196,7 @@ export class StorageEngine {
     migrate(sql);
     this.profile = this.settleProfile(profile);
     this.batches = new Batches(sql);
+    this.numbersInserts = Object.values(this.profile.order).some((o) => o.tie === "seq");
   }
 
   private settleProfile(named: Profile | null): Profile {
@@ -371,7 +377,7 @@ export class StorageEngine {
       order: p.preconditionFirst ? ["precondition", ...order.filter((c) => c !== "precondition")] : order,
       checks: { quota: (cx) => this.quotaCheck(p.quota, cx), verdict: () => rejected(p.rejectAfterChecks) },
       run: (cx) => {
-        const modified = this.upsert(p.collection, p.record, cx, "put");
+        const [modified = null] = this.write(p.collection, [p.record], cx, "put");
         this.touch(p.collection, cx);
         return { modified, usedBefore: cx.usedBefore, lastModified: cx.ts };
       },
@@ -407,10 +413,12 @@ export class StorageEngine {
             return { success, usedBefore: cx.usedBefore, batch: id };
           }
           // Staged ttls of earlier requests take effect now.
-          this.batches.commit(id, p.collection, cx.ts);
+          const tally = new Tally();
+          this.batches.commit(id, p.collection, cx.ts, tally);
+          tally.flush(this.sql);
           this.expiryWritten();
         } else {
-          for (const r of p.records) this.upsert(p.collection, r, cx, "post");
+          this.write(p.collection, p.records, cx, "post");
         }
         this.touch(p.collection, cx);
         return { success, usedBefore: cx.usedBefore, lastModified: cx.ts };
@@ -445,10 +453,16 @@ export class StorageEngine {
           this.tombstone(cx);
         } else {
           const { where, bindings } = this.filterClause(p, null);
-          this.sql.run(
-            `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})`,
+          const tally = new Tally();
+          const gone = this.sql.all<Footprint & Record<string, SqlValue>>(
+            `DELETE FROM bso WHERE collection = ? AND id IN (
+               SELECT id FROM bso WHERE ${where.join(" AND ")} ${this.orderClause(p)} ${limitClause(p.limit, p.offset)})
+             RETURNING ${FOOTPRINT}`,
+            p.collection,
             ...bindings,
           );
+          tally.removed(p.collection, gone);
+          tally.flush(this.sql);
           this.touch(p.collection, cx);
         }
         return { lastModified: cx.ts };
@@ -464,7 +478,9 @@ export class StorageEngine {
       pre: p,
       run: (cx) => {
         if (this.profile.absentDeleteFails && !this.isPresent(p.collection, p.id, cx)) throw new Refusal({ kind: "not-found" });
-        this.sql.run(SQL.deleteRecord, p.collection, p.id);
+        const tally = new Tally();
+        tally.removed(p.collection, this.sql.all<Footprint & Record<string, SqlValue>>(SQL.deleteRecord, p.collection, p.id));
+        tally.flush(this.sql);
         this.touch(p.collection, cx);
         return { lastModified: cx.ts };
       },
@@ -503,8 +519,7 @@ export class StorageEngine {
   /** Removes up to `max` records that expired before `PURGE_GRACE_MS` ago. Returns how many. */
   purgeExpired(max = 5000): number {
     if (!this.profile.purgesExpired) return 0;
-    // Counted with RETURNING: rowsWritten would include the triggers' writes.
-    return this.sql.transaction(() => this.sql.all(SQL.purgeExpired, this.clock() - PURGE_GRACE_MS, max).length);
+    return this.sql.transaction(() => purgeExpiredRecords(this.sql, this.clock() - PURGE_GRACE_MS, max));
   }
 
   /** When the next purge has something to do (ms), or null. */
@@ -525,8 +540,30 @@ export class StorageEngine {
     return this.sql.one(SQL.liveModified, collection, id, cx.visibleAt) !== null;
   }
 
-  /** Writes one record at T with the profile's upsert rules; returns its `modified` afterwards. */
-  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post"): number | null {
+  /**
+   * Writes records of one collection at T with the profile's upsert rules,
+   * counters included; returns each one's `modified` afterwards.
+   */
+  private write(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post"): (number | null)[] {
+    const ids = records.map((r) => r.id);
+    const before = footprints(this.sql, collection, ids);
+    // Numbers only when something may be inserted.
+    const inserts = this.numbersInserts && ids.some((id) => !before.has(id));
+    let seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq)?.seq ?? 1) : null;
+    for (const rec of records) {
+      // An update keeps the record's number, so numbers may be skipped: only their order matters.
+      this.upsert(collection, rec, cx, op, seq);
+      if (seq !== null) seq++;
+    }
+    const after = footprints(this.sql, collection, ids);
+    const tally = new Tally();
+    tally.changed(collection, before, after);
+    tally.flush(this.sql);
+    return records.map((r) => after.get(r.id)?.modified ?? null);
+  }
+
+  /** Writes one record at T with the profile's upsert rules. */
+  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post", seq: number | null): void {
     const u = this.profile.upsert;
     const stamps = u.stamps(rec, op);
     let flags = 0;
@@ -539,7 +576,7 @@ export class StorageEngine {
     if (u.replaceExpired) flags |= REPLACE_EXPIRED;
     if (rec.ttl !== undefined) this.expiryWritten();
     const payload = rec.payload ?? u.defaultPayload;
-    const row = this.sql.one<{ modified: number | null }>(
+    this.sql.run(
       SQL.upsert,
       collection,
       rec.id,
@@ -552,8 +589,8 @@ export class StorageEngine {
       rec.ttl === undefined ? null : cx.visibleAt + rec.ttl * 1000,
       flags,
       cx.visibleAt,
+      seq,
     );
-    return row?.modified ?? null;
   }
 
   /** Live record counts and payload units per collection (collections without live records omitted). */
@@ -588,41 +625,41 @@ export class StorageEngine {
     }
     const selected = { where: [...where], bindings: [...bindings] };
     if (p.after) keysetAfter(order, p.after, where, bindings);
+    // Without a modified range, a profile ordering by insertion reads its insertion index (partial: rows with a number).
+    if (order.column === null && order.tie === "seq" && p.newer === undefined && p.older === undefined) where.push("seq IS NOT NULL");
     const offset = clampCount(p.offset ?? 0);
-    let pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
-    const select = (cols: string, n: number) =>
-      this.sql.all<Record<string, SqlValue>>(
-        `SELECT ${cols} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order)} ${limitClause(n, offset)}`,
-        ...bindings,
-      );
-    let more = false;
+    const pageSize = clampCount(Math.min(p.limit ?? Infinity, p.pageCap ?? Infinity));
     // An ids-only page of ids at their longest may still pass the budget only when the cap is configured very high.
-    if (p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes)) {
-      // Sizes first (cheap), so that a page of large records stops within the byte budget.
-      const sizes = select(`${p.full ? recordSize("bso") : `length(id) + ${RECORD_OVERHEAD}`} AS size`, pageSize);
-      // Nothing selected (the usual `newer` poll): the page query would find nothing either.
-      if (sizes.length === 0) return { records: [] };
-      let total = 0;
-      for (let i = 0; i < sizes.length; i++) {
-        total += Number(sizes[i]?.size ?? 0);
-        if (i > 0 && total > p.pageBytes) {
-          pageSize = i;
+    const budget =
+      p.pageBytes !== undefined && pageSize > 0 && (p.full || pageSize * (MAX_ID_UNITS + RECORD_OVERHEAD) > p.pageBytes) ? p.pageBytes : null;
+    const cols = [p.full ? RECORD_COLUMNS : "id", `${order.tie} AS tie_`];
+    if (order.column) cols.push(`${order.column} AS key_`);
+    if (budget !== null) cols.push(`${p.full ? recordSize() : `length(id) + ${RECORD_OVERHEAD}`} AS size_`);
+    // One query, read as it streams: one row more than the page tells whether another page follows;
+    // a page of large records stops within the byte budget (at least one record).
+    const query = `SELECT ${cols.join(", ")} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order, p.ids !== undefined)} ${limitClause(pageSize === Infinity ? Infinity : pageSize + 1, offset)}`;
+    const page: Record<string, SqlValue>[] = [];
+    let more = false;
+    let units = 0;
+    for (const row of this.sql.each<Record<string, SqlValue>>(query, ...bindings)) {
+      if (budget !== null) {
+        units += Number(row.size_ ?? 0);
+        if (page.length > 0 && units > budget) {
           more = true;
           break;
         }
       }
+      if (page.length === pageSize) {
+        more = pageSize > 0;
+        break;
+      }
+      page.push(row);
     }
-    const cols = `${p.full ? RECORD_COLUMNS : "id"}, ${order.tie} AS tie_${order.column ? `, ${order.column} AS key_` : ""}`;
-    if (pageSize === Infinity) return { records: select(cols, Infinity).map(toRecord) };
-    // One row more than the page tells whether another page follows.
-    const rows = select(cols, pageSize + 1);
-    more = more || (pageSize > 0 && rows.length > pageSize);
-    const page = rows.slice(0, pageSize);
     const records = page.map(toRecord);
     const last = page[page.length - 1];
     if (!more || !last) return { records };
     const cursor: ListCursor = { key: (last.key_ as number | null | undefined) ?? null, tie: last.tie_ as number | string };
-    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + pageSize, cursor };
+    const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + page.length, cursor };
     if (p.count) {
       const n = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM bso WHERE ${selected.where.join(" AND ")}`, ...selected.bindings)?.n ?? 0;
       out.total = Math.max(0, Math.min(p.limit === undefined ? Infinity : clampCount(p.limit), n - offset));
@@ -630,8 +667,10 @@ export class StorageEngine {
     return out;
   }
 
+  /** A deletion's order: only a limit or an offset makes it matter. */
   private orderClause(f: RecordFilter): string {
-    return orderBy(this.profile.order[f.sort ?? "default"]);
+    if (f.limit === undefined && f.offset === undefined) return "";
+    return orderBy(this.profile.order[f.sort ?? "default"], f.ids !== undefined);
   }
 
   private filterClause(f: RecordFilter, visibleAt: number | null): { where: string[]; bindings: SqlValue[] } {
@@ -681,8 +720,14 @@ function conditionFailure(p: Preconditions, lastModified: number | null): Failur
   return null;
 }
 
-function orderBy(o: Order): string {
-  return o.column === null ? `ORDER BY ${o.tie} ${o.tieDir}` : `ORDER BY ${o.column} ${o.dir}, ${o.tie} ${o.tieDir}`;
+/**
+ * ORDER BY of a listing order. `sortFound`: the rows are few and found by
+ * key (`ids=`), so they are sorted after the primary key finds them; the
+ * unary `+` keeps the planner from walking a whole ordered index instead.
+ */
+function orderBy(o: Order, sortFound = false): string {
+  const k = sortFound ? "+" : "";
+  return o.column === null ? `ORDER BY ${k}${o.tie} ${o.tieDir}` : `ORDER BY ${k}${o.column} ${o.dir}, ${k}${o.tie} ${o.tieDir}`;
 }
 
 /**

@@ -26,7 +26,7 @@ export type SortKey = "oldest" | "newest" | "index" | "default";
 export interface Order {
   column: "modified" | "sortindex" | null;
   dir: "ASC" | "DESC";
-  tie: "rowid" | "id";
+  tie: "seq" | "id";
   tieDir: "ASC" | "DESC";
 }
 
@@ -114,12 +114,12 @@ export const PROFILE_1_1: Profile = {
   visibleAt: (_ts, wallMs) => Math.floor(wallMs / 1000) * 1000,
   collectionStamps: false,
   upsert: { replaceExpired: false, defaultPayload: null, stamps: stamps11, stampsInserts: false, resetsExpiry: true },
-  // Ties in first-insertion order (rowid), as the SQLite reference returned rows.
+  // Ties in first-insertion order (`bso.seq`, once the rowid), as the SQLite reference returned rows.
   order: {
-    oldest: { column: "modified", dir: "ASC", tie: "rowid", tieDir: "ASC" },
-    newest: { column: "modified", dir: "DESC", tie: "rowid", tieDir: "ASC" },
-    index: { column: "sortindex", dir: "DESC", tie: "rowid", tieDir: "ASC" },
-    default: { column: null, dir: "ASC", tie: "rowid", tieDir: "ASC" },
+    oldest: { column: "modified", dir: "ASC", tie: "seq", tieDir: "ASC" },
+    newest: { column: "modified", dir: "DESC", tie: "seq", tieDir: "ASC" },
+    index: { column: "sortindex", dir: "DESC", tie: "seq", tieDir: "ASC" },
+    default: { column: null, dir: "ASC", tie: "seq", tieDir: "ASC" },
   },
   checks: { put: ["quota", "precondition", "verdict"], post: ["precondition", "verdict", "quota"] },
   expiredCountAsPresent: true,

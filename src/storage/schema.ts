@@ -23,9 +23,50 @@ export const RECORD_OVERHEAD = 16;
  * Part of the stored format: changing it needs a migration that recomputes
  * `collections.size`.
  */
-export function recordSize(row: string): string {
-  return `(${row}.payload_size + length(${row}.id) + COALESCE(length(${row}.parentid), 0) + COALESCE(length(${row}.predecessorid), 0) + ${RECORD_OVERHEAD})`;
+export function recordSize(row?: string): string {
+  const c = (name: string) => (row === undefined ? name : `${row}.${name}`);
+  return `(${c("payload_size")} + length(${c("id")}) + COALESCE(length(${c("parentid")}), 0) + COALESCE(length(${c("predecessorid")}), 0) + ${RECORD_OVERHEAD})`;
 }
+
+/**
+ * The fields of a stored record, as `bso` holds them from version 4 on and
+ * as the import staging table (`transfer_bso`, src/storage/transfer.ts)
+ * holds them: declared once so the two cannot drift. Part of migration 4:
+ * changing it needs a new migration.
+ */
+export const RECORD_FIELDS = [
+  ["collection", "TEXT NOT NULL"],
+  ["id", "TEXT NOT NULL"],
+  ["parentid", "TEXT"],
+  ["predecessorid", "TEXT"],
+  ["sortindex", "INTEGER"],
+  ["modified", "INTEGER"],
+  ["payload", "TEXT"],
+  ["payload_size", "INTEGER NOT NULL DEFAULT 0"],
+  ["expiry", "INTEGER"],
+] as const;
+
+/** `collection, id, …, expiry`: the names of {@link RECORD_FIELDS}, for column lists. */
+export const RECORD_FIELD_NAMES = RECORD_FIELDS.map(([name]) => name).join(", ");
+/** The column definitions of {@link RECORD_FIELDS}, for CREATE TABLE. */
+export const RECORD_FIELD_DEFS = RECORD_FIELDS.map(([name, type]) => `${name} ${type}`).join(",\n         ");
+
+/** `meta.protocol` of a Storage 1.5 store (`PROFILE_1_5.code`), which never uses `bso.seq`. */
+const PROTOCOL_CODE_15 = 15;
+
+/**
+ * Per-collection counters (`collections.records`, `bytes`, `size`) recomputed
+ * from the records: for stores whose counters were not maintained statement
+ * by statement (an import). Collections with no records keep their row with
+ * zero counters.
+ */
+export const RECOUNT: readonly string[] = [
+  `UPDATE collections SET records = 0, bytes = 0, size = 0`,
+  // (`WHERE true` lets SQLite parse the upsert after a SELECT.)
+  `INSERT INTO collections (name, records, bytes, size)
+   SELECT collection, COUNT(*), SUM(payload_size), SUM(${recordSize()}) FROM bso WHERE true GROUP BY collection
+   ON CONFLICT (name) DO UPDATE SET records = excluded.records, bytes = excluded.bytes, size = excluded.size`,
+];
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -118,6 +159,68 @@ export const MIGRATIONS: readonly Migration[] = [
                                 size = size - ${recordSize("OLD")} + ${recordSize("NEW")}
          WHERE name = NEW.collection;
        END`,
+    ],
+  },
+  {
+    version: 4,
+    name: "records clustered by (collection, id); counters kept by the engine",
+    statements: [
+      // The records become the primary key's B-tree itself, so a write
+      // updates one structure fewer and a listing in id or index order reads
+      // rows where the index points. `seq` replaces the rowid where Storage
+      // 1.1 orders by first insertion: the old rowid here, then assigned by
+      // the engine; NULL in 1.5 stores, which never order by it.
+      `CREATE TABLE bso_v4 (
+         ${RECORD_FIELD_DEFS},
+         seq INTEGER,
+         PRIMARY KEY (collection, id)
+       ) WITHOUT ROWID`,
+      `INSERT INTO bso_v4 (${RECORD_FIELD_NAMES}, seq)
+       SELECT ${RECORD_FIELD_NAMES},
+              CASE WHEN (SELECT value FROM meta WHERE key = 'protocol') = ${PROTOCOL_CODE_15} THEN NULL ELSE rowid END
+       FROM bso ORDER BY collection, id`,
+      // Drops the triggers and indexes with it. collections.records, bytes
+      // and size stay as the triggers left them (exact); from now on the
+      // engine updates them once per statement.
+      `DROP TABLE bso`,
+      `ALTER TABLE bso_v4 RENAME TO bso`,
+      // (collection, modified, id): newer/older scans and the modified
+      // orders, both directions, without a sort.
+      `CREATE INDEX bso_modified ON bso (collection, modified)`,
+      // (collection, seq, id) of the rows that have a seq: Storage 1.1's
+      // default order without a sort.
+      `CREATE INDEX bso_seq ON bso (collection, seq) WHERE seq IS NOT NULL`,
+      // (seq) alone: the next number to give, and exports in first-insertion
+      // order across collections. Both only grow at their end.
+      `CREATE INDEX bso_seq_all ON bso (seq) WHERE seq IS NOT NULL`,
+      `CREATE INDEX bso_expiry ON bso (expiry) WHERE expiry IS NOT NULL`,
+      ],
+    },
+    {
+    version: 5,
+    name: "access record (credential fingerprint, disabled, lock mirror)",
+    statements: [
+      // One row (id = 1) per store: what the Worker's credential fast path is
+      // checked against inside the same call that serves the request
+      // (src/storage/access.ts). fp: hex SHA-256 of the account's current
+      // password hash string (never the hash itself), NULL = no fast path;
+      // gen: bumped by every change, so a grant computed from an older read is
+      // refused; pending_until (ms): a change is in progress, grants refused;
+      // disabled: 0 active, 1 disabled, 2 deleted (a tombstone that outlives
+      // every token and in-flight request); locked_until (ms): mirror of the
+      // login throttle's locks (conservative: any lock of the account).
+      `CREATE TABLE IF NOT EXISTS access (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         fp TEXT,
+         gen INTEGER NOT NULL DEFAULT 0,
+         pending_until INTEGER NOT NULL DEFAULT 0,
+         disabled INTEGER NOT NULL DEFAULT 0,
+         locked_until INTEGER NOT NULL DEFAULT 0
+       )`,
+      // Client addresses a fast path is allowed from: each one completed the
+      // full, throttled check and registered this account with the address's
+      // throttle instance, which pushes its locks here (src/objects/login-throttle.ts).
+      `CREATE TABLE IF NOT EXISTS access_permits (address TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID`,
     ],
   },
 ];

@@ -11,6 +11,8 @@ export type Row = Record<string, SqlValue>;
 export interface SqlPort {
   /** Runs one statement; returns its rows (empty for writes). */
   all<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T[];
+  /** Runs one statement; yields its rows as they are read (stop early to read no more). */
+  each<T extends Row = Row>(query: string, ...bindings: SqlValue[]): Iterable<T>;
   /** Runs one statement; returns the first row or null. */
   one<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T | null;
   /** Runs one statement; returns the number of rows it wrote. */
@@ -43,6 +45,9 @@ export function durableObjectSql(storage: DurableObjectStorage): SqlPort {
   return {
     all<T extends Row>(query: string, ...bindings: SqlValue[]): T[] {
       return exec(query, bindings).toArray() as T[];
+    },
+    each<T extends Row>(query: string, ...bindings: SqlValue[]): Iterable<T> {
+      return exec(query, bindings) as unknown as Iterable<T>;
     },
     one<T extends Row>(query: string, ...bindings: SqlValue[]): T | null {
       const rows = exec(query, bindings).toArray();

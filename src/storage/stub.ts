@@ -16,6 +16,18 @@ export class StorageUnavailable extends Error {
 }
 
 /**
+ * The request's credentials or token were refused while it was being served
+ * (the store's access check, src/storage/access.ts): carries the protocol's
+ * refusal (401 / 503), which every renderer passes through as it is.
+ */
+export class AccessRefused extends Error {
+  constructor(readonly response: Response) {
+    super("access refused");
+    this.name = "AccessRefused";
+  }
+}
+
+/**
  * The RPC surface of the user's Durable Object, as plain async functions.
  * (The generated stub type wraps union results in a way TypeScript cannot
  * narrow; results here are plain structured-clone data, so this view is exact.)
@@ -28,7 +40,14 @@ export type StoreApi = {
     : never;
 };
 
+/** The principal's Durable Object; with an access gate (src/auth/access-gate.ts), every operation carries its claim. */
 export function userStoreFor(env: Env, principal: Principal): StoreApi {
+  if (principal.gate) return principal.gate.store(env, principal);
+  return rawStoreFor(env, principal);
+}
+
+/** The principal's Durable Object without any access check (operator tools, the gate itself). */
+export function rawStoreFor(env: Env, principal: Principal): StoreApi {
   return env.USER_STORE.get(env.USER_STORE.idFromName(storageName(principal))) as unknown as StoreApi;
 }
 
@@ -40,6 +59,7 @@ export async function callStore<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof AccessRefused || err instanceof StorageUnavailable) throw err;
     throw new StorageUnavailable(err);
   }
 }

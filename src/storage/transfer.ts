@@ -7,10 +7,11 @@
  * account and tokenserver rows) is src/admin/.
  *
  * Export: {@link exportState} (collections, clock, schema version) and then
- * {@link exportPage} repeatedly, each a short transaction over a rowid range,
- * so memory is bounded by the page whatever the store's size. Records come in
- * rowid order, which is Storage 1.1's default listing order, so an import in
- * file order reproduces it.
+ * {@link exportPage} repeatedly, each a short transaction over a key range
+ * after a cursor, so memory is bounded by the page whatever the store's size.
+ * A Storage 1.1 store's records come in first-insertion order (`bso.seq`,
+ * its default listing order), so an import in file order reproduces it; a
+ * 1.5 store's collection by collection, by id.
  *
  * Import: records are staged into `transfer_bso` by {@link importStage}
  * (one transaction per chunk, checked), then {@link importCommit} replaces
@@ -23,6 +24,9 @@
  */
 import type { SqlPort, SqlValue } from "./sql";
 import { hasLoneSurrogate } from "../protocol/v1_1";
+import { purgeExpiredRecords } from "./counters";
+import { PROFILE_1_1 } from "./profile";
+import { RECORD_FIELD_DEFS, RECORD_FIELD_NAMES, RECOUNT } from "./schema";
 /** Which protocol a store serves (its profile, src/storage/profile.ts). */
 type Dialect = "1.1" | "1.5";
 
@@ -81,6 +85,12 @@ export interface StoreStats {
   importPending: boolean;
 }
 
+/**
+ * Where an export page ends: the last record's insertion number in a store
+ * that numbers insertions, else its collection and id. Null: the start.
+ */
+export type ExportCursor = { seq: number } | { collection: string; id: string } | null;
+
 /** Largest payload one row may hold (a Durable Object SQLite row is capped at 2 MB). */
 export const MAX_IMPORT_PAYLOAD_BYTES = 1_900_000;
 export const MAX_ID_LENGTH = 64;
@@ -90,17 +100,10 @@ const encoder = new TextEncoder();
 
 const STAGING = [
   `CREATE TABLE IF NOT EXISTS transfer_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  // seq: file order, which becomes a 1.1 store's insertion order.
   `CREATE TABLE IF NOT EXISTS transfer_bso (
      seq INTEGER PRIMARY KEY,
-     collection TEXT NOT NULL,
-     id TEXT NOT NULL,
-     parentid TEXT,
-     predecessorid TEXT,
-     sortindex INTEGER,
-     modified INTEGER,
-     payload TEXT,
-     payload_size INTEGER NOT NULL,
-     expiry INTEGER,
+     ${RECORD_FIELD_DEFS},
      UNIQUE (collection, id)
    )`,
   `CREATE TABLE IF NOT EXISTS transfer_collections (name TEXT PRIMARY KEY, modified INTEGER NOT NULL) WITHOUT ROWID`,
@@ -114,14 +117,18 @@ const SQL = {
   setMeta: `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   tableExists: `SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`,
   collections: `SELECT name, modified FROM collections ORDER BY name`,
-  exportPage: `SELECT rowid AS r, collection, id, payload, payload_size, sortindex, modified, expiry, parentid, predecessorid
-               FROM bso WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+  /** A page after insertion number ?1 (bso_seq_all), or after (?1 collection, ?2 id) (the primary key); ?3 rows. */
+  exportPage: {
+    seq: `SELECT seq, ${RECORD_FIELD_NAMES} FROM bso WHERE seq IS NOT NULL AND seq > ?1 ORDER BY seq LIMIT ?3`,
+    id: `SELECT ${RECORD_FIELD_NAMES} FROM bso WHERE (collection, id) > (?1, ?2) ORDER BY collection, id LIMIT ?3`,
+  },
+  /** Rows with an insertion number (bso_seq alone answers). */
+  numbered: `SELECT COUNT(*) AS n FROM bso WHERE seq IS NOT NULL`,
   expiredPerCollection: `SELECT collection, COUNT(*) AS n FROM bso WHERE expiry IS NOT NULL AND expiry <= ? GROUP BY collection`,
   collectionStats: `SELECT c.name, c.records, c.bytes, c.modified, (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS newest
                     FROM collections c ORDER BY c.name`,
   nextExpiry: `SELECT MIN(expiry) AS e FROM bso WHERE expiry IS NOT NULL`,
   pendingBatches: `SELECT COUNT(*) AS n FROM batches`,
-  purgeExpired: `DELETE FROM bso WHERE rowid IN (SELECT rowid FROM bso WHERE expiry IS NOT NULL AND expiry <= ? LIMIT ?) RETURNING 1 AS n`,
   beginState: `INSERT INTO transfer_state (key, value) VALUES ('token', ?), ('dialect', ?)`,
   stateValue: `SELECT value FROM transfer_state WHERE key = ?`,
   stageCollection: `INSERT INTO transfer_collections (name, modified) VALUES (?, ?)
@@ -135,9 +142,9 @@ const SQL = {
   collectionCount: `SELECT COUNT(*) AS n FROM collections`,
   /** The swap, in this order, inside one transaction. */
   clear: [`DELETE FROM batch_items`, `DELETE FROM batches`, `DELETE FROM bso`, `DELETE FROM collections`],
-  moveRecords: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry)
-                SELECT collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry
-                FROM transfer_bso ORDER BY seq`,
+  /** ?1: whether the store numbers insertions (1.1): file order becomes insertion order. */
+  moveRecords: `INSERT INTO bso (${RECORD_FIELD_NAMES}, seq)
+                SELECT ${RECORD_FIELD_NAMES}, CASE WHEN ?1 THEN seq END FROM transfer_bso ORDER BY seq`,
   // (`WHERE true` lets SQLite parse the upsert after a SELECT.)
   moveCollections: `INSERT INTO collections (name, modified) SELECT name, modified FROM transfer_collections WHERE true
                     ON CONFLICT (name) DO UPDATE SET modified = excluded.modified`,
@@ -168,27 +175,46 @@ export function exportState(sql: SqlPort): StoreState {
   }));
 }
 
+/** Whether the store orders by insertion (Storage 1.1), so that its export and import keep that order. */
+function numbersInserts(sql: SqlPort): boolean {
+  return meta(sql, "protocol") === PROFILE_1_1.code;
+}
+
 /**
- * Records with rowid > `after`, in rowid order: at most `maxRecords`, and
- * stopping once their payloads pass `maxBytes` (at least one record). `next`
- * is the cursor of the following page, or null at the end.
+ * Records after `after`, collection by collection (see the module comment):
+ * at most `maxRecords`, and stopping once their payloads pass `maxBytes` (at
+ * least one record). `next` is the cursor of the following page, or null at
+ * the end.
  */
 export function exportPage(
   sql: SqlPort,
-  after: number,
+  after: ExportCursor,
   maxRecords: number,
   maxBytes: number,
-): { records: TransferRecord[]; next: number | null } {
+): { records: TransferRecord[]; next: ExportCursor } {
   return sql.transaction(() => {
-    const rows = sql.all<Record<string, SqlValue>>(SQL.exportPage, after, maxRecords + 1);
+    const bySeq = numbersInserts(sql);
+    // A record without a number would be skipped by the seq order: refuse rather than lose it.
+    const count = (q: string) => Number(sql.one<{ n: number }>(q)?.n ?? 0);
+    if (bySeq && after === null && count(SQL.numbered) !== count(SQL.storedRecords)) {
+      throw new Error("a Storage 1.1 store holds records without an insertion number");
+    }
+    const rows = bySeq
+      ? sql.all<Record<string, SqlValue>>(SQL.exportPage.seq, after !== null && "seq" in after ? after.seq : Number.MIN_SAFE_INTEGER, null, maxRecords + 1)
+      : sql.all<Record<string, SqlValue>>(
+          SQL.exportPage.id,
+          after !== null && "id" in after ? after.collection : "",
+          after !== null && "id" in after ? after.id : "",
+          maxRecords + 1,
+        );
     const records: TransferRecord[] = [];
     let bytes = 0;
-    let last = after;
+    let last: ExportCursor = after;
     for (const row of rows.slice(0, maxRecords)) {
       const size = Number(row.payload_size ?? 0);
       if (records.length > 0 && bytes + size > maxBytes) break;
       bytes += size;
-      last = Number(row.r);
+      last = bySeq ? { seq: Number(row.seq) } : { collection: String(row.collection), id: String(row.id) };
       records.push({
         collection: String(row.collection),
         id: String(row.id),
@@ -242,10 +268,7 @@ export function storeStats(sql: SqlPort, now: number): StoreStats {
 export function purgeExpiredNow(sql: SqlPort, now: number, chunk = 5000): number {
   let total = 0;
   for (;;) {
-    const n = sql.transaction(
-      () =>
-        sql.all(SQL.purgeExpired, now, chunk).length,
-    );
+    const n = sql.transaction(() => purgeExpiredRecords(sql, now, chunk));
     total += n;
     if (n < chunk) return total;
   }
@@ -364,12 +387,12 @@ export interface CommitResult {
 
 /**
  * Replaces the user's data with the staged import in one transaction, then
- * drops the staging tables. Collection rows are rebuilt by the `bso`
- * triggers; 1.5 collection timestamps come from the collection lines.
+ * drops the staging tables. Collection counters are recounted from the
+ * records; 1.5 collection timestamps come from the collection lines.
  */
 export function importCommit(sql: SqlPort, p: CommitParams): CommitResult {
   return sql.transaction(() => {
-    checkToken(sql, p.token);
+    const dialect = checkToken(sql, p.token);
     const staged = Number(sql.one<{ n: number }>(SQL.stagedCount)?.n ?? 0);
     if (staged !== p.expectRecords) {
       throw new TransferError(`the file announces ${p.expectRecords} records but ${staged} arrived`);
@@ -381,7 +404,8 @@ export function importCommit(sql: SqlPort, p: CommitParams): CommitResult {
       Number(sql.one<{ m: number }>(SQL.maxCollectionModified)?.m ?? 0),
     );
     for (const q of SQL.clear) sql.run(q);
-    sql.run(SQL.moveRecords);
+    sql.run(SQL.moveRecords, numbersInserts(sql) || dialect === "1.1" ? 1 : 0);
+    for (const q of RECOUNT) sql.run(q);
     sql.run(SQL.moveCollections);
     const newest = Number(sql.one<{ m: number }>(SQL.maxRecordModified)?.m ?? 0);
     const newestCollection = Number(sql.one<{ m: number }>(SQL.maxCollectionModified)?.m ?? 0);
@@ -410,7 +434,7 @@ export function importAbort(sql: SqlPort, token: string | null): boolean {
 export type AdminStoreOp =
   | { op: "stats"; now: number }
   | { op: "export-state" }
-  | { op: "export-page"; after: number; maxRecords: number; maxBytes: number }
+  | { op: "export-page"; after: ExportCursor; maxRecords: number; maxBytes: number }
   | { op: "import-begin"; token: string; dialect: Dialect }
   | { op: "import-stage"; token: string; collections: TransferCollection[]; records: TransferRecord[] }
   /** `dialect` tells the shell whether to arm the 1.5 expiry purge afterwards. */

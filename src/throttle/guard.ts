@@ -8,7 +8,7 @@
  */
 import { getConfig, type ThrottleConfig } from "../config";
 import { HttpError } from "../protocol/errors";
-import { RESET_LIMITS, type Limits, type Reservation, type ThrottleAction, type Verdict } from "./policy";
+import { RESET_LIMITS, type Limits, type Member, type Registration, type Reservation, type ThrottleAction, type Verdict } from "./policy";
 
 /** Who is trying: the account name as typed in the URL or form, and the client address (null if unknown). */
 export interface Attempt {
@@ -60,12 +60,13 @@ type Stub = {
   checkAccount(action: ThrottleAction, address: string): Promise<Verdict>;
   reserveAccount(action: ThrottleAction, address: string, limits: Limits): Promise<Reservation>;
   releaseAccount(action: ThrottleAction, address: string, limits: Limits): Promise<void>;
-  settleLogin(address: string, limits: Limits): Promise<void>;
+  settleLogin(address: string, limits: Limits, member?: Member): Promise<Registration>;
   failAccount(action: ThrottleAction, address: string, limits: Limits): Promise<number>;
   loginSucceeded(address: string): Promise<void>;
   checkAddress(action: ThrottleAction): Promise<number>;
   reserveAddress(action: ThrottleAction, limits: Limits): Promise<number>;
   releaseAddress(action: ThrottleAction, limits: Limits): Promise<void>;
+  settleAddress(limits: Limits, member?: Member): Promise<Registration>;
   failAddress(action: ThrottleAction, limits: Limits): Promise<number>;
 };
 
@@ -158,14 +159,38 @@ export async function releaseAttempt(env: Env, ticket: Ticket): Promise<void> {
   ]);
 }
 
-/** A reserved login succeeded: the counts are taken back, the pair counter cleared, the address marked known. */
-export async function settleSuccess(env: Env, ticket: Ticket): Promise<void> {
+/**
+ * What settling a login tells the store fast path (src/storage/access.ts):
+ * whether the account is registered with every throttle instance that could
+ * lock this client out (so they push their future locks to its store), and
+ * until when any of them is locked now (ms).
+ */
+export interface Settled {
+  registered: boolean;
+  lockedUntil: number;
+  /** Until when the registration (and so a permit of the store) holds (ms); set by {@link guardedLogin}. */
+  permitUntil?: number;
+}
+
+/**
+ * A reserved login succeeded: the counts are taken back, the pair counter
+ * cleared, the address marked known. With `member` (the account's store
+ * registration, see {@link Settled}) the instances also register it.
+ */
+export async function settleSuccess(env: Env, ticket: Ticket, member?: Member): Promise<Settled> {
   const { attempt: a, limits } = ticket;
-  if (limits === null) return;
-  await Promise.all([
-    ticket.account && bestEffort("success", () => accountStub(env, a).settleLogin(a.address ?? UNKNOWN_ADDRESS, limits), undefined),
-    ticket.address && bestEffort("success", () => addressStub(env, a).releaseAddress("login", limits), undefined),
+  // No throttle: nothing can ever lock this client out.
+  if (limits === null) return { registered: true, lockedUntil: 0 };
+  const failed: Registration = { registered: false, lockedUntil: 0 };
+  const [acct, addr] = await Promise.all([
+    ticket.account ? bestEffort("success", () => accountStub(env, a).settleLogin(a.address ?? UNKNOWN_ADDRESS, limits, member), failed) : failed,
+    a.address === null
+      ? { registered: true, lockedUntil: 0 }
+      : ticket.address
+        ? bestEffort("success", () => addressStub(env, a).settleAddress(limits, member), failed)
+        : failed,
   ]);
+  return { registered: acct.registered && addr.registered, lockedUntil: Math.max(acct.lockedUntil, addr.lockedUntil) };
 }
 
 /** The cached check is an optimisation: if it breaks, the full `verify` decides. */
@@ -214,7 +239,7 @@ export async function guardedLogin<T extends { ok: boolean }>(
    * nothing, not even that a password is right.
    */
   fast?: () => Promise<T | null>,
-): Promise<T | { ok: false; throttled: number }> {
+): Promise<(T & { settled?: Settled }) | { ok: false; throttled: number }> {
   // A remembered good password costs one read-only look at the throttle (run
   // alongside the cached check), so steady-state requests write nothing there
   // and parallel requests of a legitimate client are never refused for racing.
@@ -236,6 +261,14 @@ export async function guardedLogin<T extends { ok: boolean }>(
     await releaseAttempt(env, ticket);
     throw err;
   }
-  if (result.ok) await settleSuccess(env, ticket);
-  return result;
+  if (!result.ok) return result;
+  // An account id in the result registers its store with the throttle instances (store fast path).
+  const userid = (result as { userid?: unknown }).userid;
+  const member = typeof userid === "number" ? { userid, until: Date.now() + PERMIT_MS } : undefined;
+  const settled = await settleSuccess(env, ticket, member);
+  // The store's permit must not outlast the registration that makes its locks reach it.
+  return { ...result, settled: { ...settled, permitUntil: member?.until ?? 0 } };
 }
+
+/** How long a client address may use the store fast path after a full check from it (ms). */
+export const PERMIT_MS = 3_600_000;

@@ -51,6 +51,16 @@
  * Storage (DO SQLite, table `counters`): key TEXT, events INTEGER, quiet_until
  * INTEGER (ms: the counter is forgotten after it), locked_until INTEGER (ms).
  * Table `known`: address TEXT, until INTEGER (ms).
+ *
+ * Members (the store fast path, src/storage/access.ts): table `members`
+ * (userid INTEGER, until INTEGER ms) lists the Sync 1.1 accounts whose store
+ * lets a client skip this instance, registered when a login through this
+ * instance succeeded ({@link ThrottleEngine.settleLogin},
+ * {@link ThrottleEngine.settleAddress}). Whenever a counter here becomes
+ * locked, the Durable Object pushes the lock to every member's store before
+ * it answers anyone (src/objects/login-throttle.ts), so a locked-out client
+ * never gets past the store either. At most {@link MAX_MEMBERS} at once; a
+ * login beyond that is not registered (its store gets no permit).
  */
 import type { SqlPort } from "../storage/sql";
 
@@ -93,6 +103,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, events INTEGER NOT NULL,
      quiet_until INTEGER NOT NULL, locked_until INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS known (address TEXT PRIMARY KEY, until INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS members (userid INTEGER PRIMARY KEY, until INTEGER NOT NULL)`,
 ];
 
 const STMTS = {
@@ -103,8 +114,15 @@ const STMTS = {
   purge: `DELETE FROM counters WHERE quiet_until <= ?1 AND locked_until <= ?1`,
   unbump: `UPDATE counters SET events = ?2, locked_until = ?3 WHERE key = ?1`,
   latest: `SELECT max(coalesce((SELECT max(max(quiet_until, locked_until)) FROM counters), 0),
-                  coalesce((SELECT max(until) FROM known), 0)) AS latest`,
-  rows: `SELECT (SELECT count(*) FROM counters) + (SELECT count(*) FROM known) AS n`,
+                  coalesce((SELECT max(until) FROM known), 0),
+                  coalesce((SELECT max(until) FROM members), 0)) AS latest`,
+  rows: `SELECT (SELECT count(*) FROM counters) + (SELECT count(*) FROM known) + (SELECT count(*) FROM members) AS n`,
+  lockedUntil: `SELECT coalesce(max(locked_until), 0) AS until FROM counters`,
+  members: `SELECT userid FROM members WHERE until > ?1 ORDER BY userid`,
+  purgeMembers: `DELETE FROM members WHERE until <= ?1`,
+  member: `SELECT until FROM members WHERE userid = ?1`,
+  countMembers: `SELECT count(*) AS n FROM members`,
+  addMember: `INSERT INTO members (userid, until) VALUES (?1, ?2) ON CONFLICT (userid) DO UPDATE SET until = max(until, ?2)`,
   known: `SELECT until FROM known WHERE address = ?1`,
   markKnown: `INSERT INTO known (address, until) VALUES (?1, ?2) ON CONFLICT (address) DO UPDATE SET until = ?2`,
   purgeKnown: `DELETE FROM known WHERE until <= ?1`,
@@ -125,6 +143,20 @@ export interface Reservation {
   /** A login went ahead and was counted (so a success must settle it). */
   reserved: boolean;
 }
+
+/** A store registration: the account's id, until when its permit may be used (ms). */
+export interface Member {
+  userid: number;
+  until: number;
+}
+
+/** The answer to a settled login: whether the member was registered, and until when this instance is locked now (ms). */
+export interface Registration {
+  registered: boolean;
+  lockedUntil: number;
+}
+
+export const MAX_MEMBERS = 256;
 
 /** Counter keys inside an account instance. */
 const pairKey = (action: ThrottleAction, address: string) => `${action}|pair|${address}`;
@@ -229,17 +261,50 @@ export class ThrottleEngine {
     });
   }
 
-  /** Account instance: the reserved login from `address` succeeded (release, clear the pair, mark known). */
-  settleLogin(address: string, limits: Limits): void {
+  /**
+   * Account instance: the reserved login from `address` succeeded (release,
+   * clear the pair, mark known), and `member` registers for lock pushes.
+   */
+  settleLogin(address: string, limits: Limits, member?: Member): Registration {
     const now = this.clock();
-    this.sql.transaction(() => {
+    return this.sql.transaction(() => {
       this.unbump(accountKey("login"), limits.account, limits.maxLockout, now);
       this.sql.run(STMTS.del, pairKey("login", address));
       if (!this.isKnown(address, now).fresh) {
         this.sql.run(STMTS.purgeKnown, now);
         this.sql.run(STMTS.markKnown, address, now + KNOWN_ADDRESS_MS);
       }
+      return this.register(member, now);
     });
+  }
+
+  /** Address instance: the reserved login succeeded (release), and `member` registers for lock pushes. */
+  settleAddress(limits: Limits, member?: Member): Registration {
+    const now = this.clock();
+    return this.sql.transaction(() => {
+      this.unbump(addressKey("login"), limits.address, limits.maxLockout, now);
+      return this.register(member, now);
+    });
+  }
+
+  private register(member: Member | undefined, now: number): Registration {
+    const lockedUntil = this.lockedUntil();
+    if (member === undefined) return { registered: false, lockedUntil };
+    this.sql.run(STMTS.purgeMembers, now);
+    const present = this.sql.one(STMTS.member, member.userid) !== null;
+    if (!present && (this.sql.one<{ n: number }>(STMTS.countMembers)?.n ?? 0) >= MAX_MEMBERS) return { registered: false, lockedUntil };
+    this.sql.run(STMTS.addMember, member.userid, member.until);
+    return { registered: true, lockedUntil };
+  }
+
+  /** The latest end of any lock held here (ms; 0 or past = none). */
+  lockedUntil(): number {
+    return Number(this.sql.one<{ until: number }>(STMTS.lockedUntil)?.until ?? 0);
+  }
+
+  /** The accounts registered here whose registration has not ended. */
+  members(): number[] {
+    return this.sql.all<{ userid: number }>(STMTS.members, this.clock()).map((r) => Number(r.userid));
   }
 
   /** Account instance: a login from `address` succeeded. */
@@ -285,6 +350,7 @@ export class ThrottleEngine {
     return this.sql.transaction(() => {
       this.sql.run(STMTS.purge, now);
       this.sql.run(STMTS.purgeKnown, now);
+      this.sql.run(STMTS.purgeMembers, now);
       return (this.sql.one<{ n: number }>(STMTS.rows)?.n ?? 0) > 0;
     });
   }

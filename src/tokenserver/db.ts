@@ -50,7 +50,8 @@ export async function ensureSelfNode(db: D1Database, nodeUrl: string): Promise<S
   return { serviceId: row.service_id, nodeId: row.node_id };
 }
 
-const USER_ROWS_SQL = `SELECT u.uid, u.generation, u.client_state, u.created_at, u.replaced_at, u.nodeid, u.keys_changed_at, n.node
+const USER_ROWS_SQL = `SELECT u.uid, u.generation, u.client_state, u.created_at, u.replaced_at, u.nodeid, u.keys_changed_at, n.node,
+              EXISTS (SELECT 1 FROM disabled_sync_users d WHERE d.email = ?1) AS disabled
        FROM users u LEFT JOIN nodes n ON n.id = u.nodeid
        WHERE u.email = ?1 AND u.service = (SELECT id FROM services WHERE service = ?2)
        ORDER BY u.created_at DESC, u.uid DESC LIMIT 20`;
@@ -60,6 +61,8 @@ export interface FirstRead {
   self: SelfNode | null;
   /** §7.1 step 1 rows (none when the service row does not exist yet). */
   rows: UserRow[];
+  /** The operator disabled this account (table disabled_sync_users, migration 0004; read with the rows). */
+  disabled: boolean;
 }
 
 /**
@@ -76,9 +79,12 @@ export async function loadSelfAndUser(db: D1Database, nodeUrl: string, email: st
     db.prepare(USER_ROWS_SQL).bind(email, SERVICE_NAME),
   ]);
   const s = selfRes?.results[0] as { service_id: number; node_id: number } | undefined;
+  const rows = (userRes?.results ?? []) as Array<Record<string, unknown>>;
   return {
     self: s ? { serviceId: s.service_id, nodeId: s.node_id } : null,
-    rows: (userRes?.results ?? []) as unknown as UserRow[],
+    rows: rows.map(({ disabled: _d, ...r }) => r) as unknown as UserRow[],
+    // Only an account with rows can be disabled (deleting a user's rows removes the mark too).
+    disabled: rows.some((r) => Number(r.disabled) === 1),
   };
 }
 

@@ -61,6 +61,8 @@ export const TsErrors = {
   invalidGeneration: e(401, "invalid-generation", "body", "", "Unauthorized"), // 15
   // 16 (no storage node available) cannot happen: this Worker registers itself as the node.
   internal: e(500, "internal-error", "internal", "", "Server error"), // 17
+  /** Not in the reference (D22): the operator disabled this account (admin API `disable uid:<uid>`). */
+  accountDisabled: e(403, "account-disabled", "body", "", "This account is disabled on this server. Ask the server operator."),
   /** Not in the reference: the operator's allow-list (SYNC_ALLOWED_ACCOUNTS) refuses this account. */
   notAllowed: (fxaUid: string) =>
     new TokenserverError(

@@ -95,6 +95,8 @@ export async function issueToken(db: D1Database, cfg: TokenserverConfig, req: To
   // One round trip for a returning user: node ids and user rows together;
   // a second only before this node has registered itself (first request).
   const first = await loadSelfAndUser(db, req.nodeUrl, email);
+  // D22: an account the operator disabled gets no token (403, like the allow-list).
+  if (first.disabled) throw TsErrors.accountDisabled();
   const { serviceId, nodeId } = first.self ?? (await ensureSelfNode(db, req.nodeUrl));
   const cur = await getOrCreateUser(db, cfg, email, req, first.rows, serviceId, nodeId);
   validate(req, cur);

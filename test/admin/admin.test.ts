@@ -10,6 +10,7 @@ import worker from "../../src/index";
 import { userStoreFor } from "../../src/storage/stub";
 import { basic, call, register, type Account } from "../helpers/sync11";
 import { readReply, type Reply } from "../helpers/reply";
+import { accessToken, hawkAuthorization } from "../helpers/sync15";
 
 const TOKEN = "admin-token-for-tests-0123456789";
 const ORIGIN = "http://sync.test";
@@ -340,10 +341,17 @@ describe("a Sync 1.1 user's own export (/weave-export)", { timeout: 30_000 }, ()
     const none = await SELF.fetch(`${ORIGIN}/weave-export`);
     expect(none.status).toBe(401);
     expect(none.headers.get("WWW-Authenticate")).toMatch(/^Basic /);
-    await none.text();
+    // The body is a page in the account pages' one look (read by whoever cancels the browser's prompt).
+    expect(none.headers.get("Content-Type")).toBe("text/html; charset=UTF-8");
+    expect(none.headers.get("Content-Security-Policy")).toContain("style-src 'nonce-");
+    const page = await none.text();
+    expect(page).toContain('<header id="header"><img src="/media/weave-logo.png"');
+    expect(page).toContain('<footer id="footer">');
+    expect(page).toContain("<h1>Download your data</h1>");
+    expect(page).not.toContain('role="alert"');
     const wrong = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: basic(a.username, "not my password") } });
     expect(wrong.status).toBe(401);
-    await wrong.text();
+    expect(await wrong.text()).toContain('<div class="error" role="alert">The user name (or e-mail address) and password did not match an account.</div>');
     const admin = await SELF.fetch(`${ORIGIN}/weave-export`, { headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(admin.status).toBe(401);
     await admin.text();
@@ -354,5 +362,54 @@ describe("a Sync 1.1 user's own export (/weave-export)", { timeout: 30_000 }, ()
     expect(lines[1]).toMatchObject({ type: "account", username: a.username });
     expect(lines.filter((l) => l.type === "record").map((l) => l.id)).toEqual(["b1", "b0", "b2", "t1"]);
     expect(lines.at(-1)).toEqual({ type: "end", collections: 2, records: 4 });
+  });
+});
+
+describe("admin API: disabling a Sync 1.5 user (D22)", { timeout: 30_000 }, () => {
+  async function tokenFor(sub: string, keyId: string): Promise<Reply> {
+    const jwt = await accessToken(sub);
+    return readReply(await SELF.fetch(`${ORIGIN}/1.0/sync/1.5`, { headers: { Authorization: `Bearer ${jwt}`, "X-KeyID": keyId, Accept: "application/json" } }));
+  }
+  async function storage(cred: { id: string; key: string }, uid: number): Promise<Reply> {
+    const url = `${ORIGIN}/1.5/${uid}/info/collections`;
+    return readReply(await SELF.fetch(url, { headers: { Authorization: await hawkAuthorization(cred, "GET", url) } }));
+  }
+
+  it("refuses new tokens (403 account-disabled) and a still-valid token on its very next request (401); enable restores both", async () => {
+    const sub = crypto.randomUUID().replace(/-/g, "");
+    const keyId = `1700000000000-${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+    const first = await tokenFor(sub, keyId);
+    expect(first.status).toBe(200);
+    const cred = first.json as { id: string; key: string; uid: number };
+    expect((await storage(cred, cred.uid)).status).toBe(200);
+
+    const off = await admin("POST", `/__admin__/users/uid:${cred.uid}/disable`);
+    expect(off.status).toBe(200);
+    expect(off.json).toEqual({ name: `uid:${cred.uid}`, disabled: true });
+    expect(((await admin("GET", `/__admin__/users/uid:${cred.uid}`)).json as { disabled: boolean }).disabled).toBe(true);
+
+    // The token issued before is still valid for Hawk, but the store refuses it in the same call.
+    const refused = await storage(cred, cred.uid);
+    expect(refused.status).toBe(401);
+    expect(refused.text).toBe("0");
+    const denied = await tokenFor(sub, keyId);
+    expect(denied.status).toBe(403);
+    expect(denied.json).toMatchObject({ status: "account-disabled", errors: [{ location: "body", name: "" }] });
+
+    expect((await admin("POST", `/__admin__/users/uid:${cred.uid}/enable`)).status).toBe(200);
+    expect((await storage(cred, cred.uid)).status).toBe(200);
+    const again = await tokenFor(sub, keyId);
+    expect(again.status).toBe(200);
+    expect((again.json as { uid: number }).uid).toBe(cred.uid);
+  });
+
+  it("deleting a 1.5 user refuses its still-valid token on the next request", async () => {
+    const sub = crypto.randomUUID().replace(/-/g, "");
+    const first = await tokenFor(sub, `1700000000000-${"A".repeat(22)}`);
+    expect(first.status).toBe(200);
+    const cred = first.json as { id: string; key: string; uid: number };
+    expect((await storage(cred, cred.uid)).status).toBe(200);
+    expect((await admin("DELETE", `/__admin__/users/uid:${cred.uid}`)).status).toBe(200);
+    expect((await storage(cred, cred.uid)).status).toBe(401);
   });
 });

@@ -15,7 +15,9 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../../src/env";
 import { storageName } from "../../src/env";
-import { MIGRATIONS, migrate, SCHEMA_VERSION_KEY } from "../../src/storage/schema";
+import { StorageEngine } from "../../src/storage/engine";
+import { PROFILE_1_1, PROFILE_1_5, type Profile } from "../../src/storage/profile";
+import { MIGRATIONS, migrate, recordSize, SCHEMA_VERSION_KEY } from "../../src/storage/schema";
 import { durableObjectSql, type Row, type SqlPort } from "../../src/storage/sql";
 import { Client15 } from "../helpers/sync15";
 
@@ -151,4 +153,107 @@ describe("schema upgrades of the per-user store", () => {
       expect((await client.put("/storage/bookmarks/rec-new", { payload: "after upgrade" })).status).toBe(200);
     });
   }
+});
+
+/**
+ * Version 4 rebuilt `bso` (clustered by collection and id, `seq` for 1.1's
+ * insertion order, counters kept by the engine instead of triggers). A store
+ * filled at version 3 the way the engine of then filled it (rowid order
+ * scrambled by updates, deletes and re-inserts; ties in `modified`; 1.1
+ * parentid / predecessorid; live, expired and future expiries) must list,
+ * count and measure exactly as before.
+ */
+describe("schema upgrade 3 → 4 of a store with data", () => {
+  const T = 1_700_000_000_000;
+  /** [collection, id, modified, sortindex, payload, parentid, predecessorid, expiry] in insertion order. */
+  type Seed = [string, string, number | null, number | null, string | null, string | null, string | null, number | null];
+  const SEEDS: Seed[] = [
+    ["bookmarks", "zz", T + 20, 3, "{\"a\":1}", "menu", null, null],
+    ["bookmarks", "aa", T + 20, 3, "payload ü", "menu", "zz", null],
+    ["history", "h1", T + 10, null, "x".repeat(40), null, null, T + 3_600_000],
+    ["bookmarks", "mm", T + 10, -1, null, null, null, null],
+    ["history", "h0", T + 30, 100, "", null, null, T - 1000],
+    ["tabs", "t", T + 30, null, "tab", null, null, T + 1000],
+    ["bookmarks", "bb", null, null, null, "toolbar", null, null],
+    ["history", "h2", T + 10, 7, "y", "p", "q", null],
+    ["bookmarks", "cc", T + 40, 3, "c", null, null, T - 5],
+  ];
+
+  async function upgrade(profile: Profile) {
+    const stub = env.USER_STORE.get(env.USER_STORE.idFromName(`${profile.protocol === "1.1" ? "acct" : "uid"}:upgrade-${crypto.randomUUID()}`));
+    return runInDurableObject(stub, (_instance, state) => {
+      const sql = durableObjectSql(state.storage);
+      for (const t of userTables(sql)) sql.run(`DROP TABLE "${t}"`);
+      expect(migrate(sql, MIGRATIONS.filter((m) => m.version <= 3))).toBe(3);
+      sql.run(`INSERT INTO meta (key, value) VALUES ('protocol', ?)`, profile.code);
+      const size = (p: string | null) => (p === null ? 0 : profile.payloadSize(p));
+      sql.transaction(() => {
+        for (const [c, id, modified, sortindex, payload, parentid, predecessorid, expiry] of SEEDS) {
+          sql.run(
+            `INSERT INTO bso (collection, id, modified, sortindex, payload, payload_size, parentid, predecessorid, expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            c, id, modified, sortindex, payload, size(payload), parentid, predecessorid, expiry,
+          );
+        }
+        // Scramble the rowid order as the engine of version 3 would have: an update in place keeps
+        // its rowid, a deletion and re-insert takes a new one.
+        sql.run(`UPDATE bso SET payload = 'updated', payload_size = 7, modified = ? WHERE collection = 'bookmarks' AND id = 'zz'`, T + 50);
+        sql.run(`DELETE FROM bso WHERE collection = 'bookmarks' AND id = 'aa'`);
+        sql.run(`INSERT INTO bso (collection, id, modified, sortindex, payload, payload_size, parentid) VALUES ('bookmarks', 'aa', ?, 3, 'again', 5, 'menu')`, T + 20);
+        if (profile.collectionStamps) sql.run(`UPDATE collections SET modified = ?`, T + 50);
+      });
+      const now = T + 100;
+      const live = `(expiry IS NULL OR expiry > ${now})`;
+      const orders = Object.entries(profile.order).map(([sort, o]) => {
+        const tie = `${o.tie === "seq" ? "rowid" : "id"} ${o.tieDir}`;
+        return { sort, by: o.column === null ? tie : `${o.column} ${o.dir}, ${tie}` };
+      });
+      const collections = ["bookmarks", "history", "tabs"];
+      // What the engine of version 3 listed (its ORDER BY, ties by rowid or id) and counted.
+      const before = {
+        lists: collections.flatMap((c) =>
+          orders.map(({ sort, by }) => ({
+            c,
+            sort,
+            rows: sql.all(`SELECT id, modified, payload, sortindex, parentid, predecessorid FROM bso WHERE collection = ? AND ${live} ORDER BY ${by}`, c),
+          })),
+        ),
+        counters: sql.all(`SELECT name, modified, records, bytes, size FROM collections ORDER BY name`),
+        maxima: sql.all(`SELECT collection, MAX(modified) AS m FROM bso GROUP BY collection ORDER BY collection`),
+      };
+
+      const e = new StorageEngine(sql, profile, () => now);
+      expect(sql.one<{ value: number }>(`SELECT value FROM meta WHERE key = ?`, SCHEMA_VERSION_KEY)?.value).toBe(CURRENT);
+      for (const { c, sort, rows } of before.lists) {
+        const r = e.list({ collection: c, full: true, ...(sort === "default" ? {} : { sort: sort as "index" }) });
+        expect(r.ok && r.records, `${c} sort=${sort}`).toEqual(rows);
+      }
+      expect(sql.all(`SELECT name, modified, records, bytes, size FROM collections ORDER BY name`)).toEqual(before.counters);
+      const counted = sql.all(`SELECT collection AS name, COUNT(*) AS records, SUM(payload_size) AS bytes, SUM(${recordSize()}) AS size FROM bso GROUP BY collection ORDER BY collection`);
+      expect(before.counters.map(({ modified: _m, ...rest }) => rest)).toEqual(counted);
+      expect(sql.all(`SELECT collection, MAX(modified) AS m FROM bso GROUP BY collection ORDER BY collection`)).toEqual(before.maxima);
+      // Counters stay exact through the engine's writes after the upgrade; 1.1 numbers new records after the old ones.
+      e.post({ collection: "bookmarks", records: [{ id: "new", payload: "n" }, { id: "mm", payload: "changed" }], quota: null });
+      e.deleteRecords({ collection: "history", ids: ["h2"] });
+      const after = e.list({ collection: "bookmarks", full: false });
+      return {
+        lastId: after.ok ? after.records.map((r) => r.id) : [],
+        counters: sql.all(`SELECT name, records, bytes, size FROM collections WHERE records > 0 ORDER BY name`),
+        recount: sql.all(`SELECT collection AS name, COUNT(*) AS records, SUM(payload_size) AS bytes, SUM(${recordSize()}) AS size FROM bso GROUP BY collection ORDER BY collection`),
+        seqs: sql.all<{ n: number }>(`SELECT COUNT(seq) AS n FROM bso`)[0]?.n,
+      };
+    });
+  }
+
+  it("Storage 1.1: listings in every order (insertion-order ties), counts, bytes and sizes are unchanged", async () => {
+    const r = await upgrade(PROFILE_1_1);
+    expect(r.counters).toEqual(r.recount);
+    // zz kept its first place (updated in place), aa went after bb (re-inserted), "new" comes last.
+    expect(r.lastId).toEqual(["zz", "mm", "bb", "aa", "new"]);
+  });
+
+  it("Storage 1.5: listings in every order (id ties), counts, bytes and sizes are unchanged; no insertion numbers kept", async () => {
+    const r = await upgrade(PROFILE_1_5);
+    expect(r.counters).toEqual(r.recount);
+    expect(r.seqs).toBe(0);
+  });
 });

@@ -15,7 +15,7 @@ import { clientUsername } from "../../src/lib/usernames";
 
 const scratch = env.D1_MIGRATION_SCRATCH;
 const ALL = env.TEST_MIGRATIONS;
-const TABLES = ["d1_migrations", "dev_outbox", "nodes", "reset_codes", "server_secrets", "services", "user", "users"];
+const TABLES = ["d1_migrations", "dev_outbox", "disabled_sync_users", "nodes", "reset_codes", "server_secrets", "services", "user", "users"];
 
 /** Drops every table: an empty database, as `wrangler d1 create` leaves it. */
 async function emptyScratch(): Promise<void> {

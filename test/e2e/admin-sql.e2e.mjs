@@ -1,18 +1,25 @@
 // The syncstorage importer against real database servers: the same fixture
 // data is loaded into SQLite and into a throw-away PostgreSQL (Python
-// server-syncstorage schema, tokenserver `users` in the same database) and
-// MariaDB (syncstorage-rs MySQL schema, tokenserver in its own database);
+// server-syncstorage schema, tokenserver `users` in the same database; and
+// syncstorage-rs's PostgreSQL schema, tokenserver-postgres in its own
+// database) and MariaDB (syncstorage-rs MySQL schema, tokenserver in its own
+// database);
 // the importer must write identical files from each (apart from the header's
-// source and time), bad rows reported the same way. The import of such files
-// into a server is covered by admin.e2e.mjs. Skipped, with the reason, when
-// the servers are not installed.
+// source and time), bad rows reported the same way; then the files go into a
+// self-hosted server (`npm run serve`) with `admin import`, and Firefox with
+// the migrated token state gets the same uid and sees its old collections
+// and timestamps on its first request. Skipped, with the reason, when the
+// database servers are not installed.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assert, assertEqual } from "./harness.mjs";
-import { syncstorageDb } from "./support/import-fixtures.mjs";
+import { assert, assertEqual, freePort } from "./harness.mjs";
+import { cli } from "../../scripts/admin-roundtrip.mjs";
+import { Client15 } from "./client15.mjs";
+import { startServe, tempDir } from "./selfhost-server.mjs";
+import { firstRequestSeesOldData, syncstorageDb } from "./support/import-fixtures.mjs";
 import { startMariadb, startPostgres } from "./support/sql-servers.mjs";
 
 function importer(args) {
@@ -53,10 +60,26 @@ const isIntLike = (v) => v === null || typeof v === "number" || typeof v === "bi
 /** Needs no shared wrangler dev (see run.mjs). */
 export const ownServer = true;
 
-export default function suite({ test, log }) {
+export default function suite({ test, log, fxa, after }) {
   const dir = mkdtempSync(join(tmpdir(), "weave-admin-sql-"));
+  // One self-hosted server (npm run serve) the imported files go into, started on first use.
+  const TOKEN = `sql-admin-${randomBytes(12).toString("hex")}`;
+  let srv = null;
+  after(async () => {
+    if (!srv) return;
+    srv.signalGroup("SIGTERM");
+    await srv.exited;
+  });
+  /** `admin import` of an importer's files, then Firefox's first requests with the migrated token state. */
+  const importAndSync = async (outDir, acct) => {
+    srv ??= await startServe({ port: await freePort(), data: tempDir("weave-admin-sql-serve-"), config: { FXA_OAUTH_SERVER_URL: fxa.url, ADMIN_TOKEN: TOKEN } });
+    const files = readdirSync(outDir).filter((f) => f.endsWith(".ndjson")).map((f) => join(outDir, f));
+    const im = await cli(["import", ...files, "--json"], { url: srv.url, token: TOKEN });
+    assertEqual(im.code, 0, im.stderr);
+    await firstRequestSeesOldData({ Client15, url: srv.url, fxa, account: acct, n, assertEqual });
+  };
   const n = Number(process.env.ADMIN_E2E_SQL_RECORDS ?? 2000);
-  const account = { uid: 5001, fxaUid: randomBytes(16).toString("hex"), generation: 1_700_000_000_000, keysChangedAt: 1_700_000_000_000, clientState: randomBytes(16).toString("hex") };
+  const account = { uid: 5001, fxaUid: fxa.randomUid(), generation: 1_700_000_000_000, keysChangedAt: 1_700_000_000_000, clientState: randomBytes(16).toString("hex") };
   const other = { uid: 5002, fxaUid: randomBytes(16).toString("hex"), generation: 1, keysChangedAt: 1, clientState: "00".repeat(16), replacedAt: 1 };
 
   test("PostgreSQL (Python server-syncstorage schema): same files as from SQLite", async () => {
@@ -92,7 +115,86 @@ export default function suite({ test, log }) {
       assertEqual(Object.keys(b), ["uid-5001.ndjson"], "one user file");
       assertEqual(b["uid-5001.ndjson"].length, a["uid-5001.ndjson"].length, "same number of lines");
       for (let i = 0; i < a["uid-5001.ndjson"].length; i++) assertEqual(b["uid-5001.ndjson"][i], a["uid-5001.ndjson"][i], `line ${i + 2}`);
-      log(`PostgreSQL: ${n + 2} records, identical to the SQLite import`);
+      await importAndSync(join(dir, "py-pg"), account);
+      log(`PostgreSQL: ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
+    } finally {
+      pgSrv.stop();
+    }
+  });
+
+  test("PostgreSQL (syncstorage-rs PostgreSQL schema: bsos, TIMESTAMPTZ times; tokenserver-postgres database apart): same files as from SQLite", async () => {
+    const pgSrv = await startPostgres();
+    if (pgSrv.skipped) return pgSrv;
+    try {
+      const sub = join(dir, "pg-rs");
+      mkdirSync(sub, { recursive: true });
+      const rsAccount = { ...account, uid: 8001, fxaUid: fxa.randomUid() };
+      const fx = await syncstorageDb(sub, { n, accounts: [rsAccount, { ...other, uid: 8002 }], flavor: "rs" });
+      const fromSqlite = await importer([fx.path, "--out", join(dir, "pgrs-sqlite")]);
+      assertEqual(fromSqlite.code, 0, fromSqlite.stderr);
+      await pgSrv.createDb("syncstorage");
+      await pgSrv.createDb("tokenserver");
+      const pg = (await import("pg")).default;
+      const c = new pg.Client({ connectionString: pgSrv.url("syncstorage") });
+      await c.connect();
+      const q = (sql, args) => c.query(sql, args);
+      // The tables and column types of syncstorage-rs's syncstorage-postgres migration (2025-10-20 create_schema).
+      await q(`CREATE TABLE user_collections (user_id BIGINT NOT NULL, collection_id INTEGER NOT NULL, modified TIMESTAMPTZ NOT NULL, count BIGINT,
+                 total_bytes BIGINT, PRIMARY KEY (user_id, collection_id))`);
+      await q(`CREATE TABLE bsos (user_id BIGINT NOT NULL, collection_id INTEGER NOT NULL, bso_id TEXT NOT NULL, sortindex INTEGER, payload TEXT NOT NULL,
+                 modified TIMESTAMPTZ NOT NULL, expiry TIMESTAMPTZ NOT NULL, PRIMARY KEY (user_id, collection_id, bso_id),
+                 FOREIGN KEY (user_id, collection_id) REFERENCES user_collections (user_id, collection_id) ON DELETE CASCADE)`);
+      await q(`CREATE TABLE collections (collection_id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name VARCHAR(32) NOT NULL UNIQUE)`);
+      await q(`CREATE TABLE batches (user_id BIGINT NOT NULL, collection_id INTEGER NOT NULL, batch_id UUID NOT NULL, expiry TIMESTAMPTZ NOT NULL,
+                 PRIMARY KEY (user_id, collection_id, batch_id), FOREIGN KEY (user_id, collection_id) REFERENCES user_collections (user_id, collection_id) ON DELETE CASCADE)`);
+      await q(`CREATE TABLE batch_bsos (user_id BIGINT NOT NULL, collection_id INTEGER NOT NULL, batch_id UUID NOT NULL, batch_bso_id TEXT NOT NULL,
+                 sortindex INTEGER, payload TEXT, ttl BIGINT, PRIMARY KEY (user_id, collection_id, batch_id, batch_bso_id),
+                 FOREIGN KEY (user_id, collection_id, batch_id) REFERENCES batches (user_id, collection_id, batch_id) ON DELETE CASCADE)`);
+      await insertAll(q, "pg", "collections", ["collection_id", "name"], (await sqliteRows(fx.path, "collections")).map((r) => ({ collection_id: r.id, name: r.name })));
+      // Every stored record has its user_collections row (the foreign key); times as timestamps.
+      const ts = (ms) => new Date(Number(ms)).toISOString();
+      const ucs = new Map();
+      for (const r of await sqliteRows(fx.path, "user_collections")) ucs.set(`${r.userid}/${r.collection}`, { user_id: r.userid, collection_id: r.collection, modified: ts(r.last_modified) });
+      const bsos = (await sqliteRows(fx.path, "bso")).filter((r) => isIntLike(r.sortindex));
+      for (const r of bsos) {
+        const k = `${r.userid}/${r.collection}`;
+        if (!ucs.has(k)) ucs.set(k, { user_id: r.userid, collection_id: r.collection, modified: ts(r.modified) });
+      }
+      await insertAll(q, "pg", "user_collections", ["user_id", "collection_id", "modified"], [...ucs.values()]);
+      await insertAll(
+        q,
+        "pg",
+        "bsos",
+        ["user_id", "collection_id", "bso_id", "sortindex", "payload", "modified", "expiry"],
+        bsos.map((r) => ({ user_id: r.userid, collection_id: r.collection, bso_id: r.id, sortindex: r.sortindex, payload: r.payload, modified: ts(r.modified), expiry: ts(r.ttl) })),
+      );
+      // A pending batch upload is not moved (clients retry it).
+      await q(`INSERT INTO batches VALUES (8001, 7, '00000000-0000-0000-0000-000000000001', now() + interval '1 hour')`);
+      await q(`INSERT INTO batch_bsos VALUES (8001, 7, '00000000-0000-0000-0000-000000000001', 'pending', NULL, 'not committed', NULL)`);
+      await c.end();
+      // tokenserver-postgres (2025-09-02 create_schema): services, nodes, users.
+      const t = new pg.Client({ connectionString: pgSrv.url("tokenserver") });
+      await t.connect();
+      await t.query(`CREATE TABLE services (id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, service VARCHAR(30) UNIQUE, pattern VARCHAR(128))`);
+      await t.query(`CREATE TABLE nodes (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, service INTEGER NOT NULL, node VARCHAR(64) NOT NULL,
+                       available INTEGER NOT NULL, current_load INTEGER NOT NULL, capacity INTEGER NOT NULL, downed INTEGER NOT NULL, backoff INTEGER NOT NULL, UNIQUE (service, node))`);
+      await t.query(`CREATE TABLE users (uid BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, service INTEGER NOT NULL, email VARCHAR(255) NOT NULL,
+                       generation BIGINT NOT NULL, client_state VARCHAR(32) NOT NULL, created_at BIGINT NOT NULL, replaced_at BIGINT, nodeid BIGINT NOT NULL, keys_changed_at BIGINT)`);
+      await t.query(`INSERT INTO services (service, pattern) VALUES ('sync-1.5', '{node}/1.5/{uid}')`);
+      await t.query(`INSERT INTO nodes (service, node, available, current_load, capacity, downed, backoff) VALUES (1, 'https://old.example.com', 1, 0, 100, 0, 0)`);
+      await insertAll((sql, args) => t.query(sql, args), "pg", "users", ["uid", "service", "email", "generation", "client_state", "created_at", "replaced_at", "nodeid", "keys_changed_at"], await sqliteRows(fx.path, "users"));
+      await t.end();
+      const fromPg = await importer([pgSrv.url("syncstorage"), "--tokenserver", pgSrv.url("tokenserver"), "--out", join(dir, "pgrs-pg")]);
+      assertEqual(fromPg.code, 0, fromPg.stderr);
+      assert(fromPg.stderr.includes("was replaced") && fromPg.stderr.includes("no tokenserver row") && fromPg.stderr.includes("collection id has no name"), fromPg.stderr);
+      const a = outputs(join(dir, "pgrs-sqlite"));
+      const b = outputs(join(dir, "pgrs-pg"));
+      assertEqual(Object.keys(b), ["uid-8001.ndjson"], "one user file");
+      assert(!b["uid-8001.ndjson"].some((l) => l.includes('"pending"')), "the pending batch is not moved");
+      assertEqual(b["uid-8001.ndjson"].length, a["uid-8001.ndjson"].length, "same number of lines");
+      for (let i = 0; i < a["uid-8001.ndjson"].length; i++) assertEqual(b["uid-8001.ndjson"][i], a["uid-8001.ndjson"][i], `line ${i + 2}`);
+      await importAndSync(join(dir, "pgrs-pg"), rsAccount);
+      log(`PostgreSQL (syncstorage-rs schema): ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
     } finally {
       pgSrv.stop();
     }
@@ -102,7 +204,8 @@ export default function suite({ test, log }) {
     const my = await startMariadb();
     if (my.skipped) return my;
     try {
-      const fx = await syncstorageDb(join(dir), { n, accounts: [{ ...account, uid: 6001 }], flavor: "rs" });
+      const myAccount = { ...account, uid: 6001, fxaUid: fxa.randomUid() };
+      const fx = await syncstorageDb(join(dir), { n, accounts: [myAccount], flavor: "rs" });
       const fromSqlite = await importer([fx.path, "--out", join(dir, "rs-sqlite")]);
       assertEqual(fromSqlite.code, 0, fromSqlite.stderr);
       await my.createDb("syncstorage");
@@ -133,7 +236,8 @@ export default function suite({ test, log }) {
       assertEqual(Object.keys(b), ["uid-6001.ndjson"], "one user file");
       assertEqual(b["uid-6001.ndjson"].length, a["uid-6001.ndjson"].length, "same number of lines");
       for (let i = 0; i < a["uid-6001.ndjson"].length; i++) assertEqual(b["uid-6001.ndjson"][i], a["uid-6001.ndjson"][i], `line ${i + 2}`);
-      log(`MariaDB: ${n + 2} records, identical to the SQLite import`);
+      await importAndSync(join(dir, "rs-mysql"), myAccount);
+      log(`MariaDB: ${n + 2} records, identical to the SQLite import; Firefox sees them on its first request`);
     } finally {
       my.stop();
     }

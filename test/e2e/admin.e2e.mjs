@@ -1,6 +1,8 @@
 // The admin CLI (scripts/admin.mjs) end to end against two fresh `wrangler dev`
 // servers with ADMIN_TOKEN set: clear errors (wrong token, unreachable
-// server, unknown user, API off), every command, a 1.1 export → import round
+// server, unknown user, API off), every command (support/admin-commands.mjs,
+// also run against `npm run serve` by admin-selfhost.e2e.mjs), a user's
+// credentials refused, wrong tokens throttled, a 1.1 export → import round
 // trip of generated records compared byte for byte, and a Sync 1.5 user moved
 // from A to B who gets the same uid and sees the same collections and
 // timestamps on the first request after fetching a token from B.
@@ -12,7 +14,8 @@ import { Client11 } from "./client11.mjs";
 import { Client15 } from "./client15.mjs";
 import { assert, assertEqual, freePort, startWranglerDev } from "./harness.mjs";
 import { cli, roundTrip } from "../../scripts/admin-roundtrip.mjs";
-import { goSyncstorage, serverFullDb, syncstorageDb } from "./support/import-fixtures.mjs";
+import { firstRequestSeesOldData, goSyncstorage, serverFullDb, syncstorageDb } from "./support/import-fixtures.mjs";
+import { everyCommand11, everyCommand15, userCredentialsRefused, wrongTokenThrottled } from "./support/admin-commands.mjs";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
@@ -56,56 +59,18 @@ export default function suite({ test, log, vars, fxa, baseUrl }) {
     assert(noToken.code === 2 && noToken.stderr.includes("no admin token"), noToken.stderr);
   });
 
-  test("health, users, show, disable/enable, unlock, purge, delete", async () => {
-    const h = await cli(["health", "--json"], on(a));
-    assertEqual(h.code, 0, h.stderr);
-    const health = JSON.parse(h.stdout);
-    assertEqual(health.secrets.ADMIN_TOKEN, "set", "ADMIN_TOKEN set");
-    assert(!h.stdout.includes(TOKEN) && !h.stdout.includes(vars.SYNC_MASTER_SECRET), "no secret values in health");
-    assert((await cli(["health"], on(a))).stdout.includes("secrets"), "human health");
+  let c11;
+  let c15;
+  test("Sync 1.1: health, users, show, disable/enable, unlock, purge, export, import --as, delete", async () => {
+    c11 = (await everyCommand11({ ...on(a), dir, secrets: [vars.SYNC_MASTER_SECRET] })).client;
+  });
 
-    const c = new Client11(a.baseUrl);
-    await c.register();
-    await c.lookupNode();
-    const post = await c.storage("POST", "/storage/bookmarks", { body: [{ id: "x", payload: "1" }, { id: "y", payload: "2" }] });
-    assertEqual(post.status, 200, post.text);
-    await c.storage("PUT", "/storage/tabs/t", { body: { payload: "t", ttl: 1 } });
+  test("Sync 1.5: users, show, unlock, purge, export, delete, import: Firefox gets its uid and data back", async () => {
+    c15 = (await everyCommand15({ ...on(a), fxa, dir })).client;
+  });
 
-    const list = await cli(["users", "1.1"], on(a));
-    assert(list.stdout.includes(`acct:${c.username}`) && list.stdout.includes("records"), list.stdout);
-    const listed = JSON.parse((await cli(["users", "1.1", "--json"], on(a))).stdout).find((u) => u.username === c.username);
-    assertEqual([listed.records, listed.collections, listed.disabled], [3, 2, false], "listed usage");
-    const show = await cli(["show", `acct:${c.username}`], on(a));
-    assert(show.stdout.includes("bookmarks") && show.stdout.includes("tabs"), show.stdout);
-
-    assertEqual((await cli(["disable", `acct:${c.username}`], on(a))).code, 0, "disable");
-    assertEqual((await c.storage("GET", "/info/collections")).status, 401, "disabled login refused");
-    assertEqual((await cli(["enable", `acct:${c.username}`], on(a))).code, 0, "enable");
-    assertEqual((await c.storage("GET", "/info/collections")).status, 200, "enabled login works");
-
-    const bad = new Client11(a.baseUrl, c.email, "wrong-password");
-    bad.node = c.node;
-    const statuses = [];
-    for (let i = 0; i < 8; i++) statuses.push((await bad.storage("GET", "/info/collections")).status);
-    assert(statuses.slice(0, 5).every((x) => x === 401) && statuses.includes(503), `throttled: ${statuses}`);
-    // Attempts made while locked are refused unseen, so the lock itself is short;
-    // the counters are what the operator sees and clears.
-    const before = JSON.parse((await cli(["show", `acct:${c.username}`, "--json"], on(a))).stdout).throttle;
-    assert(before.counters.some((k) => k.key.startsWith("login|pair|") && k.events >= 5), `throttle state shown: ${JSON.stringify(before)}`);
-    const un = JSON.parse((await cli(["unlock", `acct:${c.username}`, "--json"], on(a))).stdout);
-    assert(un.cleared >= 2, `counters cleared: ${JSON.stringify(un)}`);
-    const after = JSON.parse((await cli(["show", `acct:${c.username}`, "--json"], on(a))).stdout).throttle;
-    assertEqual(after.counters, [], "no counters after unlock");
-    assertEqual((await c.storage("GET", "/info/collections")).status, 200, "unlocked");
-
-    await new Promise((r) => setTimeout(r, 2100));
-    const purge = JSON.parse((await cli(["purge", `acct:${c.username}`, "--json"], on(a))).stdout);
-    assertEqual(purge.purged, 1, "purged the expired tab");
-
-    const refuse = await cli(["delete", `acct:${c.username}`], on(a));
-    assert(refuse.code === 2 && refuse.stderr.includes("--yes"), "delete asks for --yes");
-    assertEqual((await cli(["delete", `acct:${c.username}`, "--yes"], on(a))).code, 0, "delete");
-    assertEqual((await c.storage("GET", "/info/collections")).status, 401, "deleted account cannot log in");
+  test("a user's Basic credentials and Hawk token are refused by the admin API", async () => {
+    await userCredentialsRefused({ url: a.baseUrl, c11, c15 });
   });
 
   test("1.1 export → import round trip between the two servers, byte for byte", async () => {
@@ -202,28 +167,24 @@ export default function suite({ test, log, vars, fxa, baseUrl }) {
       const im = await cli(["import", ...ndjsonIn(outDir), "--json"], on(b));
       assertEqual(im.code, 0, im.stderr);
 
+      if (flavor !== "go") {
+        await firstRequestSeesOldData({ Client15, url: b.baseUrl, fxa, account, n, assertEqual });
+        return;
+      }
       const ff = new Client15(b.baseUrl, fxa, account);
       const t = await ff.fetchToken();
       assertEqual(t.status, 200, JSON.stringify(t.body));
       assertEqual(t.body.uid, uid, "same uid");
       const info = await ff.storage("GET", "/info/collections");
       const T0 = 1_700_000_000_000;
-      if (flavor === "go") {
-        assertEqual(info.json, { bookmarks: Number(ts2(T0 + 10)), history: Number(ts2(T0 + 10)), meta: Number(ts2(T0)) }, "collections and timestamps");
-      } else {
-        const last = T0 + 20 + (n - 1) * 10 + 1000;
-        assertEqual(
-          info.json,
-          { bookmarks: Number(ts2(last)), clients: Number(ts2(T0 + 50)), crypto: Number(ts2(T0 + 10)), "custom-things": Number(ts2(last)), history: Number(ts2(last)), meta: Number(ts2(T0)) },
-          "collections and timestamps",
-        );
-        const counts = await ff.storage("GET", "/info/collection_counts");
-        assertEqual(counts.json.history, Math.floor((n + 1) / 3), "history records");
-        const meta = await ff.storage("GET", "/storage/meta/global");
-        assertEqual(meta.json.payload, '{"syncID":"abc","storageVersion":5}', "meta/global as it was");
-      }
+      assertEqual(info.json, { bookmarks: Number(ts2(T0 + 10)), history: Number(ts2(T0 + 10)), meta: Number(ts2(T0)) }, "collections and timestamps");
     });
   }
+
+  // Last on A: it locks A's admin API for a while.
+  test("wrong admin tokens are refused and throttled; the right one works after the lock", async () => {
+    await wrongTokenThrottled({ url: a.baseUrl, token: TOKEN, log });
+  });
 
   test("stop the servers", async () => {
     a?.stop();

@@ -5,9 +5,10 @@
  * Hawk (rules HAWK-3, HAWK-4) using the token and key it got back.
  *
  * The mock account server: an RSA key made once per isolate whose public
- * half is published at the default JWKS address (`FXA_JWKS_URL`); requests
- * to it are answered here instead of the network (the Worker runs in this
- * isolate and calls the global fetch). `SYNC_MASTER_SECRET` comes from
+ * half is published at the default JWKS address (`FXA_JWKS_URL`), and the
+ * default remote verifier refuses every token; requests to both are answered
+ * here instead of the network (the Worker runs in this isolate and calls the
+ * global fetch). `SYNC_MASTER_SECRET` comes from
  * vitest.config.ts (random per run).
  *
  * Special cases the conformance tests need, still with real Hawk: `as`
@@ -24,6 +25,8 @@ import { readReply, type Reply } from "./reply";
 
 export const ORIGIN = "http://sync.test";
 export const JWKS_URL = "https://oauth.accounts.firefox.com/v1/jwks";
+/** The default remote verifier (`FXA_OAUTH_SERVER_URL` + /v1/verify), answered here too. */
+export const VERIFY_URL = "https://oauth.accounts.firefox.com/v1/verify";
 export const SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync";
 const KID = "weave-edge-test-key";
 
@@ -51,6 +54,12 @@ interface MockFxaState {
 
 const G = globalThis as unknown as { __weaveMockFxa?: Promise<MockFxaState> };
 
+let remoteVerifications = 0;
+/** How many times the Worker asked the (stand-in) remote verifier so far. */
+export function remoteVerificationCount(): number {
+  return remoteVerifications;
+}
+
 /** Installs (once per isolate) the key and the fetch interception of the JWKS address. */
 function mockFxa(): Promise<MockFxaState> {
   G.__weaveMockFxa ??= (async () => {
@@ -64,6 +73,13 @@ function mockFxa(): Promise<MockFxaState> {
     globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const url = input instanceof Request ? input.url : String(input);
       if (url === JWKS_URL) return Response.json({ keys: [{ ...jwk, kid: KID, use: "sig", alg: "RS256" }] });
+      // Every token this server can vouch for is a JWT checked against the keys above, so the
+      // remote verifier (TS10-4.2: not a JWT, or no usable key) answers as the real one does for a
+      // token it does not know, and nothing leaves the test for the real account server.
+      if (url === VERIFY_URL) {
+        remoteVerifications += 1;
+        return Response.json({ code: 400, errno: 108, error: "Bad Request", message: "Invalid token" }, { status: 400 });
+      }
       return originalFetch(input, init);
     }) as typeof fetch;
     return { pair, jwk, originalFetch };
@@ -115,10 +131,9 @@ export async function mintedCredentials(uid: number, expired = false): Promise<{
 // ---------------------------------------------------------------- Hawk
 
 /** The Authorization header for one request (HAWK-2, HAWK-3, HAWK-4), written from the rules, not from src/. */
-export async function hawkAuthorization(cred: { id: string; key: string }, method: string, url: string): Promise<string> {
+export async function hawkAuthorization(cred: { id: string; key: string }, method: string, url: string, nonce = b64(crypto.getRandomValues(new Uint8Array(6)))): Promise<string> {
   const u = new URL(url);
   const ts = String(Math.floor(Date.now() / 1000));
-  const nonce = b64(crypto.getRandomValues(new Uint8Array(6)));
   const port = u.port || (u.protocol === "https:" ? "443" : "80");
   const normalized = ["hawk.1.header", ts, nonce, method.toUpperCase(), u.pathname + u.search, u.hostname.toLowerCase(), port, "", ""].join("\n") + "\n";
   const key = await crypto.subtle.importKey("raw", utf8(cred.key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -129,7 +144,7 @@ export async function hawkAuthorization(cred: { id: string; key: string }, metho
 // ---------------------------------------------------------------- transport
 
 /** Sends to SELF, or (with vars) to the Worker's fetch handler with those settings over the test env. */
-async function send(req: Request, vars?: Record<string, string>): Promise<Reply> {
+export async function send(req: Request, vars?: Record<string, string>): Promise<Reply> {
   if (!vars) return readReply(await SELF.fetch(req));
   const ctx = createExecutionContext();
   const res = await worker.fetch(req, { ...env, ...vars } as unknown as Env, ctx);

@@ -364,6 +364,15 @@ describe("issue 12 item 6: the pages speak for the operator", () => {
     expect(html).toContain('<a href="https://sync.example.org/privacy">Privacy policy</a>');
   });
 
+  it("the reset, delete-account and setup pages link to the user's own export (/weave-export)", async () => {
+    for (const path of ["/weave-password-reset", "/weave-delete-account"]) {
+      const { html } = await new FormClient(OPERATOR).get(path);
+      expect(html).toMatch(/<a href="\/weave-export">download (all )?your data<\/a>/);
+    }
+    const setup = await (await fetchWith(OPERATOR, "/")).text();
+    expect(setup).toContain('<a href="/weave-export">download their own data</a>');
+  });
+
   it("an operator contact that is neither an e-mail address nor an http(s) URL is a configuration error naming it", async () => {
     const res = await fetchWith({ OPERATOR_CONTACT: "javascript:alert(1)" }, "/weave-password-reset");
     expect(res.status).toBe(500);

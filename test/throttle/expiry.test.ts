@@ -130,7 +130,7 @@ describe("expiry by alarm", () => {
     await res.arrayBuffer();
     for (const stub of [throttle(`acct:${name}`), throttle(`addr:${ip}`)]) {
       const before = await stored(stub);
-      expect(before.tables.sort()).toEqual(["counters", "known"]);
+      expect(before.tables.sort()).toEqual(["counters", "known", "members"]);
       expect(before.alarm).toBeGreaterThan(Date.now() + HOUR_MS - 60_000);
       // The alarm before the end (e.g. early, or a later failure moved the end): nothing is lost, the alarm stays.
       expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -153,7 +153,7 @@ describe("expiry by alarm", () => {
     await ageOut(stub, "counters");
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const after = await stored(stub);
-    expect(after.tables.sort()).toEqual(["counters", "known"]);
+    expect(after.tables.sort()).toEqual(["counters", "known", "members"]);
     expect(after.alarm).toBeGreaterThan(Date.now() + KNOWN_ADDRESS_MS - 60_000); // set again, for the known address
     expect(await stub.checkAccount("login", "192.0.2.5")).toEqual({ retryAfter: 0, reportSuccess: false });
     await ageOut(stub, "all");

@@ -6,6 +6,7 @@
 //   kind            "sqlite" | "mysql" | "postgres"
 //   tables()        table names
 //   columns(t)      column names of a table
+//   columnType(t, c) the column's type, lower case (e.g. "bigint", "timestamp with time zone")
 //   all(sql, args)  rows as plain objects
 //   bin(col)        the column compared byte-wise (MySQL's latin1 collation ignores case)
 //   close()
@@ -24,6 +25,9 @@ export async function openSource(spec) {
     },
     async columns(t) {
       return db.prepare(`PRAGMA table_info(${JSON.stringify(t)})`).all().map((c) => c.name);
+    },
+    async columnType(t, c) {
+      return String(db.prepare(`PRAGMA table_info(${JSON.stringify(t)})`).all().find((x) => x.name === c)?.type ?? "").toLowerCase();
     },
     async all(sql, args = []) {
       return db.prepare(sql).all(...args);
@@ -54,8 +58,12 @@ async function openMysql(url) {
       const [rows] = await conn.query("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = ? AND table_name = ?", [db, t]);
       return rows.map((r) => r.c ?? r.C ?? r.COLUMN_NAME);
     },
+    async columnType(t, c) {
+      const [rows] = await conn.query("SELECT data_type AS d FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?", [db, t, c]);
+      return String(rows[0]?.d ?? rows[0]?.DATA_TYPE ?? "").toLowerCase();
+    },
     async all(sql, args = []) {
-      const [rows] = await conn.query(sql.replace(/\bid > \?/g, "BINARY id > ?").replace(/ORDER BY id\b/g, "ORDER BY BINARY id"), args);
+      const [rows] = await conn.query(sql.replace(/\b((?:bso_)?id) > \?/g, "BINARY $1 > ?").replace(/ORDER BY ((?:bso_)?id)\b/g, "ORDER BY BINARY $1"), args);
       return rows;
     },
     bin: (c) => `BINARY ${c}`,
@@ -88,9 +96,13 @@ async function openPostgres(url) {
       const r = await client.query("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", [t]);
       return r.rows.map((x) => x.c);
     },
+    async columnType(t, c) {
+      const r = await client.query("SELECT data_type AS d FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2", [t, c]);
+      return String(r.rows[0]?.d ?? "").toLowerCase();
+    },
     async all(sql, args = []) {
       // Byte order for ids, like SQLite.
-      const r = await client.query(numbered(sql.replace(/\bid > \?/g, 'id COLLATE "C" > ?').replace(/ORDER BY id\b/g, 'ORDER BY id COLLATE "C"')), args);
+      const r = await client.query(numbered(sql.replace(/\b((?:bso_)?id) > \?/g, '$1 COLLATE "C" > ?').replace(/ORDER BY ((?:bso_)?id)\b/g, 'ORDER BY $1 COLLATE "C"')), args);
       return r.rows;
     },
     bin: (c) => `${c} COLLATE "C"`,

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Moves a Sync 1.5 storage database here: Mozilla's Python syncserver /
 // server-syncstorage (table `bso` or shards `bso0`…, `user_collections`,
-// `collections`; ttl in epoch seconds) or syncstorage-rs (`bso`,
-// `user_collections`, `collections`; expiry in ms), with the tokenserver
-// `users` rows, so that every Firefox keeps its uid, generation,
-// keys_changed_at and client_state and continues with an incremental sync
-// once its tokenserver URL points here.
+// `collections`; ttl in epoch seconds), syncstorage-rs on MySQL or SQLite
+// (`bso`, `user_collections`, `collections`; expiry in ms) or syncstorage-rs
+// on PostgreSQL (`bsos` with `bso_id`, `user_collections`, `collections`;
+// `modified` and `expiry` are TIMESTAMPTZ), with the tokenserver `users`
+// rows, so that every Firefox keeps its uid, generation, keys_changed_at and
+// client_state and continues with an incremental sync once its tokenserver
+// URL points here. README "Move in / move out" lists the schemas read.
 //
 //   npx node tools/import/syncstorage.mjs sync.db --out moved/ [--tokenserver tokenserver.db]
 //   npx node tools/import/syncstorage.mjs mysql://user:pw@host/syncstorage --tokenserver mysql://…/tokenserver --out moved/
@@ -14,8 +16,8 @@
 //
 // A storage user without a current tokenserver row is reported and skipped
 // (no Firefox could reach that data). Pending batch uploads are not moved
-// (clients retry them). The syncstorage-rs PostgreSQL schema (keyed by
-// fxa_uid/fxa_kid instead of uid) is not read by this version.
+// (clients retry them). syncstorage-rs's Spanner schema (keyed by
+// fxa_uid/fxa_kid) is not read: export it to one of the above first.
 import { join } from "node:path";
 import { expiryFromMs, expiryFromSeconds, num, parseArgs, prepareOut, Report, STANDARD_COLLECTIONS, text, tokenSubject, UserFile } from "./lib.mjs";
 import { openSource } from "./sources.mjs";
@@ -32,13 +34,17 @@ const report = new Report(out);
 
 try {
   const tables = await src.tables();
-  const bsoTables = tables.filter((t) => /^bso\d*$/.test(t)).sort();
+  const bsoTables = tables.filter((t) => /^bso\d*$/.test(t) || t === "bsos").sort();
   if (bsoTables.length === 0) throw new Error(`${rest[0]}: no bso table; is this a Sync 1.5 storage database?`);
   const cols = new Set(await src.columns(bsoTables[0]));
   const userCol = cols.has("userid") ? "userid" : "user_id";
   const collCol = cols.has("collection") ? "collection" : "collection_id";
   // Python: ttl = epoch seconds; syncstorage-rs: expiry (MySQL) or ttl (SQLite) in ms.
   const expiryCol = cols.has("expiry") ? "expiry" : "ttl";
+  const idCol = cols.has("bso_id") ? "bso_id" : "id";
+  // syncstorage-rs on PostgreSQL keeps times as TIMESTAMPTZ: read them as epoch ms (infinite ones as none).
+  const timestamps = src.kind === "postgres" && (await src.columnType(bsoTables[0], "modified")).startsWith("timestamp");
+  const ms = (col) => (timestamps ? `CASE WHEN isfinite(${col}) THEN FLOOR(EXTRACT(EPOCH FROM ${col}) * 1000)::bigint END` : col);
   const ucCols = new Set(tables.includes("user_collections") ? await src.columns("user_collections") : []);
   const ucUser = ucCols.has("userid") ? "userid" : "user_id";
   const ucColl = ucCols.has("collection") ? "collection" : "collection_id";
@@ -46,10 +52,12 @@ try {
 
   // Seconds or ms? The Python servers wrote epoch seconds; look at the data, not the schema.
   let expiryUnit = "ms";
-  // (Literals, not parameters: PostgreSQL would bind 1e11 as the column's 32-bit type.)
-  const sample = await src.all(`SELECT MAX(${expiryCol}) AS m FROM ${bsoTables[0]} WHERE ${expiryCol} < 100000000000`);
-  const anyMs = await src.all(`SELECT COUNT(*) AS n FROM ${bsoTables[0]} WHERE ${expiryCol} >= 100000000000`);
-  if ((num(sample[0]?.m) ?? 0) > 0 && (num(anyMs[0]?.n) ?? 0) === 0) expiryUnit = "s";
+  if (!timestamps) {
+    // (Literals, not parameters: PostgreSQL would bind 1e11 as the column's 32-bit type.)
+    const sample = await src.all(`SELECT MAX(${expiryCol}) AS m FROM ${bsoTables[0]} WHERE ${expiryCol} < 100000000000`);
+    const anyMs = await src.all(`SELECT COUNT(*) AS n FROM ${bsoTables[0]} WHERE ${expiryCol} >= 100000000000`);
+    if ((num(sample[0]?.m) ?? 0) > 0 && (num(anyMs[0]?.n) ?? 0) === 0) expiryUnit = "s";
+  }
   const toExpiry = expiryUnit === "s" ? expiryFromSeconds : expiryFromMs;
 
   const names = new Map(Object.entries(STANDARD_COLLECTIONS).map(([k, v]) => [Number(k), v]));
@@ -89,10 +97,10 @@ try {
     const stamps = new Map();
     const bump = (id, m) => stamps.set(id, Math.max(stamps.get(id) ?? 0, num(m) ?? 0));
     if (ucCols.size) {
-      for (const c of await src.all(`SELECT ${ucColl} AS c, ${ucMod} AS m FROM user_collections WHERE ${ucUser} = ?`, [uid])) bump(num(c.c), c.m);
+      for (const c of await src.all(`SELECT ${ucColl} AS c, ${ms(ucMod)} AS m FROM user_collections WHERE ${ucUser} = ?`, [uid])) bump(num(c.c), c.m);
     }
     for (const t of bsoTables) {
-      for (const c of await src.all(`SELECT ${collCol} AS c, MAX(modified) AS m FROM ${t} WHERE ${userCol} = ? GROUP BY ${collCol}`, [uid])) bump(num(c.c), c.m);
+      for (const c of await src.all(`SELECT ${collCol} AS c, MAX(${ms("modified")}) AS m FROM ${t} WHERE ${userCol} = ? GROUP BY ${collCol}`, [uid])) bump(num(c.c), c.m);
     }
     const collections = [];
     for (const [id, m] of [...stamps].sort((a, b) => a[0] - b[0])) {
@@ -110,7 +118,7 @@ try {
         let after = "";
         for (;;) {
           const page = await src.all(
-            `SELECT id, sortindex, modified, payload, ${expiryCol} AS e FROM ${t} WHERE ${userCol} = ? AND ${collCol} = ? AND id > ? ORDER BY id LIMIT 2000`,
+            `SELECT ${idCol} AS id, sortindex, ${ms("modified")} AS modified, payload, ${ms(expiryCol)} AS e FROM ${t} WHERE ${userCol} = ? AND ${collCol} = ? AND ${idCol} > ? ORDER BY ${idCol} LIMIT 2000`,
             [uid, cid, after],
           );
           for (const b of page) {

@@ -1,6 +1,7 @@
 /** S11-4: HTTP Basic on every storage route. */
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { setAccountStatus } from "../../../src/auth/accounts";
 import { basic, call, expectError, HTML, html, PLAIN, plain, register, snapshot, type Account } from "./_helpers";
 
 describe("auth", () => {
@@ -120,10 +121,15 @@ describe("auth", () => {
   it("S11-4 step 8: accountStatus ≠ 1 → 401 (data kept), and access returns when re-enabled", async () => {
     const b = await register("auth-disabled");
     await call(b, "PUT", "/storage/c/1", { body: { payload: "x" } });
-    await env.DB.prepare(`UPDATE "user" SET accountStatus = 0 WHERE username = ?`).bind(b.username).run();
+    // Through the one function that changes accountStatus (the service, the
+    // User API and the admin API use it): it closes the store's fast path
+    // before the row changes (src/storage/access.ts). A hand edit of the row
+    // would reach clients already syncing only once their permit ends.
+    const userid = Number((await env.DB.prepare(`SELECT userid FROM "user" WHERE username = ?`).bind(b.username).first())?.userid);
+    await setAccountStatus(env, userid, 0);
     expectError(await call(b, "GET", "/storage/c"), 401, PLAIN, plain(401));
     expectError(await call(b, "PUT", "/storage/c/2", { body: { payload: "y" } }), 401, PLAIN, plain(401));
-    await env.DB.prepare(`UPDATE "user" SET accountStatus = 1 WHERE username = ?`).bind(b.username).run();
+    await setAccountStatus(env, userid, 1);
     expect((await call(b, "GET", "/storage/c")).text).toBe('["1"]');
   });
 

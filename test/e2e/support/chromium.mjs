@@ -5,7 +5,7 @@
 // files are unpacked once into node_modules/.cache/<package>-<version>/ (a
 // folder of our own, so another version's /tmp/chromium is never picked up).
 // CHROMIUM_PATH still selects another browser.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,10 +28,19 @@ export async function npmChromium() {
     const executablePath = await Chromium.executablePath(join(pkgDir, "bin"));
     const libs = await inflate(join(pkgDir, "bin", "al2023.tar.br"));
     if (!executablePath.startsWith(cache) || !existsSync(executablePath)) throw new Error(`@sparticuz/chromium unpacked to ${executablePath}, not ${cache}`);
+    // The package's fonts.conf names /tmp/fonts (where it would have unpacked them); ours names the cache,
+    // so text renders whether or not some earlier run left fonts in /tmp.
+    const fontsDir = join(cache, "fonts");
+    const fontsConf = join(cache, "fontconfig");
+    mkdirSync(fontsConf, { recursive: true });
+    writeFileSync(
+      join(fontsConf, "fonts.conf"),
+      `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <dir>${fontsDir}</dir>\n  <cachedir>${join(cache, "fonts-cache")}</cachedir>\n</fontconfig>\n`,
+    );
     const env = {
       ...process.env,
       LD_LIBRARY_PATH: [join(libs, "lib"), process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"),
-      FONTCONFIG_PATH: join(cache, "fonts"),
+      FONTCONFIG_PATH: fontsConf,
     };
     return { executablePath, env, args: ["--no-zygote", "--single-process"] };
   } finally {

@@ -166,3 +166,30 @@ export async function goSyncstorage(dir, { n, account }) {
   ts.close();
   return { path, tokenserver: tsPath, dir: join(dir, "go") };
 }
+
+const ts2 = (ms) => Number((ms / 1000).toFixed(2));
+
+/**
+ * The importer claim for a syncstorageDb() fixture moved to `url`: Firefox,
+ * with the migrated token state, gets the same uid from this tokenserver and
+ * on its first storage request sees the old collections with their old
+ * timestamps, counts and meta/global. `Client15` is passed in to keep this
+ * module free of the e2e clients.
+ */
+export async function firstRequestSeesOldData({ Client15, url, fxa, account, n, assertEqual }) {
+  const ff = new Client15(url, fxa, account);
+  const t = await ff.fetchToken();
+  assertEqual(t.status, 200, JSON.stringify(t.body));
+  assertEqual(t.body.uid, account.uid, "same uid");
+  const info = await ff.storage("GET", "/info/collections");
+  const last = T0 + 20 + (n - 1) * 10 + 1000;
+  assertEqual(
+    info.json,
+    { bookmarks: ts2(last), clients: ts2(T0 + 50), crypto: ts2(T0 + 10), "custom-things": ts2(last), history: ts2(last), meta: ts2(T0) },
+    "collections and timestamps",
+  );
+  const counts = await ff.storage("GET", "/info/collection_counts");
+  assertEqual(counts.json.history, Math.floor((n + 1) / 3), "history records");
+  const meta = await ff.storage("GET", "/storage/meta/global");
+  assertEqual(meta.json.payload, '{"syncID":"abc","storageVersion":5}', "meta/global as it was");
+}

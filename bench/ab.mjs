@@ -1,0 +1,127 @@
+/**
+ * @module bench/ab
+ * `npx node bench/ab.mjs --a=DIR --b=DIR [--rounds=12]`: two checkouts'
+ * Workers side by side on the same machine at the same time, for storage
+ * changes whose effect the load of a shared machine would hide between two
+ * separate runs. Both are bundled and served directly (bench/serve.mjs), each
+ * gets the same Storage 1.1 users (5000 records to read in full; 1000 and
+ * 100,000 history records for scattered POSTs of 100 and incremental reads),
+ * then the rounds alternate between them (A, B, B, A, …) and the workerd CPU
+ * of each server is summed over its own requests only. Prints CPU ms per
+ * request for A and B and B ÷ A.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
+import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const ROUNDS = Number(opt("rounds") ?? 12);
+const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
+const require = createRequire(import.meta.url);
+const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+const log = (...a) => console.error("[ab]", ...a);
+
+async function start(key, root) {
+  const outdir = path.join(TMP, `bundle-${key}`);
+  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+  });
+  if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
+  const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+  const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
+  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
+  const child = spawnGroup(process.execPath, [
+    path.join(BENCH, "serve.mjs"),
+    JSON.stringify({ config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations") }),
+  ]);
+  const url = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const line = buf.split("\n").find((l) => l.startsWith("READY "));
+      if (line) resolve(JSON.parse(line.slice(6)).url);
+    });
+    child.on("exit", (c) => reject(new Error(`server ${key} exited ${c}`)));
+  });
+  return { key, root, child, url };
+}
+
+async function call(s, method, p, headers, body, want = 200) {
+  const r = await fetch(new URL(p, s.url), { method, headers, body });
+  const text = await r.text();
+  if (r.status !== want) throw new Error(`${s.key} ${method} ${p}: ${r.status} ${text.slice(0, 200)}`);
+  return text;
+}
+
+const user = (name) => ({ name, password: "bench-password-1" });
+const hdr = (u) => ({ authorization: basicAuth(u.name, u.password), "content-type": "application/json" });
+
+async function seed(s, u, coll, n) {
+  await call(s, "PUT", `user/1.0/${u.name}`, { "content-type": "application/json" }, JSON.stringify({ password: u.password, email: `${u.name}@example.com` }));
+  for (let i = 0; i < n; i += 400) {
+    await Promise.all(
+      [0, 100, 200, 300]
+        .filter((o) => i + o < n)
+        .map((o) => call(s, "POST", `1.1/${u.name}/storage/${coll}`, hdr(u), recordsBody(Math.min(100, n - i - o), (j) => recordId("h", i + o + j)))),
+    );
+  }
+}
+
+const full = user("ab_full");
+const small = user("ab_scale_1000");
+const big = user("ab_scale_100000");
+const since = {};
+const WORK = {
+  "GET 5000 full": (s) => call(s, "GET", `1.1/${full.name}/storage/bookmarks?full=1`, hdr(full)),
+  "POST 100 scattered @1k": (s, k) =>
+    call(s, "POST", `1.1/${small.name}/storage/history`, hdr(small), recordsBody(100, (j) => recordId("h", (k * 37 + j * 10) % 1000))),
+  "POST 100 scattered @100k": (s, k) =>
+    call(s, "POST", `1.1/${big.name}/storage/history`, hdr(big), recordsBody(100, (j) => recordId("h", (k * 37 + j * 1000) % 100000))),
+  "GET newer (nothing new) @100k": (s) => call(s, "GET", `1.1/${big.name}/storage/history?full=1&newer=${since[s.key]}`, hdr(big)),
+};
+
+const servers = [];
+try {
+  servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
+  for (const s of servers) {
+    await seed(s, full, "bookmarks", 5000);
+    await seed(s, small, "history", 1000);
+    await seed(s, big, "history", 100000);
+    log(`${s.key} seeded`);
+  }
+  const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
+  const per = { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? servers : [...servers].reverse();
+    for (const [name, fn] of Object.entries(WORK)) {
+      for (const s of order) {
+        // The newer read asks for what came after the latest write: nothing.
+        since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
+        await fn(s, r * 100);
+        const a = cpuSample(s.child.pid);
+        for (let k = 0; k < per[name]; k++) await fn(s, r * 100 + k + 1);
+        const d = cpuDelta(a, cpuSample(s.child.pid));
+        cpu[name][s.key] += d.workerd;
+        cpu[name].n[s.key] += per[name];
+      }
+    }
+  }
+  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds)`);
+  console.table(
+    Object.entries(cpu).map(([name, c]) => {
+      const a = (c.A * 1000) / c.n.A;
+      const b = (c.B * 1000) / c.n.B;
+      return { workload: name, A: a.toFixed(2), B: b.toFixed(2), "B÷A": (b / a).toFixed(2) };
+    }),
+  );
+} finally {
+  await stopAll();
+}
