@@ -1,6 +1,6 @@
 /**
  * @module bench/profile
- * `npx node bench/profile.mjs [--requests=N] [--log-level=warn]`: where the CPU of one Storage
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=info]`: where the CPU of one Storage
  * 1.5 request goes inside workerd. Bundles our Worker, serves it directly on
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
@@ -26,7 +26,7 @@ const ROOT = path.dirname(BENCH);
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
-/** --log-level=warn: without the per-request log line, to see what it costs. */
+/** --log-level=info: with the per-request log line (the default level, warn, writes none for a success), to see what it costs. */
 const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);

@@ -19,6 +19,10 @@ import * as z from "zod/mini";
 
 export type Registration = "open" | "secret" | "closed";
 
+/** LOG_LEVEL (src/log.ts): which lines are written. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
+
 export interface Config {
   /** open: anyone may create an account; secret: only with X-Weave-Secret; closed: nobody. */
   registration: Registration;
@@ -55,6 +59,8 @@ export interface Config {
   hawk: HawkConfig;
   /** Who runs this server, shown on the setup and account pages. */
   operator: OperatorConfig;
+  /** Lowest level of log line written (src/log.ts); read it through {@link logLevelOf}. */
+  logLevel: LogLevel;
 }
 
 /**
@@ -274,7 +280,12 @@ const url = () => checked((s) => isUrl(s), "expected an http(s) URL");
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
 
+/** LOG_LEVEL, also read alone by {@link logLevelOf}. */
+const logLevelField = oneOf(LOG_LEVELS, "warn");
+
 const fields = z.object({
+  // Logs
+  LOG_LEVEL: logLevelField,
   // Accounts and Storage 1.1 (User API 1.0)
   REGISTRATION: oneOf(["open", "secret", "closed"], "open"),
   SHARED_SECRET: text(),
@@ -444,6 +455,7 @@ const schema = z.pipe(
         contact: contact === undefined ? null : { kind: EMAIL.test(contact) ? "email" : "url", value: contact },
         privacyPolicyUrl: v.PRIVACY_POLICY_URL ?? null,
       },
+      logLevel: v.LOG_LEVEL,
     };
   }),
 );
@@ -505,6 +517,22 @@ export function tokenserverSettings(env: object): TokenserverConfig {
   const c = getConfig(env).tokenserver;
   requireMasterSecret(c);
   return c;
+}
+
+/**
+ * LOG_LEVEL for the request log, which writes its line even when another
+ * setting is invalid (that request then answers the other setting's 500).
+ * A {@link ConfigError} only when LOG_LEVEL itself is invalid.
+ */
+export function logLevelOf(env: object): LogLevel {
+  try {
+    return getConfig(env).logLevel;
+  } catch (err) {
+    if (!(err instanceof ConfigError) || err.setting === "LOG_LEVEL") throw err;
+    const r = logLevelField.safeParse((env as Record<string, unknown>).LOG_LEVEL);
+    if (r.success) return r.data;
+    throw new ConfigError("LOG_LEVEL", r.error?.issues[0]?.message ?? "invalid");
+  }
 }
 
 /** Hawk's settings; a {@link ConfigError} when Sync 1.5 has no master secret. */

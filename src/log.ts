@@ -5,12 +5,16 @@
  * which Workers Logs indexes (JSON lines become fields) and which the
  * self-hosted workerd writes to stdout.
  *
- * Request line (level `info`, `error` for 5xx):
+ * Request line (level `info`; `warn` for 4xx, `error` for 5xx):
  *   {"time","level","msg":"request","request_id","method","route","status",
  *    "duration_ms","bytes_in","bytes_out","uid"|"user_hash","error"?}
- * - `route` is the pattern of the route that answered (Hono's routePath),
- *   never the raw path (which holds user names and record ids); null when
- *   nothing matched.
+ * The default LOG_LEVEL is `warn`: failing requests are logged, successful
+ * ones only with LOG_LEVEL=info or debug. A console line costs workerd about
+ * 0.4-0.5 ms of CPU, more than the bare platform spends on a whole small
+ * request (README "Logs", measured by bench/).
+ * - `route` is the pattern of the route that answered (Hono's routePath, or
+ *   the 1.x pipeline's own route via {@link noteRoute}), never the raw path
+ *   (which holds user names and record ids); null when nothing matched.
  * - `duration_ms` is wall time by the runtime's clock. On Cloudflare that
  *   clock only moves across I/O, so CPU work does not show in it; the
  *   runtime exposes no per-request CPU time to the Worker (Workers Logs and
@@ -37,9 +41,11 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { ConfigError, logLevelOf, type LogLevel } from "./config";
 import type { AppEnv, Principal } from "./env";
+import { configErrorResponse } from "./protocol/errors";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type { LogLevel } from "./config";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 export const REQUEST_ID_HEADER = "X-Request-Id";
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
@@ -66,27 +72,30 @@ export const logSink = {
   },
 };
 
-/** LOG_LEVEL's value, or null when it is not one of the four names. Unset = info. */
-export function parseLogLevel(value: string | undefined): LogLevel | null {
-  if (value === undefined || value === "") return "info";
-  const v = value.trim().toLowerCase();
-  return v in RANK ? (v as LogLevel) : null;
-}
-
 function errorFields(err: Error): Record<string, string> {
   return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
 }
 
+/**
+ * `{"time":…,"level":…,"request_id":…` — the start every line shares. The
+ * request id is a UUID or matched {@link SANE_REQUEST_ID}, so it needs no
+ * escaping.
+ */
+function lineStart(level: LogLevel, requestId: string | undefined): string {
+  const id = requestId === undefined ? "" : `,"request_id":"${requestId}"`;
+  return `{"time":"${new Date().toISOString()}","level":"${level}"${id}`;
+}
+
 function emit(s: Scope, level: LogLevel, fields: Record<string, unknown>): void {
   if (RANK[level] < RANK[s.level]) return;
-  logSink.write(level, JSON.stringify({ time: new Date().toISOString(), level, request_id: s.requestId, ...fields }));
+  logSink.write(level, `${lineStart(level, s.requestId)},${JSON.stringify(fields).slice(1)}`);
 }
 
 /** A log line for the current request (no-op filtering outside one: written as is). */
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   const s = scope.getStore();
   if (s) emit(s, level, { msg, ...fields });
-  else logSink.write(level, JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  else logSink.write(level, `${lineStart(level, undefined)},${JSON.stringify({ msg, ...fields }).slice(1)}`);
 }
 
 // console.* inside a request → a JSON line of that request. Outside a request
@@ -96,9 +105,11 @@ for (const method of Object.keys(CONSOLE_LEVEL) as ConsoleMethod[]) {
   console[method] = (...args: unknown[]) => {
     const s = scope.getStore();
     if (!s) return original[method](...args);
+    const level = CONSOLE_LEVEL[method];
+    if (RANK[level] < RANK[s.level]) return; // filtered: not even formatted
     const err = args.find((a): a is Error => a instanceof Error);
     const msg = args.map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : safeJson(a))).join(" ");
-    emit(s, CONSOLE_LEVEL[method], { msg, ...(err ? { error: errorFields(err) } : {}) });
+    emit(s, level, { msg, ...(err ? { error: errorFields(err) } : {}) });
   };
 }
 
@@ -170,37 +181,62 @@ async function userHash(name: string, secret: string | undefined): Promise<strin
   return hex;
 }
 
-/** `/1.5/:uid{[0-9]{1,10}}/x` → `/1.5/:uid/x`: the pattern without its parameters' regular expressions. */
-function withoutConstraints(pattern: string): string {
-  let out = "";
-  let depth = 0;
-  for (const ch of pattern) {
-    if (ch === "{") depth++;
-    else if (ch === "}" && depth > 0) depth--;
-    else if (depth === 0) out += ch;
+/** Route patterns as they appear in the log: `"/1.5/:uid/x"` (JSON, without the parameters' regular expressions). */
+const routeJson = new Map<string, string>();
+
+/** `/1.5/:uid{[0-9]{1,10}}/x` → `"/1.5/:uid/x"`: the pattern without its parameters' regular expressions, as JSON. */
+function routeField(pattern: string): string {
+  let json = routeJson.get(pattern);
+  if (json === undefined) {
+    let out = "";
+    let depth = 0;
+    for (const ch of pattern) {
+      if (ch === "{") depth++;
+      else if (ch === "}" && depth > 0) depth--;
+      else if (depth === 0) out += ch;
+    }
+    json = out === "" ? "null" : JSON.stringify(out);
+    routeJson.set(pattern, json);
   }
-  return out;
+  return json;
+}
+
+/**
+ * Routes answered by an app mounted behind a catch-all (the 1.x pipeline):
+ * the pattern it matched, or null when it matched none. Keyed by the request.
+ */
+const innerRoutes = new WeakMap<Request, string | null>();
+
+/**
+ * For an app the Worker hands requests to from a catch-all route: the
+ * pattern that app matched for `req` (null: none), logged instead of the
+ * catch-all's. `own` is the caller's `c.req.routeIndex` before it called
+ * `next()`; a middleware registered first in that app calls this after.
+ */
+export function noteRoute(c: Context, own: number): void {
+  innerRoutes.set(c.req.raw, c.req.routeIndex === own ? null : routePath(c));
 }
 
 const LEGACY_USER = /^\/(?:(?:1\.0|1|1\.1)|user\/(?:1\.0|1))\/([^/]+)/;
 const STORAGE15_UID = /^\/1\.5\/(\d+)(?:\/|$)/;
 
-/** Who the request was for: the authenticated principal, else the user or uid its path names. */
-async function whoFields(c: Context<AppEnv>, route: string | null): Promise<Record<string, unknown>> {
+/** Who the request was for, as the line's last fields (`,"uid":…` / `,"user_hash":"…"`, or ""): the principal, else the user or uid its path names. */
+function whoFields(c: Context<AppEnv>, inner: boolean): string | Promise<string> {
   const p = c.get("principal") as Principal | undefined;
+  if (p?.kind === "token") return `,"uid":${p.uid}`;
   const secret = (c.env as { SYNC_MASTER_SECRET?: string }).SYNC_MASTER_SECRET;
-  if (p?.kind === "token") return { uid: p.uid };
-  if (p?.kind === "account") return { user_hash: await userHash(p.username, secret) };
+  const hashed = async (name: string) => `,"user_hash":"${await userHash(name, secret)}"`;
+  if (p?.kind === "account") return hashed(p.username);
   // A route with a named user or uid parameter.
   const params = c.req.param() as Record<string, string | undefined>;
-  if (params.uid !== undefined && /^\d+$/.test(params.uid)) return { uid: Number(params.uid) };
+  if (params.uid !== undefined && /^\d+$/.test(params.uid)) return `,"uid":${Number(params.uid)}`;
   const named = params.user ?? params.username;
-  if (named !== undefined) return { user_hash: await userHash(named, secret) };
+  if (named !== undefined) return hashed(named);
   const path = c.req.path;
   const uid = STORAGE15_UID.exec(path);
-  if (uid) return { uid: Number(uid[1]) };
-  // 1.x paths (the legacy pipeline behind the catch-all route); the tokenserver's /1.0/sync/… has its own route.
-  const user = route === "*" || route === "/*" ? LEGACY_USER.exec(path) : null;
+  if (uid) return `,"uid":${Number(uid[1])}`;
+  // 1.x paths (the pipeline behind the catch-all route); the tokenserver's /1.0/sync/… has its own route.
+  const user = inner ? LEGACY_USER.exec(path) : null;
   if (user) {
     let name = user[1] as string;
     try {
@@ -208,32 +244,49 @@ async function whoFields(c: Context<AppEnv>, route: string | null): Promise<Reco
     } catch {
       // keep it encoded
     }
-    return { user_hash: await userHash(name, secret) };
+    return hashed(name);
   }
-  return {};
+  return "";
+}
+
+/** `GET` → `"GET"`; methods are tokens (no quotes or backslashes), but any text is escaped. */
+const methodJson = new Map<string, string>();
+function methodField(method: string): string {
+  let json = methodJson.get(method);
+  if (json === undefined) {
+    json = JSON.stringify(method);
+    if (methodJson.size < 64) methodJson.set(method, json);
+  }
+  return json;
 }
 
 /**
  * The request-log middleware: register it first (`app.use(requestLog())`).
  * An invalid LOG_LEVEL answers 500 naming the setting, like every setting.
+ *
+ * Per request it costs a header read, a clock reading, the scope of
+ * `console.*` lines, and, when the level lets the line through, one string
+ * built by concatenation from cached pieces (no object is serialised).
  */
 export function requestLog(): MiddlewareHandler<AppEnv> {
   return async function requestLog(c, next) {
     const started = Date.now();
-    const incoming = c.req.header(REQUEST_ID_HEADER);
-    const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-    const configured = parseLogLevel((c.env as { LOG_LEVEL?: string }).LOG_LEVEL);
-    const s: Scope = { requestId, level: configured ?? "info" };
+    const incoming = c.req.raw.headers.get(REQUEST_ID_HEADER);
+    const requestId = incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    let badLevel: ConfigError | null = null;
+    let level: LogLevel = "info";
+    try {
+      level = logLevelOf(c.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      badLevel = err;
+    }
+    const s: Scope = { requestId, level };
     const ownIndex = c.req.routeIndex;
 
     await scope.run(s, async () => {
-      if (configured === null) {
-        const message = `LOG_LEVEL must be one of debug, info, warn, error (got ${JSON.stringify((c.env as { LOG_LEVEL?: string }).LOG_LEVEL)})`;
-        console.error(message);
-        c.res = new Response(JSON.stringify(message), { status: 500, headers: { "Content-Type": "application/json" } });
-      } else {
-        await next();
-      }
+      if (badLevel !== null) c.res = configErrorResponse(badLevel, c.env);
+      else await next();
 
       let res = c.res;
       try {
@@ -244,24 +297,21 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
         replaceResponse(c, res);
       }
 
-      const route = c.req.routeIndex === ownIndex ? null : withoutConstraints(routePath(c)) || null;
-      const status = c.res.status;
-      const level: LogLevel = status >= 500 ? "error" : "info";
-      if (RANK[level] < RANK[s.level]) return;
-      let bytesOut = contentLength(c.res.headers);
-      if (bytesOut === null && s.level === "debug") bytesOut = await countBody(c);
-      else if (bytesOut === null && c.res.body === null) bytesOut = 0;
-      emit(s, level, {
-        msg: "request",
-        method: c.req.method,
-        route,
-        status,
-        duration_ms: Date.now() - started,
-        bytes_in: contentLength(c.req.raw.headers) ?? (c.req.raw.body === null ? 0 : null),
-        bytes_out: bytesOut,
-        ...(await whoFields(c, route)),
-        ...(c.error ? { error: `${c.error.name}: ${c.error.message}` } : {}),
-      });
+      const status = res.status;
+      const lineLevel: LogLevel = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
+      if (RANK[lineLevel] < RANK[level]) return;
+      const inner = innerRoutes.has(c.req.raw);
+      const pattern = inner ? innerRoutes.get(c.req.raw) : c.req.routeIndex === ownIndex ? null : routePath(c);
+      let bytesOut = contentLength(res.headers);
+      if (bytesOut === null && level === "debug") bytesOut = await countBody(c);
+      else if (bytesOut === null && res.body === null) bytesOut = 0;
+      const bytesIn = contentLength(c.req.raw.headers) ?? (c.req.raw.body === null ? 0 : null);
+      const who = whoFields(c, inner);
+      const error = c.error ? `,"error":${JSON.stringify(`${c.error.name}: ${c.error.message}`)}` : "";
+      logSink.write(
+        lineLevel,
+        `${lineStart(lineLevel, requestId)},"msg":"request","method":${methodField(c.req.method)},"route":${pattern ? routeField(pattern) : "null"},"status":${status},"duration_ms":${Date.now() - started},"bytes_in":${bytesIn},"bytes_out":${bytesOut}${typeof who === "string" ? who : await who}${error}}`,
+      );
     });
     return c.res;
   };

@@ -15,6 +15,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { withGate, type AppEnv } from "../env";
 import { getConfig, hawkSettings } from "../config";
 import { formatTs } from "../lib/timestamp";
+import { urlPath } from "../lib/url";
 import { readCapped, toArrayBuffer } from "../protocol/body";
 import { verifyHawk } from "./hawk";
 import { AccessGate } from "./access-gate";
@@ -43,7 +44,7 @@ export function isInfoCollections(c: Context<AppEnv>): boolean {
 function defaultPathUid(c: Context<AppEnv>): string | undefined {
   const p = c.req.param("uid" as never) as string | undefined;
   if (p !== undefined) return p;
-  return UID_IN_PATH.exec(new URL(c.req.url).pathname)?.[1];
+  return UID_IN_PATH.exec(urlPath(c.req.url))?.[1];
 }
 
 function bodyZero(status: 400 | 401, headers: Record<string, string> = {}): Response {

@@ -7,6 +7,7 @@
  */
 import { fromBase64, hmacSha256, sha256, timingSafeEqual, toBase64, utf8 } from "./encoding";
 import { NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
+import { urlOriginText, urlPath, urlSearch } from "../lib/url";
 import { deriveHawkKey, isExpired, parseToken, type TokenPayload } from "./tokenlib";
 
 /** Default accepted |ts − now| in seconds (hawk §6 recommends at least one hour). */
@@ -172,11 +173,8 @@ function forwardedParam(forwarded: string | null, name: string): string | null {
  * behind a proxy that sets those headers itself.
  */
 export function requestTarget(url: string, headers: Headers, trustForwarded = false): RequestTarget {
-  const u = new URL(url);
-  const resource = u.pathname + u.search;
-  let scheme = u.protocol.replace(/:$/, "");
-  let host = u.hostname.toLowerCase();
-  let port: number | null = u.port === "" ? null : Number(u.port);
+  const resource = urlPath(url) + urlSearch(url);
+  let { scheme, host, port } = originOf(url);
   if (trustForwarded) {
     const fwd = headers.get("forwarded");
     const fHost = forwardedParam(fwd, "host") ?? headers.get("x-forwarded-host")?.split(",")[0]?.trim() ?? null;
@@ -189,6 +187,21 @@ export function requestTarget(url: string, headers: Headers, trustForwarded = fa
     }
   }
   return { resource, host, port: port ?? (scheme === "https" ? 443 : 80) };
+}
+
+/** Scheme, host and port of a request URL, parsed once per origin per isolate (a Worker serves few origins). */
+const origins = new Map<string, { scheme: string; host: string; port: number | null }>();
+
+function originOf(url: string): { scheme: string; host: string; port: number | null } {
+  const key = urlOriginText(url);
+  let o = origins.get(key);
+  if (o === undefined) {
+    const u = new URL(url);
+    o = { scheme: u.protocol.replace(/:$/, ""), host: u.hostname.toLowerCase(), port: u.port === "" ? null : Number(u.port) };
+    if (origins.size >= 64) origins.clear();
+    origins.set(key, o);
+  }
+  return o;
 }
 
 export interface HawkRequest {

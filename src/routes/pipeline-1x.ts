@@ -19,11 +19,13 @@ import { parseBasic } from "../auth/basic";
 import { ConfigError, getConfig, type Config } from "../config";
 import { withGate, type AppEnv, type Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
+import { urlPath } from "../lib/url";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
 import type { AccessClaim } from "../storage/access";
 import { AccessRefused } from "../storage/stub";
 import { attemptFor, guardedLogin, PERMIT_MS, throttledError, UNKNOWN_ADDRESS } from "../throttle/guard";
+import { noteRoute } from "../log";
 
 /** What a 1.x handler sees: the request, already routed and (for "basic" routes) authenticated. */
 export interface LegacyContext {
@@ -88,12 +90,7 @@ export function normalisePath(rawPath: string): string | null {
 const UNROUTABLE = "/\u0000";
 
 function routingPath(req: Request): string {
-  const url = req.url;
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  const q = url.indexOf("?", start);
-  const h = url.indexOf("#", start);
-  const end = Math.min(q < 0 ? url.length : q, h < 0 ? url.length : h);
-  return normalisePath(url.slice(start, end)) ?? UNROUTABLE;
+  return normalisePath(urlPath(req.url)) ?? UNROUTABLE;
 }
 
 function unauthorized(accept: string | null, detail = "", bare = false, headers: Record<string, string> = {}): Response {
@@ -294,9 +291,15 @@ export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions
   });
 
   app.use(async function clock(c, next) {
-    c.set("serverTime", nowTick());
-    c.set("config", configOf(c.env));
-    await next();
+    const own = c.req.routeIndex;
+    try {
+      c.set("serverTime", nowTick());
+      c.set("config", configOf(c.env));
+      await next();
+    } finally {
+      // The request log names this app's route, not the Worker's catch-all that forwarded here.
+      noteRoute(c, own);
+    }
     if (c.res.status < 400 && !c.res.headers.has(TIMESTAMP_HEADER)) {
       const res = new Response(c.res.body, c.res);
       res.headers.set(TIMESTAMP_HEADER, formatTs(c.get("serverTime")));

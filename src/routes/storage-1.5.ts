@@ -16,6 +16,7 @@ import { hawkAuth } from "../auth/hawk-middleware";
 import { ConfigError, getConfig, type Storage15Config } from "../config";
 import type { AppEnv, Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
+import { urlSearch } from "../lib/url";
 import {
   badRequest,
   bodyType,
@@ -111,7 +112,7 @@ function store(c: Context<AppEnv>): StoreApi {
 }
 
 function query(c: Context<AppEnv>): URLSearchParams {
-  return new URL(c.req.url).searchParams;
+  return new URLSearchParams(urlSearch(c.req.url));
 }
 
 /** The percent-decoded path parameters, validated (§2); invalid → 404 / 0, before authentication. */

@@ -71,13 +71,19 @@ const RECORD_COLUMNS = "id, modified, payload, sortindex, parentid, predecessori
 /** Every fixed statement of the engine, in one place (batches: src/storage/batches.ts). */
 const SQL = {
   getMeta: `SELECT value FROM meta WHERE key = ?`,
+  /** The last write (meta key 1), and the storage's stamp: the latest collection stamp or the tombstone (meta key 2). */
+  lastAndStorageStamp: `SELECT (SELECT value FROM meta WHERE key = ?) AS last,
+    MAX((SELECT COALESCE(MAX(modified), 0) FROM collections), COALESCE((SELECT value FROM meta WHERE key = ?), 0)) AS level`,
+  /** The last write, and a collection's stamp. */
+  lastAndCollectionStamp: `SELECT (SELECT value FROM meta WHERE key = ?) AS last, (SELECT modified FROM collections WHERE name = ?) AS level`,
+  /** The last write, and a collection's newest record, expired included. */
+  lastAndCollectionMax: `SELECT (SELECT value FROM meta WHERE key = ?) AS last, (SELECT MAX(modified) FROM bso WHERE collection = ?) AS level`,
   setMeta: `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   /** Newest record of each collection holding rows, expired included (storage-1.1 §8.1). */
   collectionMaxima: `SELECT c.name AS name, (SELECT MAX(b.modified) FROM bso b WHERE b.collection = c.name) AS modified
                      FROM collections c WHERE c.records > 0 ORDER BY c.name`,
   /** Collections with their own timestamp (storage-1.5 §6.1); 0 = never stamped. */
   collectionStamps: `SELECT name, modified FROM collections WHERE modified > 0 ORDER BY name`,
-  collectionMax: `SELECT MAX(modified) AS modified FROM bso WHERE collection = ?`,
   collectionStamp: `SELECT modified FROM collections WHERE name = ?`,
   maxCollectionStamp: `SELECT COALESCE(MAX(modified), 0) AS modified FROM collections`,
   touchCollection: `INSERT INTO collections (name, modified) VALUES (?, ?)
@@ -216,21 +222,24 @@ export class StorageEngine {
    */
   private unit<R extends object>(spec: UnitSpec<R>): Result<Omit<R, "lastModified"> & { ts: number; lastModified: number }> {
     let ts = 0;
+    const body = () => {
+      const { last, level: known } = this.lastAndLevel(spec.target);
+      const now = this.clock();
+      ts = spec.write ? Math.max(nowTick(now), last + 10) : Math.max(nowTick(now), last);
+      const cx: UnitContext = { ts, visibleAt: this.profile.visibleAt(ts, now), stamp: spec.write };
+      const level = known !== undefined ? known : this.recordLevel(spec.target, cx);
+      for (const name of spec.order ?? ["precondition"]) {
+        const failure = name === "precondition" ? conditionFailure(spec.pre, level) : (spec.checks?.[name]?.(cx) ?? null);
+        if (failure) return { ok: false as const, failure, ts };
+      }
+      const out = spec.run(cx, level ?? 0);
+      if (cx.stamp) this.sql.run(SQL.setMeta, LAST_MODIFIED_KEY, ts);
+      return { ok: true as const, ts, lastModified: level ?? 0, ...out };
+    };
     try {
-      return this.sql.transaction(() => {
-        const last = this.lastWrite();
-        const now = this.clock();
-        ts = spec.write ? Math.max(nowTick(now), last + 10) : Math.max(nowTick(now), last);
-        const cx: UnitContext = { ts, visibleAt: this.profile.visibleAt(ts, now), stamp: spec.write };
-        const level = this.levelOf(spec.target, cx);
-        for (const name of spec.order ?? ["precondition"]) {
-          const failure = name === "precondition" ? conditionFailure(spec.pre, level) : (spec.checks?.[name]?.(cx) ?? null);
-          if (failure) return { ok: false as const, failure, ts };
-        }
-        const out = spec.run(cx, level ?? 0);
-        if (cx.stamp) this.sql.run(SQL.setMeta, LAST_MODIFIED_KEY, ts);
-        return { ok: true as const, ts, lastModified: level ?? 0, ...out };
-      });
+      // A read writes nothing and runs synchronously in the object's single
+      // thread: no other request can interleave, so it needs no transaction.
+      return spec.write ? this.sql.transaction(body) : body();
     } catch (err) {
       if (err instanceof Refusal) return { ok: false, failure: err.failure, ts };
       throw err;
@@ -239,16 +248,33 @@ export class StorageEngine {
 
   /**
    * The last-modified time preconditions are checked against (null: never
-   * modified). With collection stamps (storage-1.5 §5.3): the storage's is
-   * the latest collection stamp or tombstone, a collection's its own stamp,
-   * a record's its modified while live. Without (storage-1.1 §10): the
-   * collection's newest record, expired included, answers for the
-   * collection and its records; the storage's is the last write.
+   * modified), with the store's last write, in one statement. With collection
+   * stamps (storage-1.5 §5.3): the storage's is the latest collection stamp
+   * or tombstone, a collection's its own stamp, a record's its modified while
+   * live. Without (storage-1.1 §10): the collection's newest record, expired
+   * included, answers for the collection and its records; the storage's is
+   * the last write. A record's level depends on T, so `level` is undefined
+   * for a record ({@link recordLevel} reads it once T is known).
    */
-  private levelOf(t: Target, cx: UnitContext): number | null {
-    if (t.collection === undefined) return this.profile.collectionStamps ? this.storageStamp() : this.lastWrite();
-    if (!this.profile.collectionStamps) return this.sql.one<{ modified: number | null }>(SQL.collectionMax, t.collection)?.modified ?? null;
-    if (t.id === undefined) return this.collectionStamp(t.collection);
+  private lastAndLevel(t: Target): { last: number; level?: number | null } {
+    type Row = { last: number | null; level: number | null };
+    const stamps = this.profile.collectionStamps;
+    if (t.collection === undefined) {
+      if (!stamps) {
+        const last = this.lastWrite();
+        return { last, level: last };
+      }
+      const r = this.sql.one<Row>(SQL.lastAndStorageStamp, LAST_MODIFIED_KEY, STORAGE_TOMBSTONE_KEY);
+      return { last: r?.last ?? 0, level: r?.level ?? 0 };
+    }
+    if (t.id !== undefined && stamps) return { last: this.lastWrite() };
+    const r = this.sql.one<Row>(stamps ? SQL.lastAndCollectionStamp : SQL.lastAndCollectionMax, LAST_MODIFIED_KEY, t.collection);
+    return { last: r?.last ?? 0, level: r?.level ?? null };
+  }
+
+  /** A record's level with collection stamps: its modified while live at T (see {@link lastAndLevel}). */
+  private recordLevel(t: Target, cx: UnitContext): number | null {
+    if (t.collection === undefined || t.id === undefined) throw new Error("recordLevel: not a record");
     return this.sql.one<{ modified: number }>(SQL.liveModified, t.collection, t.id, cx.visibleAt)?.modified ?? null;
   }
 

@@ -28,6 +28,8 @@ const BASE_VARS: Record<string, string> = {
   MAIL_TRANSPORT: "outbox",
   MAIL_FROM: "sync@example.test",
   DEV_MODE: "true",
+  // the default (warn) logs only failing requests; these tests read every line
+  LOG_LEVEL: "info",
 };
 
 let lines: { level: LogLevel; line: string }[] = [];
@@ -150,7 +152,9 @@ describe("one JSON line per request, no secret in any line", () => {
     const ids = new Set(reqs.map((r) => r.request_id));
     for (const r of replies) expect(ids.has(r.headers.get("X-Request-Id"))).toBe(true);
     for (const r of reqs) {
-      expect(r).toMatchObject({ level: expect.stringMatching(/^(info|error)$/), method: expect.any(String), status: expect.any(Number) });
+      expect(r).toMatchObject({ level: expect.stringMatching(/^(info|warn|error)$/), method: expect.any(String), status: expect.any(Number) });
+      const status = r.status as number;
+      expect(r.level).toBe(status >= 500 ? "error" : status >= 400 ? "warn" : "info");
       expect(typeof r.duration_ms).toBe("number");
       expect(r.time).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(String(r.route ?? "")).not.toContain(user);
@@ -166,6 +170,11 @@ describe("one JSON line per request, no secret in any line", () => {
     expect(lines11.length).toBeGreaterThanOrEqual(6);
     expect(new Set(lines11.map((r) => r.user_hash)).size).toBe(1);
     expect(lines11[0]!.user_hash).toMatch(/^[0-9a-f]{16}$/);
+    // The 1.x pipeline's own route patterns, not the Worker's catch-all.
+    expect(reqs.find((r) => r.method === "PUT" && String(r.route).includes("storage") && typeof r.user_hash === "string")).toMatchObject({ route: "/:version/:user/storage/:collection/:id", status: 200 });
+    expect(reqs.find((r) => r.method === "PUT" && r.route === "/user/:version/:user")).toMatchObject({ status: 200 });
+    expect(reqs.find((r) => r.status === 401 && typeof r.user_hash === "string")).toMatchObject({ route: "/:version/:user/info/collections", level: "warn" });
+    expect(reqs.find((r) => r.status === 404)).toMatchObject({ route: null });
   });
 });
 
@@ -197,6 +206,15 @@ describe("X-Request-Id", () => {
 });
 
 describe("LOG_LEVEL", () => {
+  it("by default (warn) logs failing requests only", async () => {
+    const defaults = { LOG_LEVEL: "" };
+    await send("/__heartbeat__", {}, defaults);
+    expect(lines).toEqual([]);
+    const missing = await send("/no/such/thing", {}, defaults);
+    expect(missing.status).toBe(404);
+    expect(requestLines()).toMatchObject([{ level: "warn", status: 404, route: null, request_id: missing.headers.get("X-Request-Id") }]);
+  });
+
   it("error keeps only failing requests; debug counts response bytes exactly", async () => {
     await send("/__heartbeat__", {}, { LOG_LEVEL: "error" });
     expect(lines).toEqual([]);
