@@ -3,7 +3,7 @@
 // records every invocation. Runs in Node: `node --test test/deploy/deploy-script.test.mjs`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, test } from "node:test";
@@ -53,7 +53,10 @@ function project({ withNodeModules = false, toml } = {}) {
   return { dir, deploy, calls, commands, account, setAccount, log };
 }
 
-const MIGRATIONS = ["0001_accounts.sql", "0002_tokenserver.sql", "0003_reset_codes.sql"];
+/** The repository's D1 migrations, in the order wrangler applies them. */
+const MIGRATIONS = readdirSync(join(repo, "migrations")).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
+/** A migration file the tests add, numbered after the last real one. */
+const NEXT = `${String(Number(MIGRATIONS.at(-1).slice(0, 4)) + 1).padStart(4, "0")}_example.sql`;
 
 function assertSecretNeverShown(p, runs) {
   const secret = p.account().secrets.SYNC_MASTER_SECRET;
@@ -124,20 +127,20 @@ test("an existing deployment with its own secret (set by hand) keeps it", () => 
   assert.ok(!p.commands().some((c) => c.startsWith("secret put") || c.startsWith("d1 create")), p.commands().join(", "));
   const acct = p.account();
   assert.equal(acct.secrets.SYNC_MASTER_SECRET, "operator-chosen-secret-value");
-  assert.deepEqual(acct.applied["11111111-2222-3333-4444-555555555555"], MIGRATIONS, "the two missing migrations applied");
+  assert.deepEqual(acct.applied["11111111-2222-3333-4444-555555555555"], MIGRATIONS, "the missing migrations applied");
   assert.equal(acct.deployments, 8);
 });
 
 test("a new migration file: the next run applies only it and bundles it into the Worker", () => {
   const p = project({ withNodeModules: true });
   assert.equal(p.deploy().code, 0);
-  writeFileSync(join(p.dir, "migrations", "0004_example.sql"), "-- Migration number: 0004\nCREATE TABLE IF NOT EXISTS example_t (x INTEGER);\n");
+  writeFileSync(join(p.dir, "migrations", NEXT), `-- Migration number: ${NEXT.slice(0, 4)}\nCREATE TABLE IF NOT EXISTS example_t (x INTEGER);\n`);
   const r = p.deploy();
   assert.equal(r.code, 0, r.out);
   const acct = p.account();
-  assert.deepEqual(acct.applied[acct.databases[0].uuid], [...MIGRATIONS, "0004_example.sql"]);
+  assert.deepEqual(acct.applied[acct.databases[0].uuid], [...MIGRATIONS, NEXT]);
   const bundle = readFileSync(join(p.dir, "src", "d1-migrate-bundle.ts"), "utf8");
-  assert.match(bundle, /"name": "0004_example.sql"/);
+  assert.ok(bundle.includes(`"name": "${NEXT}"`), "the new migration is bundled");
   assert.match(bundle, /CREATE TABLE IF NOT EXISTS example_t/);
 });
 
