@@ -338,7 +338,9 @@ export async function changeLoginPassword(ff, origin, username, password) {
     if (!login) throw new Error("no login for " + args.username + " at " + args.origin);
     const bag = Cc["@mozilla.org/hash-property-bag;1"].createInstance(Ci.nsIWritablePropertyBag);
     bag.setProperty("password", args.password);
-    Services.logins.modifyLogin(login, bag);
+    // Firefox 153 has only the async form; 140 has both.
+    if (typeof Services.logins.modifyLoginAsync === "function") await Services.logins.modifyLoginAsync(login, bag);
+    else Services.logins.modifyLogin(login, bag);
     return true;`,
     { origin, username, password },
   );
