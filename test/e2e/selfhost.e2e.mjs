@@ -168,6 +168,7 @@ export default function suite({ test, fxa, log }) {
       assertEqual(code, 0, "exit code after SIGTERM");
       assert(/SIGTERM: finishing requests in flight/.test(srv.output()), "serve drained on SIGTERM");
       const answered = results.filter((r) => r.status !== undefined);
+      if (answered.some((r) => r.status !== 200)) console.log("server warnings and errors (for the failure below):\n" + srv.output().split("\n").filter((l) => /error|warn|503|SIGTERM/i.test(l)).slice(0, 15).join("\n"));
       assertEqual(answered.filter((r) => r.status !== 200 || !r.ok), [], "answers other than a full success");
       const drained = answered.filter((r) => r.afterSignal).length;
       log(`SIGTERM: ${answered.length}/${N} POSTs answered 200 (${drained} of them after the signal), ${N - answered.length} refused`);
