@@ -8,7 +8,9 @@
  * 100,000 history records for scattered POSTs of 100 and incremental reads),
  * then the rounds alternate between them (A, B, B, A, …) and the workerd CPU
  * of each server is summed over its own requests only. Prints CPU ms per
- * request for A and B and B ÷ A.
+ * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
+ * (info/collections and `newer` with nothing new, one user of 20 records,
+ * 300 of each per round), for changes to the per-request path.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
@@ -22,6 +24,7 @@ import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const ROUNDS = Number(opt("rounds") ?? 12);
+const SMALL = process.argv.includes("--small");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -88,23 +91,39 @@ const WORK = {
   "GET newer (nothing new) @100k": (s) => call(s, "GET", `1.1/${big.name}/storage/history?full=1&newer=${since[s.key]}`, hdr(big)),
 };
 
+const tiny = user("ab_small");
+const SMALL_WORK = {
+  "GET info/collections": (s) => call(s, "GET", `1.1/${tiny.name}/info/collections`, hdr(tiny)),
+  "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
+};
+if (SMALL) {
+  for (const k of Object.keys(WORK)) delete WORK[k];
+  Object.assign(WORK, SMALL_WORK);
+}
+
 const servers = [];
 try {
   servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
   for (const s of servers) {
+    if (SMALL) {
+      await seed(s, tiny, "bookmarks", 20);
+      since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
+      log(`${s.key} seeded`);
+      continue;
+    }
     await seed(s, full, "bookmarks", 5000);
     await seed(s, small, "history", 1000);
     await seed(s, big, "history", 100000);
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
       for (const s of order) {
         // The newer read asks for what came after the latest write: nothing.
-        since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
+        if (!SMALL) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
         await fn(s, r * 100);
         const a = cpuSample(s.child.pid);
         for (let k = 0; k < per[name]; k++) await fn(s, r * 100 + k + 1);

@@ -1,7 +1,7 @@
 /**
  * @module bench/profile
- * `npx node bench/profile.mjs [--requests=N] [--log-level=info]`: where the CPU of one Storage
- * 1.5 request goes inside workerd. Bundles our Worker, serves it directly on
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=info] [--protocol=1.1]`: where the CPU
+ * of one Storage 1.5 (default) or Storage 1.1 (HTTP Basic, a registered user) request goes inside workerd. Bundles our Worker, serves it directly on
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
  * Profiler while it sends N sequential `GET info/collections` and N
@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -28,6 +28,9 @@ const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.jso
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
 /** --log-level=info: with the per-request log line (the default level, warn, writes none for a success), to see what it costs. */
 const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
+/** --protocol=1.1: the same two requests over Storage 1.1 (Basic auth, user registered through the User API). */
+const PROTOCOL = process.argv.find((a) => a.startsWith("--protocol="))?.split("=")[1] ?? "1.5";
+if (PROTOCOL !== "1.5" && PROTOCOL !== "1.1") throw new Error(`--protocol: 1.5 or 1.1, not ${PROTOCOL}`);
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
@@ -62,18 +65,35 @@ async function main() {
     child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
   });
   const base = new URL(ready.url);
-  const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
-  const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
-  if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
-  const tok = await tr.json();
-  const send = async (method, p, body) => {
-    const r = await fetch(new URL(p, base), { method, body, headers: { authorization: hawkHeader(tok, method, p, base.hostname, base.port), ...(body ? { "content-type": "application/json" } : {}) } });
-    await r.arrayBuffer();
-    if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
-  };
-  const info = `/1.5/${tok.uid}/info/collections`;
-  await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
-  const newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
+  let send, info, newer;
+  if (PROTOCOL === "1.1") {
+    const name = "profileuser";
+    const password = "profile-password-0123";
+    const reg = await fetch(new URL(`/user/1.0/${name}`, base), { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ password, email: `${name}@example.com` }) });
+    if (reg.status !== 200) throw new Error(`register: ${reg.status} ${await reg.text()}`);
+    const authorization = basicAuth(name, password);
+    send = async (method, p, body) => {
+      const r = await fetch(new URL(p, base), { method, body, headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) } });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
+    };
+    info = `/1.1/${name}/info/collections`;
+    await send("POST", `/1.1/${name}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
+  } else {
+    const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
+    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
+    if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
+    const tok = await tr.json();
+    send = async (method, p, body) => {
+      const r = await fetch(new URL(p, base), { method, body, headers: { authorization: hawkHeader(tok, method, p, base.hostname, base.port), ...(body ? { "content-type": "application/json" } : {}) } });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
+    };
+    info = `/1.5/${tok.uid}/info/collections`;
+    await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
+  }
 
   // the Worker's isolate: the inspector lists one target per Worker
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
@@ -105,7 +125,7 @@ async function main() {
   }
   ws.close();
   for (const [name, r] of Object.entries(results)) {
-    console.log(`\n${name}: ${N} sequential requests, ${(r.wallMs / N).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
+    console.log(`\n${PROTOCOL} ${name}: ${N} sequential requests, ${(r.wallMs / N).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
     console.log(`  by area: ${r.areas.map(([a, us]) => `${a} ${us.toFixed(0)}`).join(", ")}`);
     for (const [fn, us] of r.top) console.log(`  ${us.toFixed(1).padStart(8)} µs  ${fn}`);
   }

@@ -205,7 +205,7 @@ function routeField(pattern: string): string {
  * Routes answered by an app mounted behind a catch-all (the 1.x pipeline):
  * the pattern it matched, or null when it matched none. Keyed by the request.
  */
-const innerRoutes = new WeakMap<Request, string | null>();
+const innerRoutes = new WeakMap<Request, (() => string) | null>();
 
 /**
  * For an app the Worker hands requests to from a catch-all route: the
@@ -214,7 +214,9 @@ const innerRoutes = new WeakMap<Request, string | null>();
  * `next()`; a middleware registered first in that app calls this after.
  */
 export function noteRoute(c: Context, own: number): void {
-  innerRoutes.set(c.req.raw, c.req.routeIndex === own ? null : routePath(c));
+  // The pattern is looked up only when a line is written (most successes write none).
+  const index = c.req.routeIndex;
+  innerRoutes.set(c.req.raw, index === own ? null : () => routePath(c, index));
 }
 
 const LEGACY_USER = /^\/(?:(?:1\.0|1|1\.1)|user\/(?:1\.0|1))\/([^/]+)/;
@@ -301,7 +303,7 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       const lineLevel: LogLevel = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
       if (RANK[lineLevel] < RANK[level]) return;
       const inner = innerRoutes.has(c.req.raw);
-      const pattern = inner ? innerRoutes.get(c.req.raw) : c.req.routeIndex === ownIndex ? null : routePath(c);
+      const pattern = inner ? (innerRoutes.get(c.req.raw)?.() ?? null) : c.req.routeIndex === ownIndex ? null : routePath(c);
       let bytesOut = contentLength(res.headers);
       if (bytesOut === null && level === "debug") bytesOut = await countBody(c);
       else if (bytesOut === null && res.body === null) bytesOut = 0;

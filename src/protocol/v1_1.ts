@@ -245,6 +245,20 @@ const stars = (s: string) => s.split("*").length - 1;
 /** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
 export function negotiate(accept: string | null): ListFormat {
   if (!accept || accept.length > MAX_ACCEPT_CHARS) return "json";
+  // A client sends the same header on every request: the answer is kept per isolate.
+  const known = negotiated.get(accept);
+  if (known !== undefined) return known;
+  const format = bestMatch(accept);
+  if (negotiated.size >= NEGOTIATED_MAX) negotiated.clear();
+  negotiated.set(accept, format);
+  return format;
+}
+
+/** {@link negotiate}'s answers by Accept header (at most {@link NEGOTIATED_MAX}, then started afresh). */
+const negotiated = new Map<string, ListFormat>();
+const NEGOTIATED_MAX = 64;
+
+function bestMatch(accept: string): ListFormat {
   const ranges = parseAccept(accept);
   let best: ListFormat = "json";
   let bestQ = -1;
