@@ -53,27 +53,10 @@ export class UserStore extends DurableObject<Env> {
     return { ran: true, value: await this.dispatch(op, arg) };
   }
 
-  private dispatch(op: GatedOp, arg: unknown) {
-    switch (op) {
-      case "info":
-        return this.info(arg as InfoParams);
-      case "list":
-        return this.list(arg as ListParams);
-      case "get":
-        return this.get(arg as RecordParams);
-      case "put":
-        return this.put(arg as PutParams);
-      case "post":
-        return this.post(arg as PostParams);
-      case "deleteRecords":
-        return this.deleteRecords(arg as DeleteParams);
-      case "deleteRecord":
-        return this.deleteRecord(arg as RecordParams);
-      case "deleteStorage":
-        return this.deleteStorage(arg as Preconditions);
-      default:
-        throw new Error(`not a gated operation: ${String(op)}`);
-    }
+  /** One of the storage methods below, by name (only those in {@link GATED_OPS}). */
+  private dispatch(op: GatedOp, arg: unknown): Promise<unknown> | unknown {
+    if (!GATED_OPS.includes(op)) throw new Error(`not a gated operation: ${String(op)}`);
+    return (this[op] as (a: unknown) => unknown).call(this, arg);
   }
 
   /** A credential or account change starts (before its D1 write); returns the new generation. */
