@@ -10,25 +10,44 @@
  * of each server is summed over its own requests only. Prints CPU ms per
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
  * (info/collections and `newer` with nothing new, one user of 20 records,
- * 300 of each per round), for changes to the per-request path.
+ * 300 of each per round), for changes to the per-request path. `--writes`:
+ * instead, the write requests of both protocols (PUT one record and POST of
+ * 100 records on 1.1 and 1.5, and the requests of a 1000-record 1.5 batch
+ * upload: create, 8 appends, commit), as the benchmark's micro group sends
+ * them; 1.5 users get their tokens from each server's own tokenserver (a
+ * locally signed FxA access token, as bench/run.mjs does).
  */
 import { spawnSync } from "node:child_process";
+import { createHash, createSign, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const ROUNDS = Number(opt("rounds") ?? 12);
 const SMALL = process.argv.includes("--small");
+const WRITES = process.argv.includes("--writes");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
+
+// Storage 1.5 without FxA: our own RS256 access tokens, their key pinned in FXA_OAUTH_JWKS (as bench/run.mjs).
+const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function fxaAccessToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
+  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
+  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
+}
 
 async function start(key, root) {
   const outdir = path.join(TMP, `bundle-${key}`);
@@ -40,7 +59,7 @@ async function start(key, root) {
   if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
   const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
-  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
+  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open", ...VARS_15 };
   const child = spawnGroup(process.execPath, [
     path.join(BENCH, "serve.mjs"),
     JSON.stringify({ config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations") }),
@@ -101,10 +120,57 @@ if (SMALL) {
   Object.assign(WORK, SMALL_WORK);
 }
 
+const w11 = user("ab_writes");
+/** Per server: its 1.5 token (uid, id, key) and the state of the batch upload in progress. */
+const tokens = {};
+const batchState = {};
+async function token15(s) {
+  const keyid = `1700000000000-${b64url(createHash("sha256").update("kB-ab").digest().subarray(0, 16))}`;
+  const sub = createHash("sha256").update("ab-writes").digest("hex").slice(0, 32);
+  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": keyid }));
+  const u = new URL(s.url);
+  return { ...t, host: u.hostname, port: u.port };
+}
+const hawk = (s, method, p, body) => {
+  const t = tokens[s.key];
+  return { authorization: hawkHeader(t, method, p, t.host, t.port), ...(body ? { "content-type": "application/json" } : {}) };
+};
+const call15 = (s, method, rel, body, want = 200) => {
+  const p = `/1.5/${tokens[s.key].uid}${rel}`;
+  return call(s, method, p.slice(1), hawk(s, method, p, body), body, want);
+};
+/** The next request of the server's current 1000-record batch upload (create, 8 appends, commit), as bench/lib/ops.mjs's batchStep. */
+async function batchRequest(s) {
+  const b = (batchState[s.key] ??= { k: 0, id: null });
+  const body = recordsBody(100, (j) => recordId("b", (100 * b.k + j) % 1000));
+  const q = b.k === 0 ? "batch=true" : `batch=${encodeURIComponent(b.id)}${b.k === 9 ? "&commit=true" : ""}`;
+  const text = await call15(s, "POST", `/storage/forms?${q}`, body, b.k === 9 ? 200 : 202);
+  if (b.k === 0) b.id = JSON.parse(text).batch;
+  b.k = (b.k + 1) % 10;
+}
+const WRITE_WORK = {
+  "1.1 PUT one record": (s, k) => call(s, "PUT", `1.1/${w11.name}/storage/clients/${recordId("c", k % 100)}`, hdr(w11), putBody(k)),
+  "1.1 POST 100": (s, k) =>
+    call(s, "POST", `1.1/${w11.name}/storage/history`, hdr(w11), recordsBody(100, (j) => recordId("p", (k * 100 + j) % 10000))),
+  "1.5 PUT one record": (s, k) => call15(s, "PUT", `/storage/clients/${recordId("c", k % 100)}`, putBody(k)),
+  "1.5 POST 100": (s, k) => call15(s, "POST", "/storage/history", recordsBody(100, (j) => recordId("p", (k * 100 + j) % 10000))),
+  "1.5 batch 1000, per request": (s) => batchRequest(s),
+};
+if (WRITES) {
+  for (const k of Object.keys(WORK)) delete WORK[k];
+  Object.assign(WORK, WRITE_WORK);
+}
+
 const servers = [];
 try {
   servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
   for (const s of servers) {
+    if (WRITES) {
+      await seed(s, w11, "history", 0);
+      tokens[s.key] = await token15(s);
+      log(`${s.key} seeded`);
+      continue;
+    }
     if (SMALL) {
       await seed(s, tiny, "bookmarks", 20);
       since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
@@ -117,13 +183,15 @@ try {
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = WRITES
+    ? { "1.1 PUT one record": 100, "1.1 POST 100": 20, "1.5 PUT one record": 100, "1.5 POST 100": 20, "1.5 batch 1000, per request": 20 }
+    : SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
       for (const s of order) {
         // The newer read asks for what came after the latest write: nothing.
-        if (!SMALL) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
+        if (!SMALL && !WRITES) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
         await fn(s, r * 100);
         const a = cpuSample(s.child.pid);
         for (let k = 0; k < per[name]; k++) await fn(s, r * 100 + k + 1);

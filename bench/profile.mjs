@@ -5,7 +5,9 @@
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
  * Profiler while it sends N sequential `GET info/collections` and N
- * `GET ?newer=` (nothing new). Prints self time by function and by area.
+ * `GET ?newer=` (nothing new), or with `--writes` N PUTs of one record and
+ * N/10 POSTs of 100 records (the bench's micro shapes). Prints self time by
+ * function and by area.
  * The Worker and its Durable Objects share one isolate in workerd, so the
  * areas are told apart by function, not by thread. Time spent in workerd's
  * C++ outside JavaScript (HTTP, SQLite, RPC plumbing) shows as "(program)"
@@ -18,7 +20,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +33,8 @@ const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split(
 /** --protocol=1.1: the same two requests over Storage 1.1 (Basic auth, user registered through the User API). */
 const PROTOCOL = process.argv.find((a) => a.startsWith("--protocol="))?.split("=")[1] ?? "1.5";
 if (PROTOCOL !== "1.5" && PROTOCOL !== "1.1") throw new Error(`--protocol: 1.5 or 1.1, not ${PROTOCOL}`);
+/** --writes: PUT one record and POST 100 records instead of the two small reads. */
+const WRITES = process.argv.includes("--writes");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
@@ -65,7 +69,7 @@ async function main() {
     child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
   });
   const base = new URL(ready.url);
-  let send, info, newer;
+  let send, info, newer, coll;
   if (PROTOCOL === "1.1") {
     const name = "profileuser";
     const password = "profile-password-0123";
@@ -78,6 +82,7 @@ async function main() {
       if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
     };
     info = `/1.1/${name}/info/collections`;
+    coll = `/1.1/${name}/storage`;
     await send("POST", `/1.1/${name}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
     newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   } else {
@@ -91,6 +96,7 @@ async function main() {
       if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
     };
     info = `/1.5/${tok.uid}/info/collections`;
+    coll = `/1.5/${tok.uid}/storage`;
     await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
     newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   }
@@ -111,21 +117,30 @@ async function main() {
   };
   const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
 
-  for (let i = 0; i < 200; i++) await send("GET", i % 2 ? info : newer); // warm up (JIT, caches)
+  const work = WRITES
+    ? [
+        ["PUT one record", N, (i) => send("PUT", `${coll}/clients/${recordId("c", i % 100)}`, putBody(i))],
+        ["POST 100 records", Math.ceil(N / 10), (i) => send("POST", `${coll}/history`, recordsBody(100, (j) => recordId("p", (i * 100 + j) % 10000)))],
+      ]
+    : [
+        ["GET info/collections", N, () => send("GET", info)],
+        ["GET newer (nothing new)", N, () => send("GET", newer)],
+      ];
+  for (let i = 0; i < 200; i++) await work[i % 2][2](i); // warm up (JIT, caches)
   const results = {};
-  for (const [name, p] of [["GET info/collections", info], ["GET newer (nothing new)", newer]]) {
+  for (const [name, n, fn] of work) {
     await cdp("Profiler.enable");
     await cdp("Profiler.setSamplingInterval", { interval: 50 });
     await cdp("Profiler.start");
     const t0 = performance.now();
-    for (let i = 0; i < N; i++) await send("GET", p);
+    for (let i = 0; i < n; i++) await fn(i);
     const wall = performance.now() - t0;
     const { result } = await cdp("Profiler.stop");
-    results[name] = summarise(result.profile, N, wall);
+    results[name] = { ...summarise(result.profile, n, wall), n };
   }
   ws.close();
   for (const [name, r] of Object.entries(results)) {
-    console.log(`\n${PROTOCOL} ${name}: ${N} sequential requests, ${(r.wallMs / N).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
+    console.log(`\n${PROTOCOL} ${name}: ${r.n} sequential requests, ${(r.wallMs / r.n).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
     console.log(`  by area: ${r.areas.map(([a, us]) => `${a} ${us.toFixed(0)}`).join(", ")}`);
     for (const [fn, us] of r.top) console.log(`  ${us.toFixed(1).padStart(8)} µs  ${fn}`);
   }
