@@ -7,7 +7,9 @@
  * is learnt from its RETURNING rows (deletes) or from the rows' footprints
  * before and after it (upserts, batch commits). Upserts carry no RETURNING:
  * in workerd's SQLite a RETURNING upsert wrote about four statement-journal
- * pages per record to a temporary file (bench/pages.mjs counts them).
+ * pages per record to a temporary file (bench/pages.mjs counts them). After
+ * upserts, reading the footprints, applying the change and stamping the
+ * collection are one statement ({@link settle}).
  */
 import { recordSize } from "./schema";
 import type { SqlPort } from "./sql";
@@ -33,9 +35,11 @@ const SQL = {
           ON CONFLICT (name) DO UPDATE SET records = records + excluded.records, bytes = bytes + excluded.bytes,
                                            size = size + excluded.size`,
   /** Footprints of the named rows of one collection (?1 collection, ?2 JSON array of ids). */
-  footprints: `SELECT id, modified, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+  footprints: `SELECT id, modified, expiry, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
   /** The same for one id (?2), the common PUT. */
-  footprint: `SELECT id, modified, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id = ?2`,
+  footprint: `SELECT id, modified, expiry, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id = ?2`,
+  settleMany: settleSql("id IN (SELECT value FROM json_each(?2))"),
+  settleOne: settleSql("id = ?2"),
   /**
    * Deletes up to ?2 records expired at or before ?1 (the oldest expiries
    * first), returning what each occupied.
@@ -44,6 +48,21 @@ const SQL = {
             SELECT collection, id FROM bso WHERE expiry IS NOT NULL AND expiry <= ?1 ORDER BY expiry LIMIT ?2)
           RETURNING collection, ${FOOTPRINT}`,
 } as const;
+
+/**
+ * The counters of collection ?1 moved by what the rows named by `ids` (?2)
+ * occupy now minus what they occupied before (?4 records, ?5 bytes, ?6
+ * size), and its stamp set to ?3 unless that is NULL, in one statement that
+ * writes nothing when nothing changed and there is no stamp.
+ */
+function settleSql(ids: string): string {
+  return `INSERT INTO collections (name, modified, records, bytes, size)
+          SELECT ?1, COALESCE(?3, 0), COUNT(*) - ?4, COALESCE(SUM(payload_size), 0) - ?5, COALESCE(SUM(${recordSize()}), 0) - ?6
+          FROM bso WHERE collection = ?1 AND ${ids}
+          HAVING ?3 IS NOT NULL OR COUNT(*) <> ?4 OR COALESCE(SUM(payload_size), 0) <> ?5 OR COALESCE(SUM(${recordSize()}), 0) <> ?6
+          ON CONFLICT (name) DO UPDATE SET records = records + excluded.records, bytes = bytes + excluded.bytes,
+            size = size + excluded.size, modified = CASE WHEN ?3 IS NULL THEN modified ELSE excluded.modified END`;
+}
 
 /** Counter changes of the statements of one transaction, applied together by {@link Tally.flush}. */
 export class Tally {
@@ -71,22 +90,6 @@ export class Tally {
     this.add(collection, -rows.length, -bytes, -size);
   }
 
-  /** The named rows of a collection went from `before` to `after` ({@link footprints} of the same ids). */
-  changed(collection: string, before: ReadonlyMap<string, Footprint>, after: ReadonlyMap<string, Footprint>): void {
-    const sum = (m: ReadonlyMap<string, Footprint>) => {
-      let bytes = 0;
-      let size = 0;
-      for (const f of m.values()) {
-        bytes += f.bytes;
-        size += f.size;
-      }
-      return { bytes, size };
-    };
-    const b = sum(before);
-    const a = sum(after);
-    this.add(collection, after.size - before.size, a.bytes - b.bytes, a.size - b.size);
-  }
-
   /** Writes the summed changes (one statement per collection that changed) and forgets them. */
   flush(sql: SqlPort): void {
     for (const [name, d] of this.deltas) {
@@ -96,16 +99,48 @@ export class Tally {
   }
 }
 
-/** The footprints (and `modified`) of the named records of a collection that exist (expired included), by id. */
-export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, Footprint & { modified: number | null }> {
-  const out = new Map<string, Footprint & { modified: number | null }>();
+/** A stored record's {@link Footprint}, with its `modified` and `expiry`. */
+export interface StoredFootprint extends Footprint {
+  modified: number | null;
+  expiry: number | null;
+}
+
+/** The footprints of the named records of a collection that exist (expired included), by id. */
+export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, StoredFootprint> {
+  const out = new Map<string, StoredFootprint>();
   if (ids.length === 0) return out;
-  type Row = { id: string; modified: number | null; bytes: number; size: number };
+  type Row = { id: string; modified: number | null; expiry: number | null; bytes: number; size: number };
   const rows = ids.length === 1 ? sql.all<Row>(SQL.footprint, collection, ids[0]!) : sql.all<Row>(SQL.footprints, collection, JSON.stringify(ids));
-  for (const r of rows) {
-    out.set(String(r.id), { modified: r.modified === null ? null : Number(r.modified), bytes: Number(r.bytes), size: Number(r.size) });
-  }
+  for (const r of rows) out.set(String(r.id), storedFootprint(r));
   return out;
+}
+
+/** A row's columns `modified, expiry, bytes, size` (as {@link FOOTPRINT} names them) as a {@link StoredFootprint}. */
+export function storedFootprint(r: { modified: unknown; expiry: unknown; bytes: unknown; size: unknown }): StoredFootprint {
+  return {
+    modified: r.modified === null ? null : Number(r.modified),
+    expiry: r.expiry === null ? null : Number(r.expiry),
+    bytes: Number(r.bytes),
+    size: Number(r.size),
+  };
+}
+
+/**
+ * After upserts of the named records of a collection, whose footprints were
+ * `before`: applies the change of its counters and, when `stamp` is not
+ * null, sets its stamp, in one statement (none when `ids` is empty and there
+ * is no stamp).
+ */
+export function settle(sql: SqlPort, collection: string, ids: readonly string[], before: ReadonlyMap<string, Footprint>, stamp: number | null): void {
+  if (ids.length === 0 && stamp === null) return;
+  let bytes = 0;
+  let size = 0;
+  for (const f of before.values()) {
+    bytes += f.bytes;
+    size += f.size;
+  }
+  if (ids.length === 1) sql.run(SQL.settleOne, collection, ids[0]!, stamp, before.size, bytes, size);
+  else sql.run(SQL.settleMany, collection, JSON.stringify(ids), stamp, before.size, bytes, size);
 }
 
 /**

@@ -17,7 +17,7 @@
  */
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
-import { FOOTPRINT, footprints, purgeExpiredRecords, Tally, type Footprint } from "./counters";
+import { FOOTPRINT, footprints, purgeExpiredRecords, settle, storedFootprint, Tally, type Footprint, type StoredFootprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import type { SqlPort, SqlValue } from "./sql";
@@ -109,24 +109,28 @@ const SQL = {
   /**
    * Writes one record at T. ?1-?9: the row as inserted (unsupplied fields
    * already carry the profile's defaults), ?10: flags, ?11: the visibility
-   * instant, ?12: its insertion number (kept by an update). On conflict each
-   * field is taken from the new row when supplied (its flag), or when the
-   * stored row is expired and REPLACE_EXPIRED is set.
+   * instant, ?12: its insertion number (kept by an update).
    */
   upsert: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry, seq)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12)
-           ON CONFLICT (collection, id) DO UPDATE SET
-             parentid = CASE WHEN ?10 & ${HAS_PARENTID} OR __GONE__ THEN excluded.parentid ELSE parentid END,
-             predecessorid = CASE WHEN ?10 & ${HAS_PREDECESSORID} OR __GONE__ THEN excluded.predecessorid ELSE predecessorid END,
-             sortindex = CASE WHEN ?10 & ${HAS_SORTINDEX} OR __GONE__ THEN excluded.sortindex ELSE sortindex END,
-             payload = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload ELSE payload END,
-             payload_size = CASE WHEN ?10 & ${HAS_PAYLOAD} OR __GONE__ THEN excluded.payload_size ELSE payload_size END,
-             modified = CASE WHEN ?10 & ${SET_MODIFIED} OR __GONE__ THEN excluded.modified ELSE modified END,
-             expiry = CASE WHEN ?10 & ${SET_EXPIRY} OR __GONE__ THEN excluded.expiry ELSE expiry END
-           `.replaceAll(
-    "__GONE__",
-    `(?10 & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ?11)`,
-  ),
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12) ${upsertConflict("?10", "?11")}`,
+  /**
+   * Writes the records of ?2, a JSON array of rows `[id, parentid,
+   * predecessorid, sortindex, modified, payload, payload_size, expiry, seq]`
+   * as {@link SQL.upsert} takes them, into collection ?1 at T, all with the
+   * flags ?3 (visibility instant ?4): one statement for a POST's records
+   * instead of one per record.
+   */
+  upsertRows: `INSERT INTO bso (collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size, expiry, seq)
+               SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+               FROM json_each(?2) WHERE true ${upsertConflict("?3", "?4")}`,
+  /** The last write and the stored state of record (?2, ?3), expired included (all NULL when absent). */
+  lastAndRow: `SELECT (SELECT value FROM meta WHERE key = ?1) AS last, b.modified AS modified, b.expiry AS expiry,
+                 b.payload_size AS bytes, ${recordSize("b")} AS size
+               FROM (SELECT 1) LEFT JOIN bso b ON b.collection = ?2 AND b.id = ?3`,
+  /** The same with the collection's newest record, expired included (the level without collection stamps). */
+  lastMaxAndRow: `SELECT (SELECT value FROM meta WHERE key = ?1) AS last, (SELECT MAX(modified) FROM bso WHERE collection = ?2) AS level,
+                    b.modified AS modified, b.expiry AS expiry, b.payload_size AS bytes, ${recordSize("b")} AS size
+                  FROM (SELECT 1) LEFT JOIN bso b ON b.collection = ?2 AND b.id = ?3`,
   deleteRecord: `DELETE FROM bso WHERE collection = ? AND id = ? RETURNING ${FOOTPRINT}`,
   deleteCollectionRecords: `DELETE FROM bso WHERE collection = ?`,
   deleteCollectionRow: `DELETE FROM collections WHERE name = ?`,
@@ -134,6 +138,22 @@ const SQL = {
   deleteAllCollections: `DELETE FROM collections`,
   nextExpiry: `SELECT MIN(expiry) AS expiry FROM bso WHERE expiry IS NOT NULL`,
 } as const;
+
+/**
+ * The conflict clause of the upserts: each field is taken from the new row
+ * when supplied (its flag in `flags`), or when the stored row is expired at
+ * `visibleAt` and REPLACE_EXPIRED is set.
+ */
+function upsertConflict(flags: string, visibleAt: string): string {
+  const gone = `(${flags} & ${REPLACE_EXPIRED} AND expiry IS NOT NULL AND expiry <= ${visibleAt})`;
+  const take = (flag: number, column: string) => `${column} = CASE WHEN ${flags} & ${flag} OR ${gone} THEN excluded.${column} ELSE ${column} END`;
+  return `ON CONFLICT (collection, id) DO UPDATE SET
+    ${take(HAS_PARENTID, "parentid")}, ${take(HAS_PREDECESSORID, "predecessorid")}, ${take(HAS_SORTINDEX, "sortindex")},
+    ${take(HAS_PAYLOAD, "payload")}, ${take(HAS_PAYLOAD, "payload_size")}, ${take(SET_MODIFIED, "modified")}, ${take(SET_EXPIRY, "expiry")}`;
+}
+
+/** Characters a string bound through JSON may not carry (SQLite's JSON reader and a direct binding could differ on them). */
+const NOT_VIA_JSON = /[\u0000\ud800-\udfff]/;
 
 /** What an operation addresses: the storage, a collection, or a record. */
 type Target = { collection?: undefined; id?: undefined } | { collection: string; id?: string };
@@ -148,12 +168,16 @@ interface UnitContext {
   usedBefore?: number;
   /** Whether the unit records T as the store's last write (writes that changed nothing clear it). */
   stamp: boolean;
+  /** The target record's stored state before the unit (null: absent), when the unit asked for it ({@link UnitSpec.row}). */
+  row?: StoredFootprint | null;
 }
 
 interface UnitSpec<R> {
   write: boolean;
   target: Target;
   pre: Preconditions;
+  /** Read the target record's stored state with the level (one statement), into {@link UnitContext.row}. */
+  row?: boolean;
   /** Check order; "precondition" is the built-in one. Default: preconditions only. */
   order?: readonly CheckName[];
   checks?: Partial<Record<Exclude<CheckName, "precondition">, (cx: UnitContext) => Failure | null>>;
@@ -223,11 +247,14 @@ export class StorageEngine {
   private unit<R extends object>(spec: UnitSpec<R>): Result<Omit<R, "lastModified"> & { ts: number; lastModified: number }> {
     let ts = 0;
     const body = () => {
-      const { last, level: known } = this.lastAndLevel(spec.target);
+      const { last, level: known, row }: { last: number; level?: number | null; row?: StoredFootprint | null } = spec.row
+        ? this.lastLevelAndRow(spec.target)
+        : this.lastAndLevel(spec.target);
       const now = this.clock();
       ts = spec.write ? Math.max(nowTick(now), last + 10) : Math.max(nowTick(now), last);
       const cx: UnitContext = { ts, visibleAt: this.profile.visibleAt(ts, now), stamp: spec.write };
-      const level = known !== undefined ? known : this.recordLevel(spec.target, cx);
+      if (row !== undefined) cx.row = row;
+      const level = known !== undefined ? known : row !== undefined ? liveModified(row, cx.visibleAt) : this.recordLevel(spec.target, cx);
       for (const name of spec.order ?? ["precondition"]) {
         const failure = name === "precondition" ? conditionFailure(spec.pre, level) : (spec.checks?.[name]?.(cx) ?? null);
         if (failure) return { ok: false as const, failure, ts };
@@ -270,6 +297,20 @@ export class StorageEngine {
     if (t.id !== undefined && stamps) return { last: this.lastWrite() };
     const r = this.sql.one<Row>(stamps ? SQL.lastAndCollectionStamp : SQL.lastAndCollectionMax, LAST_MODIFIED_KEY, t.collection);
     return { last: r?.last ?? 0, level: r?.level ?? null };
+  }
+
+  /**
+   * {@link lastAndLevel} of a record together with the record's stored state,
+   * in one statement (with collection stamps the level is then the record's
+   * modified while live, left to the caller once T is known).
+   */
+  private lastLevelAndRow(t: Target): { last: number; level?: number | null; row: StoredFootprint | null } {
+    if (t.collection === undefined || t.id === undefined) throw new Error("lastLevelAndRow: not a record");
+    type Row = { last: number | null; level?: number | null; modified: number | null; expiry: number | null; bytes: number | null; size: number | null };
+    const stamps = this.profile.collectionStamps;
+    const r = this.sql.one<Row>(stamps ? SQL.lastAndRow : SQL.lastMaxAndRow, LAST_MODIFIED_KEY, t.collection, t.id);
+    const row = r === null || r.bytes === null ? null : storedFootprint(r);
+    return stamps ? { last: r?.last ?? 0, row } : { last: r?.last ?? 0, level: r?.level ?? null, row };
   }
 
   /** A record's level with collection stamps: its modified while live at T (see {@link lastAndLevel}). */
@@ -374,12 +415,13 @@ export class StorageEngine {
       write: true,
       target: { collection: p.collection, id: p.record.id },
       pre: p,
+      row: true,
       order: p.preconditionFirst ? ["precondition", ...order.filter((c) => c !== "precondition")] : order,
       checks: { quota: (cx) => this.quotaCheck(p.quota, cx), verdict: () => rejected(p.rejectAfterChecks) },
       run: (cx) => {
-        const [modified = null] = this.write(p.collection, [p.record], cx, "put");
-        this.touch(p.collection, cx);
-        return { modified, usedBefore: cx.usedBefore, lastModified: cx.ts };
+        const row = cx.row ?? null;
+        this.write(p.collection, [p.record], cx, "put", new Map(row === null ? [] : [[p.record.id, row]]));
+        return { modified: this.modifiedAfter(p.record, row, cx, "put"), usedBefore: cx.usedBefore, lastModified: cx.ts };
       },
     });
   }
@@ -417,10 +459,10 @@ export class StorageEngine {
           this.batches.commit(id, p.collection, cx.ts, tally);
           tally.flush(this.sql);
           this.expiryWritten();
+          this.touch(p.collection, cx);
         } else {
           this.write(p.collection, p.records, cx, "post");
         }
-        this.touch(p.collection, cx);
         return { success, usedBefore: cx.usedBefore, lastModified: cx.ts };
       },
     });
@@ -542,28 +584,68 @@ export class StorageEngine {
 
   /**
    * Writes records of one collection at T with the profile's upsert rules,
-   * counters included; returns each one's `modified` afterwards.
+   * counters and (with collection stamps) the collection's stamp included.
+   * `before`: the records' {@link footprints} before the write, when the
+   * caller read them already.
    */
-  private write(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post"): (number | null)[] {
+  private write(
+    collection: string,
+    records: readonly RecordFields[],
+    cx: UnitContext,
+    op: "put" | "post",
+    before: ReadonlyMap<string, StoredFootprint> = footprints(this.sql, collection, records.map((r) => r.id)),
+  ): void {
     const ids = records.map((r) => r.id);
-    const before = footprints(this.sql, collection, ids);
     // Numbers only when something may be inserted.
     const inserts = this.numbersInserts && ids.some((id) => !before.has(id));
-    let seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq)?.seq ?? 1) : null;
-    for (const rec of records) {
-      // An update keeps the record's number, so numbers may be skipped: only their order matters.
-      this.upsert(collection, rec, cx, op, seq);
-      if (seq !== null) seq++;
-    }
-    const after = footprints(this.sql, collection, ids);
-    const tally = new Tally();
-    tally.changed(collection, before, after);
-    tally.flush(this.sql);
-    return records.map((r) => after.get(r.id)?.modified ?? null);
+    const seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq)?.seq ?? 1) : null;
+    this.upsertAll(collection, records, cx, op, seq);
+    settle(this.sql, collection, ids, before, this.profile.collectionStamps ? cx.ts : null);
   }
 
-  /** Writes one record at T with the profile's upsert rules. */
-  private upsert(collection: string, rec: RecordFields, cx: UnitContext, op: "put" | "post", seq: number | null): void {
+  /**
+   * A record's `modified` after {@link upsert} wrote `rec` over `stored` (null:
+   * absent): what the upsert statement's rules give, without reading it back.
+   */
+  private modifiedAfter(rec: RecordFields, stored: StoredFootprint | null, cx: UnitContext, op: "put" | "post"): number | null {
+    const u = this.profile.upsert;
+    const stamps = u.stamps(rec, op);
+    const replaced = stored === null || (u.replaceExpired && stored.expiry !== null && stored.expiry <= cx.visibleAt);
+    if (replaced) return stamps || u.stampsInserts ? cx.ts : null;
+    return stamps ? cx.ts : stored.modified;
+  }
+
+  /**
+   * Writes records with the profile's upsert rules; the i-th record that is
+   * inserted gets insertion number `seq + i` (an update keeps its number, so
+   * numbers may be skipped: only their order matters). Records with distinct
+   * ids whose text JSON carries unchanged are written with one statement per
+   * set of flags ({@link SQL.upsertRows}); otherwise one statement each, in order.
+   */
+  private upsertAll(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post", seq: number | null): void {
+    const rows = records.map((rec, i) => this.upsertRow(rec, cx, op, seq === null ? null : seq + i));
+    if (records.length > 1 && rows.every((r) => r.viaJson) && new Set(records.map((r) => r.id)).size === records.length) {
+      const byFlags = new Map<number, SqlValue[][]>();
+      for (const r of rows) {
+        const group = byFlags.get(r.flags);
+        if (group) group.push(r.values);
+        else byFlags.set(r.flags, [r.values]);
+      }
+      for (const [flags, group] of byFlags) this.sql.run(SQL.upsertRows, collection, JSON.stringify(group), flags, cx.visibleAt);
+      return;
+    }
+    for (const r of rows) {
+      const [id, parentid, predecessorid, sortindex, modified, payload, payloadSize, expiry, n] = r.values;
+      this.sql.run(SQL.upsert, collection, id!, parentid!, predecessorid!, sortindex!, modified!, payload!, payloadSize!, expiry!, r.flags, cx.visibleAt, n!);
+    }
+  }
+
+  /**
+   * One record as the upserts take it: the row as inserted (`id, parentid,
+   * predecessorid, sortindex, modified, payload, payload_size, expiry, seq`),
+   * its flags, and whether its values pass through JSON unchanged.
+   */
+  private upsertRow(rec: RecordFields, cx: UnitContext, op: "put" | "post", seq: number | null): { values: SqlValue[]; flags: number; viaJson: boolean } {
     const u = this.profile.upsert;
     const stamps = u.stamps(rec, op);
     let flags = 0;
@@ -576,9 +658,7 @@ export class StorageEngine {
     if (u.replaceExpired) flags |= REPLACE_EXPIRED;
     if (rec.ttl !== undefined) this.expiryWritten();
     const payload = rec.payload ?? u.defaultPayload;
-    this.sql.run(
-      SQL.upsert,
-      collection,
+    const values: SqlValue[] = [
       rec.id,
       rec.parentid ?? null,
       rec.predecessorid ?? null,
@@ -587,10 +667,10 @@ export class StorageEngine {
       payload,
       payload === null ? 0 : this.profile.payloadSize(payload),
       rec.ttl === undefined ? null : cx.visibleAt + rec.ttl * 1000,
-      flags,
-      cx.visibleAt,
       seq,
-    );
+    ];
+    const viaJson = values.every((v) => (typeof v === "string" ? !NOT_VIA_JSON.test(v) : typeof v !== "number" || Number.isSafeInteger(v)));
+    return { values, flags, viaJson };
   }
 
   /** Live record counts and payload units per collection (collections without live records omitted). */
@@ -708,6 +788,11 @@ const SCALAR_FILTERS: ReadonlyArray<[keyof RecordFilter & ("parentid" | "predece
   ["indexAbove", "sortindex > ?"],
   ["indexBelow", "sortindex < ?"],
 ];
+
+/** A stored record's level at `visibleAt`: its modified while live, null when absent or expired. */
+function liveModified(row: StoredFootprint | null, visibleAt: number): number | null {
+  return row !== null && (row.expiry === null || row.expiry > visibleAt) ? row.modified : null;
+}
 
 /** 304 when not modified since, 412 when modified since (storage-1.5 §12.1, §12.2; storage-1.1 §10). Null: never modified. */
 function conditionFailure(p: Preconditions, lastModified: number | null): Failure | null {
