@@ -7,7 +7,7 @@
  */
 import type { Tally } from "./counters";
 import { recordSize } from "./schema";
-import type { SqlPort } from "./sql";
+import { passesJson, type SqlPort, type SqlValue } from "./sql";
 import type { RecordFields } from "./types";
 
 /** A batch must be committed within this long of its creation (storage-1.5 §9.4). */
@@ -23,6 +23,14 @@ const SQL = {
             payload = COALESCE(excluded.payload, payload),
             payload_size = COALESCE(excluded.payload_size, payload_size),
             ttl = COALESCE(excluded.ttl, ttl)`,
+  /** {@link SQL.stage} of the rows of ?2, a JSON array of `[id, sortindex, payload, payload_size, ttl]`, in order, into batch ?1. */
+  stageRows: `INSERT INTO batch_items (batch_id, id, sortindex, payload, payload_size, ttl)
+              SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?2) WHERE true
+              ON CONFLICT (batch_id, id) DO UPDATE SET
+                sortindex = COALESCE(excluded.sortindex, sortindex),
+                payload = COALESCE(excluded.payload, payload),
+                payload_size = COALESCE(excluded.payload_size, payload_size),
+                ttl = COALESCE(excluded.ttl, ttl)`,
   /** Commit, part 1: staged ids with no live record are created (or replace an expired one). ?1 collection, ?2 batch, ?3 T. */
   commitCreate: `INSERT INTO bso (collection, id, sortindex, modified, payload, payload_size, expiry)
                  SELECT ?1, b.id, b.sortindex, ?3, COALESCE(b.payload, ''), COALESCE(b.payload_size, 0),
@@ -64,7 +72,11 @@ const SQL = {
 
 /** The staging area of one store. */
 export class Batches {
-  constructor(private readonly sql: SqlPort) {}
+  /** @param rowsAsJson whether a request's records may be staged with one statement (see {@link stage}). */
+  constructor(
+    private readonly sql: SqlPort,
+    private readonly rowsAsJson = true,
+  ) {}
 
   /** Whether `id` is a batch of `collection` still valid at T. */
   isOpen(id: string, collection: string, ts: number): boolean {
@@ -80,19 +92,24 @@ export class Batches {
     return id;
   }
 
-  /** Stages records into a batch, merging with what earlier requests staged for the same ids. */
+  /**
+   * Stages records into a batch, merging with what earlier requests staged
+   * for the same ids: in one statement when every value passes through JSON
+   * unchanged, otherwise one per record.
+   */
   stage(id: string, records: readonly RecordFields[], payloadSize: (payload: string) => number): void {
-    for (const r of records) {
-      this.sql.run(
-        SQL.stage,
-        id,
-        r.id,
-        r.sortindex ?? null,
-        r.payload ?? null,
-        r.payload === undefined ? null : payloadSize(r.payload),
-        r.ttl ?? null,
-      );
+    const rows = records.map((r): SqlValue[] => [
+      r.id,
+      r.sortindex ?? null,
+      r.payload ?? null,
+      r.payload === undefined ? null : payloadSize(r.payload),
+      r.ttl ?? null,
+    ]);
+    if (this.rowsAsJson && rows.length > 1 && rows.every((row) => row.every(passesJson))) {
+      this.sql.run(SQL.stageRows, id, JSON.stringify(rows));
+      return;
     }
+    for (const row of rows) this.sql.run(SQL.stage, id, ...row);
   }
 
   /** Distinct records and payload units staged in a batch so far (later stagings of an id replace earlier ones). */

@@ -20,7 +20,7 @@ import { Batches } from "./batches";
 import { FOOTPRINT, footprints, purgeExpiredRecords, settle, storedFootprint, Tally, type Footprint, type StoredFootprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
-import type { SqlPort, SqlValue } from "./sql";
+import { passesJson, type SqlPort, type SqlValue } from "./sql";
 import type {
   DeleteParams,
   DeleteResult,
@@ -152,9 +152,6 @@ function upsertConflict(flags: string, visibleAt: string): string {
     ${take(HAS_PAYLOAD, "payload")}, ${take(HAS_PAYLOAD, "payload_size")}, ${take(SET_MODIFIED, "modified")}, ${take(SET_EXPIRY, "expiry")}`;
 }
 
-/** Characters a string bound through JSON may not carry (SQLite's JSON reader and a direct binding could differ on them). */
-const NOT_VIA_JSON = /[\u0000\ud800-\udfff]/;
-
 /** What an operation addresses: the storage, a collection, or a record. */
 type Target = { collection?: undefined; id?: undefined } | { collection: string; id?: string };
 
@@ -199,6 +196,11 @@ export interface CollectionTotals {
   bytes: number;
 }
 
+export interface EngineOptions {
+  /** False: every record is written with its own statement (the same result; for tests). Default true. */
+  rowsAsJson?: boolean;
+}
+
 export class StorageEngine {
   readonly profile: Profile;
   private readonly batches: Batches;
@@ -212,14 +214,19 @@ export class StorageEngine {
    *   recorded in the store wins and must agree with it. Null: the recorded
    *   one (a store that has none cannot be used).
    */
+  /** Whether a request's records may be written with one statement (rows as JSON); tests compare both ways. */
+  private readonly rowsAsJson: boolean;
+
   constructor(
     private readonly sql: SqlPort,
     profile: Profile | null,
     private readonly clock: () => number = Date.now,
+    options: EngineOptions = {},
   ) {
     migrate(sql);
     this.profile = this.settleProfile(profile);
-    this.batches = new Batches(sql);
+    this.rowsAsJson = options.rowsAsJson ?? true;
+    this.batches = new Batches(sql, this.rowsAsJson);
     this.numbersInserts = Object.values(this.profile.order).some((o) => o.tie === "seq");
   }
 
@@ -624,7 +631,7 @@ export class StorageEngine {
    */
   private upsertAll(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post", seq: number | null): void {
     const rows = records.map((rec, i) => this.upsertRow(rec, cx, op, seq === null ? null : seq + i));
-    if (records.length > 1 && rows.every((r) => r.viaJson) && new Set(records.map((r) => r.id)).size === records.length) {
+    if (this.rowsAsJson && records.length > 1 && rows.every((r) => r.viaJson) && new Set(records.map((r) => r.id)).size === records.length) {
       const byFlags = new Map<number, SqlValue[][]>();
       for (const r of rows) {
         const group = byFlags.get(r.flags);
@@ -669,8 +676,7 @@ export class StorageEngine {
       rec.ttl === undefined ? null : cx.visibleAt + rec.ttl * 1000,
       seq,
     ];
-    const viaJson = values.every((v) => (typeof v === "string" ? !NOT_VIA_JSON.test(v) : typeof v !== "number" || Number.isSafeInteger(v)));
-    return { values, flags, viaJson };
+    return { values, flags, viaJson: values.every(passesJson) };
   }
 
   /** Live record counts and payload units per collection (collections without live records omitted). */

@@ -21,6 +21,19 @@ export interface SqlPort {
   transaction<T>(fn: () => T): T;
 }
 
+/** Characters SQLite's JSON reader and a direct binding may store differently: NUL and surrogates. */
+const NOT_VIA_JSON = /[\u0000\ud800-\udfff]/;
+
+/**
+ * Whether a value bound as an element of a JSON text (read back with `->>`)
+ * is stored exactly as the value bound directly: null, a string free of
+ * {@link NOT_VIA_JSON}, or a safe integer.
+ */
+export function passesJson(v: SqlValue): boolean {
+  if (typeof v === "string") return !NOT_VIA_JSON.test(v);
+  return v === null || (typeof v === "number" && Number.isSafeInteger(v));
+}
+
 /** A SQL failure carrying the statement text (never the bound values, which may hold user data). */
 export class SqlError extends Error {
   constructor(
