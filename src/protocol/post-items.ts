@@ -27,6 +27,15 @@ export type Post11Body = { kind: "items"; items: PostItems } | { kind: "value"; 
 const WBO_FIELDS: ReadonlySet<string> = new Set(["id", "parentid", "predecessorid", "ttl", "sortindex", "payload"]);
 
 /**
+ * Bodies up to this many characters are parsed whole by {@link postItems11}:
+ * one native parse, where the cost of a hostile body (the most values a
+ * text of this size can hold, all kept at once) is bounded by the size
+ * (a 256 KiB text holds at most ~90,000 values). The common POST of 100
+ * records of a few hundred bytes is well under it; larger bodies are walked.
+ */
+export const WHOLE_PARSE_MAX_CHARS = 256 * 1024;
+
+/**
  * Storage 1.1 (§8.8 steps 2-4) from the body's text: every element is
  * examined in order, its index counting invalid ones too: not a
  * scalar-valued object, then no id, then V2-V5, then the count limit (`retry
@@ -34,19 +43,46 @@ const WBO_FIELDS: ReadonlySet<string> = new Set(["id", "parentid", "predecessori
  * decremented). A non-array body comes back as its parsed value.
  *
  * The protocol reports each element's own validation failure before its
- * limit failure, so every element is validated, but the array is walked
- * element by element ({@link forEachElement}) and nothing of an element is
- * kept once examined. An element past `maxCount`, which can only fail, is
- * read by pattern when it is a simple flat object ({@link flatObjectFields}),
- * the shape of a long tail of small items, and parsed on its own otherwise.
- * So a POST of a million small items costs a scan of its text plus its
- * answer (which lists them all), not a million parsed objects.
+ * limit failure, so every element is validated. A body of at most
+ * `wholeMax` characters ({@link WHOLE_PARSE_MAX_CHARS}) is parsed whole.
+ * A larger one is walked element by element ({@link forEachElement}) and
+ * nothing of an element is kept once examined: an element past `maxCount`,
+ * which can only fail, is read by pattern when it is a simple flat object
+ * ({@link flatObjectFields}), the shape of a long tail of small items, and
+ * parsed on its own otherwise. So a POST of a million small items costs a
+ * scan of its text plus its answer (which lists them all), not a million
+ * parsed objects. Both ways give the same result (test/protocol/post-items-11.test.ts,
+ * test/protocol/post-items-whole.test.ts).
  */
-export function postItems11(text: string, limits: { maxCount: number; maxBytes: number }): Post11Body {
+export function postItems11(
+  text: string,
+  limits: { maxCount: number; maxBytes: number },
+  wholeMax: number = WHOLE_PARSE_MAX_CHARS,
+): Post11Body {
   const failed = new Map<string, string>();
   const records: RecordFields[] = [];
   let bytes = 0;
   let index = 0;
+  /** Examines the next element (undefined: not a scalar-valued object). */
+  const examine = (item: { [k: string]: JsonIn } | undefined, surplus: boolean): void => {
+    index += 1;
+    if (item === undefined) return void failed.set("", "invalid wbo");
+    if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) return void failed.set("", "invalid id");
+    const v = validateWbo(item);
+    if (!v.ok) return void failed.set(v.key, v.error);
+    if (v.id === null) return void failed.set("", "invalid id");
+    if (surplus) return void failed.set(v.id, "retry wbo");
+    bytes += v.fields.payload?.length ?? 0;
+    if (bytes >= limits.maxBytes) return void failed.set(v.id, "retry bytes");
+    records.push({ ...v.fields, id: v.id });
+  };
+  const flatObject = (parsed: JsonIn) => (isJsonObject(parsed) && hasOnlyScalars(parsed) ? parsed : undefined);
+  if (text.length <= wholeMax) {
+    const body = parseJsonText(text);
+    if (!Array.isArray(body)) return { kind: "value", value: body };
+    for (const element of body) examine(flatObject(element), index >= limits.maxCount);
+    return { kind: "items", items: { records, failed } };
+  }
   let valid = true;
   const scan = forEachElement(text, (start, end) => {
     const surplus = index >= limits.maxCount;
@@ -54,36 +90,9 @@ export function postItems11(text: string, limits: { maxCount: number; maxBytes: 
     if (item === undefined) {
       const parsed = parseJsonText(text.slice(start, end));
       if (parsed === undefined) return (valid = false);
-      item = isJsonObject(parsed) && hasOnlyScalars(parsed) ? parsed : undefined;
+      item = flatObject(parsed);
     }
-    index += 1;
-    if (item === undefined) {
-      failed.set("", "invalid wbo");
-      return true;
-    }
-    if (!Object.prototype.hasOwnProperty.call(item, "id") || item.id === null) {
-      failed.set("", "invalid id");
-      return true;
-    }
-    const v = validateWbo(item);
-    if (!v.ok) {
-      failed.set(v.key, v.error);
-      return true;
-    }
-    if (v.id === null) {
-      failed.set("", "invalid id");
-      return true;
-    }
-    if (surplus) {
-      failed.set(v.id, "retry wbo");
-      return true;
-    }
-    bytes += v.fields.payload?.length ?? 0;
-    if (bytes >= limits.maxBytes) {
-      failed.set(v.id, "retry bytes");
-      return true;
-    }
-    records.push({ ...v.fields, id: v.id });
+    examine(item, surplus);
     return true;
   });
   if (scan === "not-array") return { kind: "value", value: parseJsonText(text) };

@@ -121,8 +121,11 @@ export function hasLoneSurrogate(s: string): boolean {
   return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
-/** UTF-8 byte length without allocating. */
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
+/** UTF-8 byte length without allocating (ASCII text, the usual encrypted payload, by one native test). */
 export function utf8Length(s: string): number {
+  if (ASCII_ONLY.test(s)) return s.length;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
