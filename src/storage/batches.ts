@@ -5,7 +5,7 @@
  * engine transaction; nothing here stamps time or checks preconditions.
  * Stored format: `batches` and `batch_items`, docs/storage-schema.md.
  */
-import type { Tally } from "./counters";
+import { settleStaged, type Delta } from "./counters";
 import { recordSize } from "./schema";
 import { passesJson, type SqlPort, type SqlValue } from "./sql";
 import type { RecordFields } from "./types";
@@ -55,7 +55,7 @@ const SQL = {
                  FROM batch_items b
                  WHERE b.batch_id = ?2 AND bso.collection = ?1 AND bso.id = b.id
                    AND (bso.expiry IS NULL OR bso.expiry > ?3)`,
-  /** What the batch's records (?2) of collection ?1 add to its counters now, expired included. */
+  /** What the batch's records (?2) of collection ?1 add to its counters before the commit, expired included. */
   footprint: `SELECT COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes, COALESCE(SUM(${recordSize()}), 0) AS size
               FROM bso WHERE collection = ?1 AND id IN (SELECT id FROM batch_items WHERE batch_id = ?2)`,
   totals: `SELECT COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes FROM batch_items WHERE batch_id = ?`,
@@ -126,17 +126,15 @@ export class Batches {
    * Applies a batch to `collection` at T (storage-1.5 §9.6): staged ids with
    * no live record are created with defaults for unsupplied fields, live
    * records take the supplied fields, every record gets `modified = T`; the
-   * batch is gone afterwards. What it changed in the collection's counters
-   * goes to `tally` (only the batch's records change, so it is their
-   * footprint after minus before).
+   * batch is gone afterwards. The collection's counters change by the
+   * batch's records' footprint after minus before (only they change), and
+   * its stamp becomes `stamp` unless that is null.
    */
-  commit(id: string, collection: string, ts: number, tally: Tally): void {
-    type Sum = { records: number; bytes: number; size: number };
-    const before = this.sql.one<Sum>(SQL.footprint, collection, id);
+  commit(id: string, collection: string, ts: number, stamp: number | null): void {
+    const before = this.sql.one<{ records: number; bytes: number; size: number }>(SQL.footprint, collection, id) ?? { records: 0, bytes: 0, size: 0 };
     this.sql.run(SQL.commitCreate, collection, id, ts);
     this.sql.run(SQL.commitUpdate, collection, id, ts);
-    const after = this.sql.one<Sum>(SQL.footprint, collection, id);
-    if (before && after) tally.add(collection, after.records - before.records, after.bytes - before.bytes, after.size - before.size);
+    settleStaged(this.sql, collection, id, before, stamp);
     this.sql.run(SQL.deleteItems, id);
     this.sql.run(SQL.delete, id);
   }

@@ -40,6 +40,8 @@ const SQL = {
   footprint: `SELECT id, modified, expiry, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id = ?2`,
   settleMany: settleSql("id IN (SELECT value FROM json_each(?2))"),
   settleOne: settleSql("id = ?2"),
+  /** After a batch commit: the rows staged in batch ?2. */
+  settleStaged: settleSql("id IN (SELECT id FROM batch_items WHERE batch_id = ?2)"),
   /**
    * Deletes up to ?2 records expired at or before ?1 (the oldest expiries
    * first), returning what each occupied.
@@ -141,6 +143,11 @@ export function settle(sql: SqlPort, collection: string, ids: readonly string[],
   }
   if (ids.length === 1) sql.run(SQL.settleOne, collection, ids[0]!, stamp, before.size, bytes, size);
   else sql.run(SQL.settleMany, collection, JSON.stringify(ids), stamp, before.size, bytes, size);
+}
+
+/** {@link settle} after a batch commit: the rows are those staged in `batch` (still staged), `before` their summed footprint. */
+export function settleStaged(sql: SqlPort, collection: string, batch: string, before: Delta, stamp: number | null): void {
+  sql.run(SQL.settleStaged, collection, batch, stamp, before.records, before.bytes, before.size);
 }
 
 /**

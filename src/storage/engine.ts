@@ -462,11 +462,8 @@ export class StorageEngine {
             return { success, usedBefore: cx.usedBefore, batch: id };
           }
           // Staged ttls of earlier requests take effect now.
-          const tally = new Tally();
-          this.batches.commit(id, p.collection, cx.ts, tally);
-          tally.flush(this.sql);
+          this.batches.commit(id, p.collection, cx.ts, this.profile.collectionStamps ? cx.ts : null);
           this.expiryWritten();
-          this.touch(p.collection, cx);
         } else {
           this.write(p.collection, p.records, cx, "post");
         }
