@@ -5,6 +5,7 @@
  * lists and info answers byte for byte (§7). Nothing here touches storage.
  */
 import { formatTs, parseTs11 } from "../lib/timestamp";
+import { utf8Length } from "../lib/utf8";
 import type { RecordFields, RecordFilter, SortOrder, StoredRecord } from "../storage/types";
 import { HttpError } from "./errors";
 import { isScalar, JsonNumber, type JsonIn } from "./json";
@@ -121,23 +122,7 @@ export function hasLoneSurrogate(s: string): boolean {
   return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
-
-/** UTF-8 byte length without allocating (ASCII text, the usual encrypted payload, by one native test). */
-export function utf8Length(s: string): number {
-  if (ASCII_ONLY.test(s)) return s.length;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
+export { utf8Length };
 
 // ------------------------------------------------------------------ query parameters
 

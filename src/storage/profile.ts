@@ -10,6 +10,7 @@
  * (docs/storage-schema.md); a recorded profile always wins, and a name that
  * disagrees with it is a bug, refused loudly.
  */
+import { utf8Length } from "../lib/utf8";
 
 export type Protocol = "1.1" | "1.5";
 
@@ -100,7 +101,6 @@ export interface Profile {
   readonly purgesExpired: boolean;
 }
 
-const encoder = new TextEncoder();
 /** POST always stamps (storage-1.1 §8.8 step 6); PUT only with a payload (§8.7). */
 const stamps11 = (f: { payload?: unknown }, op: "put" | "post") => op === "post" || f.payload !== undefined;
 /** A ttl-only update keeps `modified` (storage-1.5 §4.2). */
@@ -130,7 +130,7 @@ export const PROFILE_1_1: Profile = {
 export const PROFILE_1_5: Profile = {
   protocol: "1.5",
   code: 15,
-  payloadSize: (payload) => encoder.encode(payload).length,
+  payloadSize: utf8Length,
   quotaCounts: "payload",
   visibleAt: (ts) => ts,
   collectionStamps: true,
