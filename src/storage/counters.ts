@@ -34,10 +34,9 @@ const SQL = {
   apply: `INSERT INTO collections (name, records, bytes, size) VALUES (?, ?, ?, ?)
           ON CONFLICT (name) DO UPDATE SET records = records + excluded.records, bytes = bytes + excluded.bytes,
                                            size = size + excluded.size`,
-  /** Footprints of the named rows of one collection (?1 collection, ?2 JSON array of ids). */
-  footprints: `SELECT id, modified, expiry, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
-  /** The same for one id (?2), the common PUT. */
-  footprint: `SELECT id, modified, expiry, ${FOOTPRINT} FROM bso WHERE collection = ?1 AND id = ?2`,
+  /** How many of the named rows of one collection exist and what they occupy (?1 collection, ?2 JSON array of ids). */
+  occupied: `SELECT COUNT(*) AS records, COALESCE(SUM(payload_size), 0) AS bytes, COALESCE(SUM(${recordSize()}), 0) AS size
+             FROM bso WHERE collection = ?1 AND id IN (SELECT value FROM json_each(?2))`,
   settleMany: settleSql("id IN (SELECT value FROM json_each(?2))"),
   settleOne: settleSql("id = ?2"),
   /** After a batch commit: the rows staged in batch ?2. */
@@ -107,16 +106,6 @@ export interface StoredFootprint extends Footprint {
   expiry: number | null;
 }
 
-/** The footprints of the named records of a collection that exist (expired included), by id. */
-export function footprints(sql: SqlPort, collection: string, ids: readonly string[]): Map<string, StoredFootprint> {
-  const out = new Map<string, StoredFootprint>();
-  if (ids.length === 0) return out;
-  type Row = { id: string; modified: number | null; expiry: number | null; bytes: number; size: number };
-  const rows = ids.length === 1 ? sql.all<Row>(SQL.footprint, collection, ids[0]!) : sql.all<Row>(SQL.footprints, collection, JSON.stringify(ids));
-  for (const r of rows) out.set(String(r.id), storedFootprint(r));
-  return out;
-}
-
 /** A row's columns `modified, expiry, bytes, size` (as {@link FOOTPRINT} names them) as a {@link StoredFootprint}. */
 export function storedFootprint(r: { modified: unknown; expiry: unknown; bytes: unknown; size: unknown }): StoredFootprint {
   return {
@@ -127,25 +116,26 @@ export function storedFootprint(r: { modified: unknown; expiry: unknown; bytes: 
   };
 }
 
+/** How many of the named records of a collection exist (expired included), and their summed footprints: one row read. */
+export function occupied(sql: SqlPort, collection: string, ids: readonly string[]): Delta {
+  if (ids.length === 0) return { records: 0, bytes: 0, size: 0 };
+  const r = sql.one<{ records: number; bytes: number; size: number }>(SQL.occupied, collection, JSON.stringify(ids));
+  return { records: Number(r?.records ?? 0), bytes: Number(r?.bytes ?? 0), size: Number(r?.size ?? 0) };
+}
+
 /**
- * After upserts of the named records of a collection, whose footprints were
- * `before`: applies the change of its counters and, when `stamp` is not
+ * After upserts of the named records of a collection, which {@link occupied}
+ * `before` them: applies the change of its counters and, when `stamp` is not
  * null, sets its stamp, in one statement (none when `ids` is empty and there
  * is no stamp).
  */
-export function settle(sql: SqlPort, collection: string, ids: readonly string[], before: ReadonlyMap<string, Footprint>, stamp: number | null): void {
+export function settle(sql: SqlPort, collection: string, ids: readonly string[], before: Delta, stamp: number | null): void {
   if (ids.length === 0 && stamp === null) return;
-  let bytes = 0;
-  let size = 0;
-  for (const f of before.values()) {
-    bytes += f.bytes;
-    size += f.size;
-  }
-  if (ids.length === 1) sql.run(SQL.settleOne, collection, ids[0]!, stamp, before.size, bytes, size);
-  else sql.run(SQL.settleMany, collection, JSON.stringify(ids), stamp, before.size, bytes, size);
+  if (ids.length === 1) sql.run(SQL.settleOne, collection, ids[0]!, stamp, before.records, before.bytes, before.size);
+  else sql.run(SQL.settleMany, collection, JSON.stringify(ids), stamp, before.records, before.bytes, before.size);
 }
 
-/** {@link settle} after a batch commit: the rows are those staged in `batch` (still staged), `before` their summed footprint. */
+/** {@link settle} after a batch commit: the rows are those staged in `batch` (still staged), `before` what they occupied. */
 export function settleStaged(sql: SqlPort, collection: string, batch: string, before: Delta, stamp: number | null): void {
   sql.run(SQL.settleStaged, collection, batch, stamp, before.records, before.bytes, before.size);
 }

@@ -17,7 +17,7 @@
  */
 import { nowTick } from "../lib/timestamp";
 import { Batches } from "./batches";
-import { FOOTPRINT, footprints, purgeExpiredRecords, settle, storedFootprint, Tally, type Footprint, type StoredFootprint } from "./counters";
+import { FOOTPRINT, occupied, purgeExpiredRecords, settle, storedFootprint, Tally, type Delta, type Footprint, type StoredFootprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
 import { passesJson, type SqlPort, type SqlValue } from "./sql";
@@ -427,7 +427,7 @@ export class StorageEngine {
       checks: { quota: (cx) => this.quotaCheck(p.quota, cx), verdict: () => rejected(p.rejectAfterChecks) },
       run: (cx) => {
         const row = cx.row ?? null;
-        this.write(p.collection, [p.record], cx, "put", new Map(row === null ? [] : [[p.record.id, row]]));
+        this.write(p.collection, [p.record], cx, "put", row === null ? { records: 0, bytes: 0, size: 0 } : { records: 1, ...row });
         return { modified: this.modifiedAfter(p.record, row, cx, "put"), usedBefore: cx.usedBefore, lastModified: cx.ts };
       },
     });
@@ -589,19 +589,19 @@ export class StorageEngine {
   /**
    * Writes records of one collection at T with the profile's upsert rules,
    * counters and (with collection stamps) the collection's stamp included.
-   * `before`: the records' {@link footprints} before the write, when the
-   * caller read them already.
+   * `before`: what the records {@link occupied} before the write, when the
+   * caller read it already.
    */
   private write(
     collection: string,
     records: readonly RecordFields[],
     cx: UnitContext,
     op: "put" | "post",
-    before: ReadonlyMap<string, StoredFootprint> = footprints(this.sql, collection, records.map((r) => r.id)),
+    before: Delta = occupied(this.sql, collection, records.map((r) => r.id)),
   ): void {
     const ids = records.map((r) => r.id);
-    // Numbers only when something may be inserted.
-    const inserts = this.numbersInserts && ids.some((id) => !before.has(id));
+    // Numbers only when something may be inserted: fewer of the ids exist than are named.
+    const inserts = this.numbersInserts && before.records < new Set(ids).size;
     const seq = inserts ? (this.sql.one<{ seq: number }>(SQL.nextSeq)?.seq ?? 1) : null;
     this.upsertAll(collection, records, cx, op, seq);
     settle(this.sql, collection, ids, before, this.profile.collectionStamps ? cx.ts : null);
