@@ -10,7 +10,9 @@
  * bench's scale group does), and prints per POST the `pwrite64` calls (pages
  * written to the WAL), `pread64` calls (pages read that SQLite's cache did
  * not hold) and `fdatasync`/`fsync` calls. `--files`: those calls per POST
- * by file instead (which database, its WAL or the main file). Needs strace
+ * by file instead (which database, its WAL or the main file). `--floor`:
+ * the same POSTs to the floor (bench/floor: one upsert per record and a
+ * collections touch in one transactionSync), for comparison. Needs strace
  * and ptrace rights.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -28,6 +30,8 @@ const ROOT = path.resolve(opt("root") ?? path.dirname(BENCH));
 const SIZES = (opt("sizes") ?? "1000,100000").split(",").map(Number);
 const POSTS = Number(opt("posts") ?? 20);
 const FILES = process.argv.includes("--files");
+const FLOOR = process.argv.includes("--floor");
+const WORKER_ROOT = FLOOR ? path.join(BENCH, "floor") : ROOT;
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-pages-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -35,17 +39,17 @@ const log = (...a) => console.error("[pages]", ...a);
 
 const outdir = path.join(TMP, "bundle");
 const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
-  cwd: ROOT,
+  cwd: WORKER_ROOT,
   encoding: "utf8",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
 });
 if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
 const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
-const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find(existsSync);
+const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(WORKER_ROOT, f)).find(existsSync);
 const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
 const server = spawnGroup(process.execPath, [
   path.join(BENCH, "serve.mjs"),
-  JSON.stringify({ config, script, vars, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations") }),
+  JSON.stringify({ config, script, vars, persist: path.join(TMP, "data"), migrations: FLOOR ? null : path.join(ROOT, "migrations") }),
 ]);
 const url = await new Promise((resolve, reject) => {
   let buf = "";
@@ -68,9 +72,9 @@ const results = [];
 try {
   for (const size of SIZES) {
     const user = { name: `pages_${size}`, password: "bench-password-1" };
-    await call("PUT", `user/1.0/${user.name}`, { "content-type": "application/json" }, JSON.stringify({ password: user.password, email: `${user.name}@example.com` }));
+    if (!FLOOR) await call("PUT", `user/1.0/${user.name}`, { "content-type": "application/json" }, JSON.stringify({ password: user.password, email: `${user.name}@example.com` }));
     const headers = { authorization: basicAuth(user.name, user.password), "content-type": "application/json" };
-    const post = (ids) => call("POST", `1.1/${user.name}/storage/history`, headers, recordsBody(100, ids));
+    const post = (ids) => call("POST", FLOOR ? `${user.name}/history` : `1.1/${user.name}/storage/history`, headers, recordsBody(100, ids));
     for (let s = 0; s < size; s += 400) {
       await Promise.all([0, 100, 200, 300].filter((o) => s + o < size).map((o) => post((j) => recordId("h", s + o + j))));
     }
@@ -108,7 +112,7 @@ try {
     results.push({ size, pwrite64: per("pwrite64"), pread64: per("pread64"), fsyncs: ((calls.fdatasync ?? 0) / POSTS + (calls.fsync ?? 0) / POSTS).toFixed(2) });
     log(`${size}: done`);
   }
-  console.log(`root: ${ROOT}\nper scattered POST of 100 records (${POSTS} POSTs), Storage 1.1:`);
+  console.log(`root: ${WORKER_ROOT}\nper scattered POST of 100 records (${POSTS} POSTs), ${FLOOR ? "the floor" : "Storage 1.1"}:`);
   console.table(results);
 } finally {
   await stopAll();
