@@ -4,7 +4,10 @@
  * chunk by chunk and reading stops as soon as more than the endpoint's cap
  * has arrived (the stream is cancelled), so an oversized body costs at most
  * the cap plus one chunk, whatever its declared or real length. A declared
- * `Content-Length` over the cap is refused before reading anything.
+ * `Content-Length` over the cap is refused before reading anything; a body
+ * that declares one within the cap (the HTTP framing holds it to that
+ * length) is read in one native call, and still refused if it turns out
+ * longer.
  *
  * Each family renders {@link BodyTooLarge} as its protocol's error (1.1 and
  * the User API: 400 / 17; 1.5: 413 / 17; account pages: 400).
@@ -27,9 +30,15 @@ const EMPTY = new Uint8Array(0);
  */
 export async function readCapped(req: Request, max: number): Promise<Uint8Array> {
   const declared = req.headers.get("Content-Length");
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared.trim()) > max) throw new BodyTooLarge(max);
+  const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared.trim()) : null;
+  if (length !== null && length > max) throw new BodyTooLarge(max);
   const stream = req.body;
   if (stream === null) return EMPTY;
+  if (length !== null) {
+    const whole = new Uint8Array(await req.arrayBuffer());
+    if (whole.byteLength > max) throw new BodyTooLarge(max);
+    return whole;
+  }
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
