@@ -15,7 +15,8 @@
  * 100 records on 1.1 and 1.5, and the requests of a 1000-record 1.5 batch
  * upload: create, 8 appends, commit), as the benchmark's micro group sends
  * them; 1.5 users get their tokens from each server's own tokenserver (a
- * locally signed FxA access token, as bench/run.mjs does).
+ * locally signed FxA access token, as bench/run.mjs does). `--only=REGEX`:
+ * only the workloads whose name matches.
  */
 import { spawnSync } from "node:child_process";
 import { createHash, createSign, generateKeyPairSync } from "node:crypto";
@@ -160,6 +161,7 @@ if (WRITES) {
   for (const k of Object.keys(WORK)) delete WORK[k];
   Object.assign(WORK, WRITE_WORK);
 }
+if (opt("only")) for (const k of Object.keys(WORK)) if (!new RegExp(opt("only"), "i").test(k)) delete WORK[k];
 
 const servers = [];
 try {
