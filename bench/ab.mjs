@@ -19,13 +19,13 @@
  * only the workloads whose name matches.
  */
 import { spawnSync } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, localFxa, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -39,16 +39,9 @@ const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.jso
 const log = (...a) => console.error("[ab]", ...a);
 
 // Storage 1.5 without FxA: our own RS256 access tokens, their key pinned in FXA_OAUTH_JWKS (as bench/run.mjs).
-const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
-const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const FXA = localFxa("ab-1");
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: FXA.jwks, HAWK_NONCE_CHECK: "true" };
 const b64url = (b) => Buffer.from(b).toString("base64url");
-function fxaAccessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
-  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
-  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
-}
 
 async function start(key, root) {
   const outdir = path.join(TMP, `bundle-${key}`);
@@ -128,7 +121,7 @@ const batchState = {};
 async function token15(s) {
   const keyid = `1700000000000-${b64url(createHash("sha256").update("kB-ab").digest().subarray(0, 16))}`;
   const sub = createHash("sha256").update("ab-writes").digest("hex").slice(0, 32);
-  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": keyid }));
+  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${FXA.accessToken(sub)}`, "x-keyid": keyid }));
   const u = new URL(s.url);
   return { ...t, host: u.hostname, port: u.port };
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, createSign, generateKeyPairSync, randomBytes } from "node:crypto";
 
 /**
  * @module bench/lib/ops
@@ -38,6 +38,26 @@ export function recordsBody(count, ids) {
     parts[j] = `{"id":"${ids(j)}","sortindex":${j},"payload":${PAYLOAD_JSON}}`;
   }
   return `[${parts.join(",")}]`;
+}
+
+/**
+ * A local stand-in for FxA's OAuth keys, so a 1.5 bench never leaves
+ * loopback: an RS256 key pair whose public half goes into the server's
+ * `FXA_OAUTH_JWKS` (`jwks`), and sync-scoped access tokens signed with it.
+ */
+export function localFxa(kid) {
+  const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+  const b64url = (b) => Buffer.from(b).toString("base64url");
+  return {
+    jwks: JSON.stringify({ keys: [jwk] }),
+    accessToken(sub) {
+      const now = Math.floor(Date.now() / 1000);
+      const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "at+jwt" }));
+      const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: kid, "fxa-generation": 1 }));
+      return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(key.privateKey).toString("base64url")}`;
+    },
+  };
 }
 
 export function basicAuth(user, password) {
