@@ -7,7 +7,7 @@
  */
 import { settleStaged, type Delta } from "./counters";
 import { recordSize } from "./schema";
-import { passesJson, type SqlPort, type SqlValue } from "./sql";
+import { jsonRuns, passesJson, type SqlPort, type SqlValue } from "./sql";
 import type { RecordFields } from "./types";
 
 /** A batch must be committed within this long of its creation (storage-1.5 §9.4). */
@@ -94,8 +94,9 @@ export class Batches {
 
   /**
    * Stages records into a batch, merging with what earlier requests staged
-   * for the same ids: in one statement when every value passes through JSON
-   * unchanged, otherwise one per record.
+   * for the same ids, in order: in one statement per run of at most
+   * JSON_ROWS_MAX_BYTES when every value passes through JSON unchanged
+   * (a larger record on its own), otherwise one per record.
    */
   stage(id: string, records: readonly RecordFields[], payloadSize: (payload: string) => number): void {
     const rows = records.map((r): SqlValue[] => [
@@ -106,7 +107,10 @@ export class Batches {
       r.ttl ?? null,
     ]);
     if (this.rowsAsJson && rows.length > 1 && rows.every((row) => row.every(passesJson))) {
-      this.sql.run(SQL.stageRows, id, JSON.stringify(rows));
+      for (const run of jsonRuns(rows)) {
+        if ("json" in run) this.sql.run(SQL.stageRows, id, run.json);
+        else this.sql.run(SQL.stage, id, ...run.row);
+      }
       return;
     }
     for (const row of rows) this.sql.run(SQL.stage, id, ...row);

@@ -20,7 +20,7 @@ import { Batches } from "./batches";
 import { FOOTPRINT, occupied, purgeExpiredRecords, settle, storedFootprint, Tally, type Delta, type Footprint, type StoredFootprint } from "./counters";
 import { profileForCode, type CheckName, type Order, type Profile } from "./profile";
 import { migrate, RECORD_OVERHEAD, recordSize } from "./schema";
-import { passesJson, type SqlPort, type SqlValue } from "./sql";
+import { jsonRuns, passesJson, type SqlPort, type SqlValue } from "./sql";
 import type {
   DeleteParams,
   DeleteResult,
@@ -624,7 +624,9 @@ export class StorageEngine {
    * inserted gets insertion number `seq + i` (an update keeps its number, so
    * numbers may be skipped: only their order matters). Records with distinct
    * ids whose text JSON carries unchanged are written with one statement per
-   * set of flags ({@link SQL.upsertRows}); otherwise one statement each, in order.
+   * set of flags and run of at most {@link JSON_ROWS_MAX_BYTES} ({@link
+   * SQL.upsertRows}; a larger record on its own); otherwise one statement
+   * each, in order.
    */
   private upsertAll(collection: string, records: readonly RecordFields[], cx: UnitContext, op: "put" | "post", seq: number | null): void {
     const rows = records.map((rec, i) => this.upsertRow(rec, cx, op, seq === null ? null : seq + i));
@@ -635,13 +637,21 @@ export class StorageEngine {
         if (group) group.push(r.values);
         else byFlags.set(r.flags, [r.values]);
       }
-      for (const [flags, group] of byFlags) this.sql.run(SQL.upsertRows, collection, JSON.stringify(group), flags, cx.visibleAt);
+      for (const [flags, group] of byFlags) {
+        for (const run of jsonRuns(group)) {
+          if ("json" in run) this.sql.run(SQL.upsertRows, collection, run.json, flags, cx.visibleAt);
+          else this.upsertOne(collection, run.row, flags, cx);
+        }
+      }
       return;
     }
-    for (const r of rows) {
-      const [id, parentid, predecessorid, sortindex, modified, payload, payloadSize, expiry, n] = r.values;
-      this.sql.run(SQL.upsert, collection, id!, parentid!, predecessorid!, sortindex!, modified!, payload!, payloadSize!, expiry!, r.flags, cx.visibleAt, n!);
-    }
+    for (const r of rows) this.upsertOne(collection, r.values, r.flags, cx);
+  }
+
+  /** {@link SQL.upsert} of one row as {@link upsertRow} makes it. */
+  private upsertOne(collection: string, values: readonly SqlValue[], flags: number, cx: UnitContext): void {
+    const [id, parentid, predecessorid, sortindex, modified, payload, payloadSize, expiry, seq] = values;
+    this.sql.run(SQL.upsert, collection, id!, parentid!, predecessorid!, sortindex!, modified!, payload!, payloadSize!, expiry!, flags, cx.visibleAt, seq!);
   }
 
   /**

@@ -4,6 +4,7 @@
  * synchronous transaction. The Durable Object implementation wraps
  * `ctx.storage.sql`; nothing else in the engine knows about Durable Objects.
  */
+import { utf8Length } from "../lib/utf8";
 
 export type SqlValue = string | number | null | ArrayBuffer;
 export type Row = Record<string, SqlValue>;
@@ -32,6 +33,38 @@ const NOT_VIA_JSON = /[\u0000\ud800-\udfff]/;
 export function passesJson(v: SqlValue): boolean {
   if (typeof v === "string") return !NOT_VIA_JSON.test(v);
   return v === null || (typeof v === "number" && Number.isSafeInteger(v));
+}
+
+/**
+ * Most UTF-8 bytes of one JSON text of rows bound as one value: well under
+ * the largest string a Durable Object's SQLite takes (2 MB).
+ */
+export const JSON_ROWS_MAX_BYTES = 1_000_000;
+
+/**
+ * Rows in their order, as runs to bind as one JSON text each (`json`, at
+ * most {@link JSON_ROWS_MAX_BYTES}); a row whose own text is larger comes
+ * alone as `row`, to be bound value by value.
+ */
+export function* jsonRuns(rows: readonly SqlValue[][]): Generator<{ json: string } | { row: readonly SqlValue[] }> {
+  let parts: string[] = [];
+  let bytes = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    const size = utf8Length(text) + 1;
+    if (parts.length > 0 && bytes + size > JSON_ROWS_MAX_BYTES) {
+      yield { json: `[${parts.join(",")}]` };
+      parts = [];
+      bytes = 2;
+    }
+    if (size + 2 > JSON_ROWS_MAX_BYTES) {
+      yield { row };
+      continue;
+    }
+    parts.push(text);
+    bytes += size;
+  }
+  if (parts.length > 0) yield { json: `[${parts.join(",")}]` };
 }
 
 /** A SQL failure carrying the statement text (never the bound values, which may hold user data). */

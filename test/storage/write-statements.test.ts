@@ -18,7 +18,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { StorageEngine } from "../../src/storage/engine";
 import { PROFILE_1_1, PROFILE_1_5, type Profile } from "../../src/storage/profile";
-import { durableObjectSql, type SqlPort, type SqlValue } from "../../src/storage/sql";
+import { durableObjectSql, JSON_ROWS_MAX_BYTES, jsonRuns, type SqlPort, type SqlValue } from "../../src/storage/sql";
 import type { RecordFields } from "../../src/storage/types";
 import { START_MS } from "./support";
 
@@ -166,5 +166,53 @@ describe("a request's records in one statement (rows as JSON) store what one sta
         { numRuns: 60 },
       );
     }, 120_000);
+  }
+});
+
+describe("large records: rows as JSON in runs under the largest value SQLite takes", () => {
+  it("jsonRuns keeps the order, every run at most JSON_ROWS_MAX_BYTES, a larger row alone", () => {
+    const rows: SqlValue[][] = [
+      ...Array.from({ length: 9 }, (_, i) => [`a${i}`, "é".repeat(150_000)]),
+      ["big", "x".repeat(JSON_ROWS_MAX_BYTES)],
+      ["last", null],
+    ];
+    const runs = [...jsonRuns(rows)];
+    const back: unknown[] = [];
+    for (const run of runs) {
+      if ("json" in run) {
+        expect(new TextEncoder().encode(run.json).length).toBeLessThanOrEqual(JSON_ROWS_MAX_BYTES);
+        back.push(...(JSON.parse(run.json) as unknown[]));
+      } else back.push(run.row);
+    }
+    expect(back).toEqual(rows);
+    expect(runs.filter((r) => "row" in r)).toEqual([{ row: rows[9] }]);
+    expect(runs.length).toBeGreaterThan(3);
+  });
+
+  for (const profile of [PROFILE_1_1, PROFILE_1_5]) {
+    it(`${profile.protocol}: a POST of 3 MB of records and one of 1.2 MB (batch too) stores what one statement each stores`, async () => {
+      const records: RecordFields[] = [
+        ...Array.from({ length: 20 }, (_, i) => ({ id: `r${i}`, payload: String(i).repeat(150_000), sortindex: i })),
+        { id: "big", payload: "b".repeat(1_200_000) },
+      ];
+      const stores = await Promise.all(
+        [true, false].map((rowsAsJson) =>
+          runInDurableObject(env.USER_STORE.get(env.USER_STORE.idFromName(`large-${crypto.randomUUID()}`)), (_o, state) => {
+            const sql = durableObjectSql(state.storage);
+            let now = START_MS;
+            const e = new StorageEngine(sql, profile, () => (now += 1000), { rowsAsJson });
+            expect(e.post({ collection: "c", records, quota: null }).ok).toBe(true);
+            if (profile === PROFILE_1_5) {
+              const open = e.post({ collection: "d", records: records.slice(0, 10), quota: null, batch: { id: null, commit: false } });
+              if (!open.ok || !open.batch) throw new Error("no batch");
+              expect(e.post({ collection: "d", records: records.slice(10), quota: null, batch: { id: open.batch, commit: true } }).ok).toBe(true);
+            }
+            return TABLES.map((q) => sql.all(q));
+          }),
+        ),
+      );
+      expect(stores[0]).toEqual(stores[1]);
+      expect((stores[0]![0] as { id: string }[]).filter((r) => r.id === "big")).toHaveLength(profile === PROFILE_1_5 ? 2 : 1);
+    }, 60_000);
   }
 });
