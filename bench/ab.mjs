@@ -25,7 +25,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, localFxa, putBody, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -39,8 +39,8 @@ const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.jso
 const log = (...a) => console.error("[ab]", ...a);
 
 // Storage 1.5 without FxA: our own RS256 access tokens, their key pinned in FXA_OAUTH_JWKS (as bench/run.mjs).
-const FXA = localFxa("ab-1");
-const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: FXA.jwks, HAWK_NONCE_CHECK: "true" };
+const FXA = fxaSigner("ab-1", "ab");
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true" };
 const b64url = (b) => Buffer.from(b).toString("base64url");
 
 async function start(key, root) {
@@ -121,7 +121,7 @@ const batchState = {};
 async function token15(s) {
   const keyid = `1700000000000-${b64url(createHash("sha256").update("kB-ab").digest().subarray(0, 16))}`;
   const sub = createHash("sha256").update("ab-writes").digest("hex").slice(0, 32);
-  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${FXA.accessToken(sub)}`, "x-keyid": keyid }));
+  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": keyid }));
   const u = new URL(s.url);
   return { ...t, host: u.hostname, port: u.port };
 }

@@ -40,26 +40,6 @@ export function recordsBody(count, ids) {
   return `[${parts.join(",")}]`;
 }
 
-/**
- * A local stand-in for FxA's OAuth keys, so a 1.5 bench never leaves
- * loopback: an RS256 key pair whose public half goes into the server's
- * `FXA_OAUTH_JWKS` (`jwks`), and sync-scoped access tokens signed with it.
- */
-export function localFxa(kid) {
-  const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const jwk = { ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
-  const b64url = (b) => Buffer.from(b).toString("base64url");
-  return {
-    jwks: JSON.stringify({ keys: [jwk] }),
-    accessToken(sub) {
-      const now = Math.floor(Date.now() / 1000);
-      const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "at+jwt" }));
-      const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: kid, "fxa-generation": 1 }));
-      return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(key.privateKey).toString("base64url")}`;
-    },
-  };
-}
-
 export function basicAuth(user, password) {
   return "Basic " + Buffer.from(`${user}:${password}`).toString("base64");
 }
@@ -216,4 +196,22 @@ function batchStep(st, coll) {
       b.k++;
     },
   };
+}
+
+/**
+ * Storage 1.5 without FxA: a fresh RS256 key whose public half (`jwk`) the
+ * server pins in FXA_OAUTH_JWKS, and `token(sub)`: an OAuth access token
+ * with the sync scope for FxA user `sub`, signed with it (two hours).
+ */
+export function fxaSigner(kid, clientId) {
+  const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+  const b64url = (b) => Buffer.from(b).toString("base64url");
+  function token(sub) {
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "at+jwt" }));
+    const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: clientId, "fxa-generation": 1 }));
+    return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(key.privateKey).toString("base64url")}`;
+  }
+  return { jwk, token };
 }
