@@ -555,9 +555,17 @@ async function runServer(server, which) {
       await register(scaleUsers.map((s) => s.user));
       const ts0 = Date.now();
       for (const s of scaleUsers) {
-        const ts = await seedRecords(client, [s.user], "history", s.n, "h");
-        // newer = the penultimate POST's timestamp: the read returns the last POST's 100 records
-        s.newer = ts.length > 1 ? ts[ts.length - 2] : 0;
+        // All but the last 100 records concurrently, then the last 100 in a POST of their own, and newer = the
+        // latest timestamp before it: the read returns exactly that POST's 100 records at every size. (Taking
+        // the penultimate task's timestamp of a concurrent seeding made the read return 0, 100 or 200 records
+        // as the POSTs happened to complete: one run compared an empty read at 1,000 with 100 records at 100,000.)
+        const ts = await seedRecords(client, [s.user], "history", s.n - 100, "h");
+        s.newer = Math.max(0, ...ts);
+        await client.post(s.user, "history", recordsBody(100, (j) => recordId("h", s.n - 100 + j)));
+        const r = await http(server, "GET", `/1.1/${s.user.name}/storage/history?full=1&newer=${s.newer.toFixed(2)}`, {
+          headers: { authorization: basicAuth(s.user.name, s.user.password) },
+        });
+        if (r.status !== 200 || r.json?.length !== 100) throw new Error(`scale @${s.n}: the incremental read returns ${r.json?.length ?? r.status}, not 100 records`);
       }
       log(`${server.key}: scale users seeded (${CFG.scale.join("/")} records, ${((Date.now() - ts0) / 1000).toFixed(1)} s)`);
       for (const s of scaleUsers) {
