@@ -29,6 +29,8 @@ const SIZES = (opt("sizes") ?? "1000,100000").split(",").map(Number);
 const ROUNDS = Number(opt("rounds") ?? 6);
 const N = Number(opt("n") ?? 20);
 const TRACE = !process.argv.includes("--no-trace");
+/** `--listings`: instead, whole listings (`all`: first-insertion order, `newest`) of each store, CPU only (use --sizes=5000). */
+const LISTINGS = process.argv.includes("--listings");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-layouts-"));
 const log = (...a) => console.error("[layouts]", ...a);
 
@@ -130,6 +132,16 @@ try {
         }
       }
     }
+  }
+  if (LISTINGS) {
+    ops["GET all, first insertion order"] = (s) => call("GET", `${s.name}/all`);
+    ops["GET all, newest first"] = (s) => call("GET", `${s.name}/newest`);
+    await cpuRounds(["GET all, first insertion order", "GET all, newest first"]);
+    const rows = stores.map((s) => ({ layout: s.layout, size: s.size, ...Object.fromEntries(["GET all, first insertion order", "GET all, newest first"].map((op) => [op, ((cpu.get(`${s.layout}|${s.size}|${op}`) * 1000) / (ROUNDS * N)).toFixed(2)])) }));
+    console.log(`workerd CPU ms per listing (${ROUNDS} interleaved rounds of ${N})`);
+    console.table(rows);
+    await stopAll();
+    process.exit(0);
   }
   // The seeded read first: a scattered POST makes the records it writes newer too.
   await traceOps(["read seeded 100"]);

@@ -20,12 +20,15 @@ const LAYOUTS = {
   pkmod: {
     schema: `CREATE TABLE IF NOT EXISTS bso (coll TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER, sortindex INTEGER, payload TEXT,
                seq INTEGER, PRIMARY KEY (coll, id)) WITHOUT ROWID;
-             CREATE INDEX IF NOT EXISTS bso_modified ON bso (coll, modified);`,
+             CREATE INDEX IF NOT EXISTS bso_modified ON bso (coll, modified);
+             CREATE INDEX IF NOT EXISTS bso_seq ON bso (coll, seq);`,
     write: [
       `INSERT INTO bso (coll, id, modified, sortindex, payload, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
        ON CONFLICT (coll, id) DO UPDATE SET modified = excluded.modified, sortindex = excluded.sortindex, payload = excluded.payload`,
     ],
     read: `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? AND modified > ? ORDER BY seq`,
+    all: `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? ORDER BY seq`,
+    newest: `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? ORDER BY modified DESC`,
   },
   // The lower bound of any layout that updates a record where it is: the primary key alone (reads scan).
   pkonly: {
@@ -80,6 +83,8 @@ const LAYOUTS = {
   // Records where they are (rowid table, rowid never changes), narrow (collection, id) and (collection, modified):
   // the classic layout (schema 1-3), for comparison.
   rowid: {
+    all: `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? ORDER BY rowid`,
+    newest: `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? ORDER BY modified DESC`,
     schema: `CREATE TABLE IF NOT EXISTS bso (coll TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER, sortindex INTEGER, payload TEXT, seq INTEGER);
              CREATE UNIQUE INDEX IF NOT EXISTS bso_id ON bso (coll, id);
              CREATE INDEX IF NOT EXISTS bso_modified ON bso (coll, modified);`,
@@ -91,7 +96,7 @@ const LAYOUTS = {
   },
 };
 
-const PRAGMAS = ["cache_size", "cache_size = -65536", "mmap_size", "mmap_size = 268435456", "page_size", "journal_mode", "cache_spill", "temp_store"];
+const PRAGMAS = ["cache_size", "cache_size = -65536", "mmap_size", "mmap_size = 268435456", "page_size", "page_count", "journal_mode", "wal_autocheckpoint", "synchronous", "cache_spill", "temp_store", "optimize"];
 
 /** The highest `?N` of a statement: how many bindings it takes. */
 const arity = (s) => Math.max(...[...s.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
@@ -171,6 +176,9 @@ export class LayoutStore {
     if (op === "newer") {
       const rows = this.sql.exec(l.read, "history", Number(url.searchParams.get("t"))).toArray();
       return json(rows);
+    }
+    if (op === "all" || op === "newest") {
+      return json(this.sql.exec(l[op] ?? `SELECT id, modified, sortindex, payload FROM bso WHERE coll = ? ORDER BY modified DESC`, "history").toArray());
     }
     if (op === "stats") {
       return json({ size: this.ctx.storage.sql.databaseSize });
