@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { makePayload, recordId, recordsBody } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, processTree, spawnGroup, stopAll } from "./lib/procs.mjs";
+import { cpuDelta, cpuSample, processTree, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
@@ -34,18 +34,8 @@ const LISTINGS = process.argv.includes("--listings");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-layouts-"));
 const log = (...a) => console.error("[layouts]", ...a);
 
-const server = spawnGroup(process.execPath, [
-  path.join(BENCH, "serve.mjs"),
-  JSON.stringify({ config: path.join(BENCH, "layouts", "wrangler.toml"), script: path.join(BENCH, "layouts", "worker.js"), vars: {}, persist: path.join(TMP, "data"), migrations: null }),
-]);
-const url = await new Promise((resolve, reject) => {
-  let buf = "";
-  server.stdout.on("data", (d) => {
-    buf += d;
-    const line = buf.split("\n").find((l) => l.startsWith("READY "));
-    if (line) resolve(JSON.parse(line.slice(6)).url);
-  });
-  server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
+const { child: server, url } = await startServe(path.join(BENCH, "serve.mjs"), {
+  config: path.join(BENCH, "layouts", "wrangler.toml"), script: path.join(BENCH, "layouts", "worker.js"), vars: {}, persist: path.join(TMP, "data"), migrations: null,
 });
 
 async function call(method, p, body) {

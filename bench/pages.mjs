@@ -29,7 +29,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, processTree, spawnGroup, stopAll } from "./lib/procs.mjs";
+import { cpuDelta, cpuSample, processTree, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
@@ -55,18 +55,8 @@ if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built
 const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
 const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find(existsSync);
 const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
-const server = spawnGroup(process.execPath, [
-  path.join(BENCH, "serve.mjs"),
-  JSON.stringify({ config, script, vars, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations") }),
-]);
-const url = await new Promise((resolve, reject) => {
-  let buf = "";
-  server.stdout.on("data", (d) => {
-    buf += d;
-    const line = buf.split("\n").find((l) => l.startsWith("READY "));
-    if (line) resolve(JSON.parse(line.slice(6)).url);
-  });
-  server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
+const { child: server, url } = await startServe(path.join(BENCH, "serve.mjs"), {
+  config, script, vars, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"),
 });
 
 async function call(method, p, headers, body) {
