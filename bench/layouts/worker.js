@@ -11,7 +11,9 @@
  * answers the timestamp before the last 100), POST /<layout>-<n>/post (JSON
  * array of {id, sortindex, payload}), GET /<layout>-<n>/newer?t=T,
  * GET /<layout>-<n>/pragmas (what this runtime answers to cache-related
- * pragmas), GET /<layout>-<n>/stats (pages per table and index).
+ * pragmas), GET /<name>/implicit[?write=1[&throw=1]] (a row inserted outside
+ * transactionSync, then optionally an exception; answers the row count: whether
+ * the implicit transaction keeps a write when the event throws), GET /<layout>-<n>/stats (pages per table and index).
  */
 
 /** Each layout: its schema, the write of one record at T, the incremental read. */
@@ -151,6 +153,15 @@ export class LayoutStore {
         }
       }
       return json(out);
+    }
+    if (op === "implicit") {
+      // Does workerd roll back the implicit transaction's writes when the event throws? (?throw=1)
+      this.sql.exec("CREATE TABLE IF NOT EXISTS probe (n INTEGER)");
+      if (url.searchParams.get("write")) {
+        this.sql.exec("INSERT INTO probe VALUES (1)");
+        if (url.searchParams.get("throw")) throw new Error("thrown after a write");
+      }
+      return json(this.sql.exec("SELECT COUNT(*) AS n FROM probe").one().n);
     }
     const l = this.layout(name);
     if (op === "seed") {
