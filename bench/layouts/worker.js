@@ -7,13 +7,15 @@
  * Driven by bench/layouts.mjs, which seeds each store, counts system calls
  * and compares CPU at 1,000 and 100,000 records.
  *
- * Routes: POST /<layout>-<n>/seed?n=N (seed N records, 100 per timestamp;
- * answers the timestamp before the last 100), POST /<layout>-<n>/post (JSON
- * array of {id, sortindex, payload}), GET /<layout>-<n>/newer?t=T,
- * GET /<layout>-<n>/pragmas (what this runtime answers to cache-related
- * pragmas), GET /<name>/implicit[?write=1[&throw=1]] (a row inserted outside
- * transactionSync, then optionally an exception; answers the row count: whether
- * the implicit transaction keeps a write when the event throws), GET /<layout>-<n>/stats (pages per table and index).
+ * Routes (store = `<layout>-<size>`): POST /<store>/seed?n=N (seed N
+ * records, 100 per timestamp; answers the timestamp before the last 100),
+ * POST /<store>/post (JSON array of {id, sortindex, payload}),
+ * GET /<store>/newer?t=T, GET /<store>/all (first-insertion order),
+ * GET /<store>/newest (newest first), GET /<store>/stats (database size),
+ * GET /<any>/pragmas (what this runtime answers to cache-related pragmas),
+ * GET /<any>/implicit[?write=1[&throw=1]] (a row inserted outside
+ * transactionSync, then optionally an exception; answers the row count:
+ * whether a write survives the event throwing).
  */
 
 /** Each layout: its schema, the write of one record at T, the incremental read. */
