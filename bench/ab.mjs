@@ -11,20 +11,31 @@
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
  * (info/collections and `newer` with nothing new, one user of 20 records,
  * 300 of each per round), for changes to the per-request path.
+ * `--protocol=1.5`: the same over Storage 1.5 (Hawk, tokens from our own
+ * tokenserver with a bench-signed FxA JWT); the default workloads become the
+ * 1.5 GET 5000 full read, `--small` the 1.5 info/collections and `newer`.
+ * `--concurrency=N`: each measured set is sent by N clients at once (the
+ * requests per round are multiplied by N). `--only=TEXT`: only the
+ * workloads whose name contains TEXT.
  */
 import { spawnSync } from "node:child_process";
+import { createHash, createSign, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const ROUNDS = Number(opt("rounds") ?? 12);
 const SMALL = process.argv.includes("--small");
+const PROTOCOL = opt("protocol") ?? "1.1";
+if (PROTOCOL !== "1.1" && PROTOCOL !== "1.5") throw new Error(`--protocol: 1.1 or 1.5, not ${PROTOCOL}`);
+const CONC = Number(opt("concurrency") ?? 1);
+const ONLY = opt("only");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -40,7 +51,7 @@ async function start(key, root) {
   if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
   const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
-  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
+  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open", ...VARS_15 };
   const child = spawnGroup(process.execPath, [
     path.join(BENCH, "serve.mjs"),
     JSON.stringify({ config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations") }),
@@ -62,6 +73,42 @@ async function call(s, method, p, headers, body, want = 200) {
   const text = await r.text();
   if (r.status !== want) throw new Error(`${s.key} ${method} ${p}: ${r.status} ${text.slice(0, 200)}`);
   return text;
+}
+
+/** Storage 1.5 without FxA: the bench signs its own OAuth JWTs and pins the public key (as bench/run.mjs). */
+const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function fxaAccessToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
+  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
+  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
+}
+/** A 1.5 token of `name` on server `s` ({uid, id, key}), kept per server. */
+async function token15(s, name) {
+  const sub = createHash("sha256").update(name).digest("hex").slice(0, 32);
+  const keyid = `1700000000000-${b64url(createHash("sha256").update(`kB${name}`).digest().subarray(0, 16))}`;
+  const r = await fetch(new URL("/1.0/sync/1.5", s.url), { headers: { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": keyid } });
+  if (r.status !== 200) throw new Error(`${s.key} token: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+/** One Storage 1.5 request of token `t` (Hawk over the path and query). */
+function call15(s, t, method, rest, body, want = 200) {
+  const p = `/1.5/${t.uid}/${rest}`;
+  const u = new URL(s.url);
+  const headers = { authorization: hawkHeader(t, method, p, u.hostname, u.port || "80"), ...(body ? { "content-type": "application/json" } : {}) };
+  return call(s, method, p, headers, body, want);
+}
+async function seed15(s, t, coll, n) {
+  for (let i = 0; i < n; i += 400) {
+    await Promise.all(
+      [0, 100, 200, 300]
+        .filter((o) => i + o < n)
+        .map((o) => call15(s, t, "POST", `storage/${coll}`, recordsBody(Math.min(100, n - i - o), (j) => recordId("h", i + o + j)))),
+    );
+  }
 }
 
 const user = (name) => ({ name, password: "bench-password-1" });
@@ -96,44 +143,80 @@ const SMALL_WORK = {
   "GET info/collections": (s) => call(s, "GET", `1.1/${tiny.name}/info/collections`, hdr(tiny)),
   "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
 };
-if (SMALL) {
+/** Per server key: the 1.5 tokens of the full-read user and the small user. */
+const tok = {};
+const WORK_15 = {
+  "GET 5000 full (1.5)": (s) => call15(s, tok[s.key].full, "GET", "storage/bookmarks?full=1"),
+};
+const SMALL_WORK_15 = {
+  "GET info/collections (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", "info/collections"),
+  "GET newer (nothing new) (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", `storage/bookmarks?full=1&newer=${since[s.key]}`),
+};
+const PER = {
+  "GET 5000 full": 3,
+  "POST 100 scattered @1k": 10,
+  "POST 100 scattered @100k": 10,
+  "GET newer (nothing new) @100k": 30,
+  "GET info/collections": 300,
+  "GET newer (nothing new)": 300,
+  "GET 5000 full (1.5)": 3,
+  "GET info/collections (1.5)": 300,
+  "GET newer (nothing new) (1.5)": 300,
+};
+const chosen = PROTOCOL === "1.5" ? (SMALL ? SMALL_WORK_15 : WORK_15) : SMALL ? SMALL_WORK : null;
+if (chosen) {
   for (const k of Object.keys(WORK)) delete WORK[k];
-  Object.assign(WORK, SMALL_WORK);
+  Object.assign(WORK, chosen);
 }
+if (ONLY) for (const k of Object.keys(WORK)) if (!k.includes(ONLY)) delete WORK[k];
+const needs = (name) => Object.keys(WORK).some((k) => k.includes(name));
 
 const servers = [];
 try {
   servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
   for (const s of servers) {
+    if (PROTOCOL === "1.5") {
+      tok[s.key] = { full: await token15(s, "ab_full"), tiny: await token15(s, "ab_small") };
+      if (SMALL) await seed15(s, tok[s.key].tiny, "bookmarks", 20);
+      else await seed15(s, tok[s.key].full, "bookmarks", 5000);
+      since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
+      log(`${s.key} seeded`);
+      continue;
+    }
     if (SMALL) {
       await seed(s, tiny, "bookmarks", 20);
       since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
       log(`${s.key} seeded`);
       continue;
     }
-    await seed(s, full, "bookmarks", 5000);
-    await seed(s, small, "history", 1000);
-    await seed(s, big, "history", 100000);
+    if (needs("5000")) await seed(s, full, "bookmarks", 5000);
+    if (needs("@1k")) await seed(s, small, "history", 1000);
+    if (needs("@100k")) await seed(s, big, "history", 100000);
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = Object.fromEntries(Object.keys(WORK).map((k) => [k, PER[k] * CONC]));
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
       for (const s of order) {
         // The newer read asks for what came after the latest write: nothing.
-        if (!SMALL) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
+        if (name.includes("@100k")) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
         await fn(s, r * 100);
         const a = cpuSample(s.child.pid);
-        for (let k = 0; k < per[name]; k++) await fn(s, r * 100 + k + 1);
+        // CONC clients, each sending its share back to back.
+        let next = 0;
+        const client = async () => {
+          while (next < per[name]) await fn(s, r * 100 + ++next);
+        };
+        await Promise.all(Array.from({ length: CONC }, client));
         const d = cpuDelta(a, cpuSample(s.child.pid));
         cpu[name][s.key] += d.workerd;
         cpu[name].n[s.key] += per[name];
       }
     }
   }
-  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds)`);
+  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds, Storage ${PROTOCOL}, concurrency ${CONC}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
   console.table(
     Object.entries(cpu).map(([name, c]) => {
       const a = (c.A * 1000) / c.n.A;

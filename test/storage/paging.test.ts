@@ -5,22 +5,39 @@
  */
 import { describe, expect, it } from "vitest";
 import type { StorageEngine } from "../../src/storage/engine";
-import { listPages } from "../../src/storage/paging";
+import { listPages, renderedPage, type ListRender, type RenderedListParams } from "../../src/storage/paging";
 import { PROFILE_1_1, PROFILE_1_5, type Profile } from "../../src/storage/profile";
 import type { StoreApi } from "../../src/storage/stub";
-import type { ListParams, SortOrder, StoredRecord } from "../../src/storage/types";
+import type { ListParams, SortOrder } from "../../src/storage/types";
 import { call, register } from "../helpers/sync11";
 import { ok, withEngine } from "./support";
 
-/** The store API over an engine in the same object (only what listPages calls). */
-const storeOf = (e: StorageEngine) => ({ list: async (p: ListParams) => e.list(p) }) as unknown as StoreApi;
+/** The store API over an engine in the same object (only what listPages calls), counting the calls. */
+function storeOf(e: StorageEngine, maxChars?: number): StoreApi & { calls: number } {
+  const store = {
+    calls: 0,
+    listRendered: async (p: RenderedListParams) => {
+      store.calls++;
+      return renderedPage((q) => e.list(q), p, maxChars);
+    },
+  };
+  return store as unknown as StoreApi & { calls: number };
+}
+
+/** A listing's body as one text (the single page's, or the stream's). */
+async function bodyText(pages: { body: string | Uint8Array | null; stream: ReadableStream<Uint8Array> | null }): Promise<string> {
+  if (pages.body !== null) return typeof pages.body === "string" ? pages.body : new TextDecoder().decode(pages.body);
+  return new TextDecoder().decode(await new Response(pages.stream).arrayBuffer());
+}
+
+const LINES: ListRender & { protocol: "1.1" } = { protocol: "1.1", format: "newlines", full: false };
 
 async function readAll(e: StorageEngine, p: ListParams, records: number, between?: () => void): Promise<{ total: number; ids: string[] }> {
-  const pages = await listPages(storeOf(e), p, { records, bytes: 1 << 30 });
+  const pages = await listPages(storeOf(e), p, { records, bytes: 1 << 30 }, { ...LINES, full: p.full });
   if (!pages.ok) throw new Error("refused");
-  const ids = pages.first.map((r: StoredRecord) => r.id);
   between?.();
-  if (pages.rest) for await (const page of pages.rest) ids.push(...page.map((r) => r.id));
+  const lines = (await bodyText(pages)).split("\n").filter((l) => l !== "");
+  const ids = lines.map((l) => JSON.parse(l) as string | { id: string }).map((v) => (typeof v === "string" ? v : v.id));
   return { total: pages.total, ids };
 }
 
