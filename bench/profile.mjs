@@ -1,11 +1,13 @@
 /**
  * @module bench/profile
- * `npx node bench/profile.mjs [--requests=N] [--log-level=info] [--protocol=1.1]`: where the CPU
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=info] [--protocol=1.1] [--concurrency=N] [--full]`: where the CPU
  * of one Storage 1.5 (default) or Storage 1.1 (HTTP Basic, a registered user) request goes inside workerd. Bundles our Worker, serves it directly on
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
  * Profiler while it sends N sequential `GET info/collections` and N
  * `GET ?newer=` (nothing new). Prints self time by function and by area.
+ * `--concurrency=N`: the N requests are sent by N clients at once.
+ * `--full`: instead, GET of a 5000-record collection in full (N/100 requests).
  * The Worker and its Durable Objects share one isolate in workerd, so the
  * areas are told apart by function, not by thread. Time spent in workerd's
  * C++ outside JavaScript (HTTP, SQLite, RPC plumbing) shows as "(program)"
@@ -22,7 +24,8 @@ import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(BENCH);
+/** --root=DIR: profile another checkout's Worker (e.g. the A of bench/ab.mjs) with this script. */
+const ROOT = path.resolve(process.argv.find((a) => a.startsWith("--root="))?.split("=")[1] ?? path.dirname(BENCH));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
@@ -31,6 +34,10 @@ const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split(
 /** --protocol=1.1: the same two requests over Storage 1.1 (Basic auth, user registered through the User API). */
 const PROTOCOL = process.argv.find((a) => a.startsWith("--protocol="))?.split("=")[1] ?? "1.5";
 if (PROTOCOL !== "1.5" && PROTOCOL !== "1.1") throw new Error(`--protocol: 1.5 or 1.1, not ${PROTOCOL}`);
+/** --concurrency=N: N clients at once (the requests split between them). */
+const CONC = Number(process.argv.find((a) => a.startsWith("--concurrency="))?.split("=")[1] ?? 1);
+/** --full: GET 5000 records in full instead of the two small requests. */
+const FULL = process.argv.includes("--full");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
@@ -65,7 +72,7 @@ async function main() {
     child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
   });
   const base = new URL(ready.url);
-  let send, info, newer;
+  let send, info, newer, full;
   if (PROTOCOL === "1.1") {
     const name = "profileuser";
     const password = "profile-password-0123";
@@ -79,6 +86,8 @@ async function main() {
     };
     info = `/1.1/${name}/info/collections`;
     await send("POST", `/1.1/${name}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    if (FULL) for (let i = 0; i < 5000; i += 100) await send("POST", `/1.1/${name}/storage/history`, recordsBody(100, (j) => recordId("h", i + j)));
+    full = `/1.1/${name}/storage/history?full=1`;
     newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   } else {
     const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
@@ -92,6 +101,8 @@ async function main() {
     };
     info = `/1.5/${tok.uid}/info/collections`;
     await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    if (FULL) for (let i = 0; i < 5000; i += 100) await send("POST", `/1.5/${tok.uid}/storage/history`, recordsBody(100, (j) => recordId("h", i + j)));
+    full = `/1.5/${tok.uid}/storage/history?full=1`;
     newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   }
 
@@ -111,21 +122,29 @@ async function main() {
   };
   const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
 
-  for (let i = 0; i < 200; i++) await send("GET", i % 2 ? info : newer); // warm up (JIT, caches)
+  const work = FULL ? [["GET 5000 full", full]] : [["GET info/collections", info], ["GET newer (nothing new)", newer]];
+  const n = FULL ? Math.max(CONC, Math.round(N / 100)) : N;
+  for (let i = 0; i < (FULL ? 10 : 200); i++) await send("GET", FULL ? full : i % 2 ? info : newer); // warm up (JIT, caches)
   const results = {};
-  for (const [name, p] of [["GET info/collections", info], ["GET newer (nothing new)", newer]]) {
+  for (const [name, p] of work) {
     await cdp("Profiler.enable");
     await cdp("Profiler.setSamplingInterval", { interval: 50 });
     await cdp("Profiler.start");
     const t0 = performance.now();
-    for (let i = 0; i < N; i++) await send("GET", p);
+    let sent = 0;
+    await Promise.all(Array.from({ length: CONC }, async () => {
+      while (sent < n) {
+        sent++;
+        await send("GET", p);
+      }
+    }));
     const wall = performance.now() - t0;
     const { result } = await cdp("Profiler.stop");
-    results[name] = summarise(result.profile, N, wall);
+    results[name] = summarise(result.profile, n, wall);
   }
   ws.close();
   for (const [name, r] of Object.entries(results)) {
-    console.log(`\n${PROTOCOL} ${name}: ${N} sequential requests, ${(r.wallMs / N).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
+    console.log(`\n${PROTOCOL} ${name}: ${n} requests by ${CONC} client(s), ${(r.wallMs / n).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
     console.log(`  by area: ${r.areas.map(([a, us]) => `${a} ${us.toFixed(0)}`).join(", ")}`);
     for (const [fn, us] of r.top) console.log(`  ${us.toFixed(1).padStart(8)} µs  ${fn}`);
   }
@@ -150,12 +169,23 @@ function summarise(profile, n, wallMs) {
     : /hono|Hono|dispatch|router|match|compose/i.test(k) ? "routing (Hono)"
     : /sql|exec|Sql|engine|Engine|store|Store|collections|info/i.test(k) ? "storage / DO"
     : "other JS";
+  // Native functions without a name ("(anonymous)" and no script): charged to their JS caller too.
+  const parent = new Map();
+  for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node);
+  const viaCaller = new Map();
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (node.callFrame.functionName || node.callFrame.url) return;
+    const up = parent.get(id)?.callFrame;
+    const k = `(native) called from ${up ? `${up.functionName || "(anonymous)"} ${up.url ? `${path.basename(up.url)}:${up.lineNumber + 1}` : ""}` : "?"}`;
+    viaCaller.set(k, (viaCaller.get(k) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+  });
   const areas = new Map();
   for (const [k, us] of self) areas.set(areaOf(k), (areas.get(areaOf(k)) ?? 0) + us / n);
   return {
     wallMs,
     areas: [...areas].sort((a, b) => b[1] - a[1]),
-    top: [...self].map(([k, us]) => [k, us / n]).sort((a, b) => b[1] - a[1]).slice(0, 25),
+    top: [...self, ...viaCaller].map(([k, us]) => [k, us / n]).sort((a, b) => b[1] - a[1]).slice(0, 30),
   };
 }
 

@@ -127,3 +127,67 @@ describe("S11-8.5: a collection larger than one Durable Object answer is read ba
     expect((window.json as Array<{ id: string }>).map((r) => r.id)).toEqual(ids.slice(2, 19));
   }, 60_000);
 });
+
+/** A listing's body as bytes (whoisi is binary). */
+async function bodyBytes(pages: { body: string | Uint8Array | null; stream: ReadableStream<Uint8Array> | null }): Promise<Uint8Array> {
+  if (pages.body !== null) return typeof pages.body === "string" ? new TextEncoder().encode(pages.body) : pages.body;
+  return new Uint8Array(await new Response(pages.stream).arrayBuffer());
+}
+
+/** Records whose text needs every escape 1.1 knows: quotes, backslashes, control characters, DEL, non-ASCII, astral pairs. */
+function seedAwkward(e: StorageEngine, clock: { now: number }): void {
+  const payloads = ['{"a": "q\\"b\\\\"}', "tab\there\nnl\u0001\u007f", "é ü ✓ 😀", "plain"];
+  for (let i = 0; i < 9; i++) {
+    clock.now += 1000;
+    const record = { id: `r${i}`, payload: payloads[i % payloads.length] as string, ...(i % 3 ? { sortindex: i - 4 } : {}), ...(i % 4 === 1 ? { parentid: `p${i}` } : {}) };
+    ok(e.put({ collection: "c", record, quota: null }));
+  }
+}
+
+describe("listings rendered in the store (D20): the same bytes however they are paged", () => {
+  const FORMATS = ["json", "newlines", "whoisi"] as const;
+  for (const format of FORMATS) {
+    for (const full of [true, false]) {
+      it(`S11-8.5: 1.1 ${format}${full ? " full" : " ids"}: one call when the listing fits a page; pages of 1, 2 and 4 give its bytes; too long a text crosses as records`, async () => {
+        await withEngine(PROFILE_1_1, async (e, clock) => {
+          seedAwkward(e, clock);
+          const how = { protocol: "1.1" as const, format, full };
+          const p: ListParams = { collection: "c", full };
+          const one = storeOf(e);
+          const whole = await listPages(one, p, { records: 100, bytes: 1 << 30 }, how);
+          if (!whole.ok) throw new Error("refused");
+          expect(one.calls).toBe(1);
+          expect(whole.body).not.toBeNull();
+          const expected = await bodyBytes(whole);
+          if (format === "json") expect(JSON.parse(new TextDecoder().decode(expected))).toHaveLength(9);
+          for (const [records, maxChars] of [[1, undefined], [2, undefined], [4, undefined], [100, 10], [3, 10]] as const) {
+            const s = storeOf(e, maxChars);
+            const paged = await listPages(s, p, { records, bytes: 1 << 30 }, how);
+            if (!paged.ok) throw new Error("refused");
+            expect(paged.total).toBe(9);
+            expect(await bodyBytes(paged)).toEqual(expected);
+            expect(s.calls).toBe(Math.max(1, Math.ceil(9 / records)));
+          }
+        });
+      });
+    }
+  }
+
+  it("storage-1.5: a page rendered in the store, or sent as records when too long, is the same text; count and next offset kept", async () => {
+    await withEngine(PROFILE_1_5, (e, clock) => {
+      seedAwkward(e, clock);
+      for (const format of ["json", "newlines"] as const) {
+        const p = { collection: "c", full: true, pageCap: 4, render: { protocol: "1.5" as const, format, full: true } };
+        const rendered = ok(renderedPage((q) => e.list(q), p));
+        const asRecords = ok(renderedPage((q) => e.list(q), p, 10));
+        expect(rendered.count).toBe(4);
+        expect(rendered.nextOffset).toBe(4);
+        expect(rendered.records).toBeUndefined();
+        expect(asRecords.text).toBeUndefined();
+        expect(asRecords.records).toHaveLength(4);
+        const lines = format === "json" ? (JSON.parse(rendered.text as string) as unknown[]) : (rendered.text as string).split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown);
+        expect(lines).toHaveLength(4);
+      }
+    });
+  });
+});
