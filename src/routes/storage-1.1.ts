@@ -124,7 +124,7 @@ async function getCollection(c: LegacyContext): Promise<Response> {
     "X-Weave-Records": String(pages.total),
     "X-Weave-Timestamp": formatTs(pages.ts),
   };
-  return new Response(pages.body ?? pages.stream, { headers });
+  return new Response(pages.body, { headers });
 }
 
 async function postCollection(c: LegacyContext): Promise<Response> {

@@ -44,7 +44,6 @@ import {
   validateBso,
 } from "../protocol/v1_5";
 import { AccessRefused, callStore, userStoreFor, type StoreApi } from "../storage/stub";
-import { renderPage } from "../storage/paging";
 import { postItems15 } from "../protocol/post-items";
 import { BodyTooLarge, readCapped, toArrayBuffer } from "../protocol/body";
 import type { Failure } from "../storage/types";
@@ -74,7 +73,7 @@ function stampHeaders(ts: number, lastModified: number): Record<string, string> 
 }
 
 function reply(
-  body: string,
+  body: BodyInit,
   ts: number,
   lastModified: number,
   extra: Record<string, string> = {},
@@ -264,7 +263,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const q = parseListQuery(query(c));
     const format = negotiate15(c.req.header("Accept") ?? null);
     const pre = parsePreconditions(c.req.raw.headers);
-    // Rendered in the store: one call, one string across (storage/paging).
+    // Rendered in the store: one call, the body streamed out of it (storage/paging).
     const r = await callStore(() =>
       store(c).listRendered({
         collection,
@@ -281,8 +280,7 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
       // A listing that started from a "<ms>:<n>" token keeps its bound on the next page.
       extra["X-Weave-Next-Offset"] = q.offsetBound === undefined ? String(r.nextOffset) : `${q.offsetBound}:${r.nextOffset}`;
     }
-    const body = r.text ?? renderPage(r.records ?? [], { protocol: "1.5", format, full: q.full }, true);
-    return reply(body as string, r.ts, r.lastModified, extra, 200, CONTENT_TYPE[format]);
+    return reply(r.body, r.ts, r.lastModified, extra, 200, CONTENT_TYPE[format]);
   });
 
   app.post(`${U}/storage/:collection`, validPath, ...user, async (c) => {

@@ -13,21 +13,20 @@ import { call, register } from "../helpers/sync11";
 import { ok, withEngine } from "./support";
 
 /** The store API over an engine in the same object (only what listPages calls), counting the calls. */
-function storeOf(e: StorageEngine, maxChars?: number): StoreApi & { calls: number } {
+function storeOf(e: StorageEngine): StoreApi & { calls: number } {
   const store = {
     calls: 0,
     listRendered: async (p: RenderedListParams) => {
       store.calls++;
-      return renderedPage((q) => e.list(q), p, maxChars);
+      return renderedPage((q) => e.list(q), p);
     },
   };
   return store as unknown as StoreApi & { calls: number };
 }
 
-/** A listing's body as one text (the single page's, or the stream's). */
-async function bodyText(pages: { body: string | Uint8Array | null; stream: ReadableStream<Uint8Array> | null }): Promise<string> {
-  if (pages.body !== null) return typeof pages.body === "string" ? pages.body : new TextDecoder().decode(pages.body);
-  return new TextDecoder().decode(await new Response(pages.stream).arrayBuffer());
+/** A listing's body as one text. */
+async function bodyText(pages: { body: ReadableStream<Uint8Array> }): Promise<string> {
+  return new TextDecoder().decode(await new Response(pages.body).arrayBuffer());
 }
 
 const LINES: ListRender & { protocol: "1.1" } = { protocol: "1.1", format: "newlines", full: false };
@@ -129,9 +128,8 @@ describe("S11-8.5: a collection larger than one Durable Object answer is read ba
 });
 
 /** A listing's body as bytes (whoisi is binary). */
-async function bodyBytes(pages: { body: string | Uint8Array | null; stream: ReadableStream<Uint8Array> | null }): Promise<Uint8Array> {
-  if (pages.body !== null) return typeof pages.body === "string" ? new TextEncoder().encode(pages.body) : pages.body;
-  return new Uint8Array(await new Response(pages.stream).arrayBuffer());
+async function bodyBytes(pages: { body: ReadableStream<Uint8Array> }): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(pages.body).arrayBuffer());
 }
 
 /** Records whose text needs every escape 1.1 knows: quotes, backslashes, control characters, DEL, non-ASCII, astral pairs. */
@@ -148,7 +146,7 @@ describe("listings rendered in the store (D20): the same bytes however they are 
   const FORMATS = ["json", "newlines", "whoisi"] as const;
   for (const format of FORMATS) {
     for (const full of [true, false]) {
-      it(`S11-8.5: 1.1 ${format}${full ? " full" : " ids"}: one call when the listing fits a page; pages of 1, 2 and 4 give its bytes; too long a text crosses as records`, async () => {
+      it(`S11-8.5: 1.1 ${format}${full ? " full" : " ids"}: one call when the listing fits a page; pages of 1, 2, 3 and 4 give its bytes`, async () => {
         await withEngine(PROFILE_1_1, async (e, clock) => {
           seedAwkward(e, clock);
           const how = { protocol: "1.1" as const, format, full };
@@ -157,11 +155,10 @@ describe("listings rendered in the store (D20): the same bytes however they are 
           const whole = await listPages(one, p, { records: 100, bytes: 1 << 30 }, how);
           if (!whole.ok) throw new Error("refused");
           expect(one.calls).toBe(1);
-          expect(whole.body).not.toBeNull();
           const expected = await bodyBytes(whole);
           if (format === "json") expect(JSON.parse(new TextDecoder().decode(expected))).toHaveLength(9);
-          for (const [records, maxChars] of [[1, undefined], [2, undefined], [4, undefined], [100, 10], [3, 10]] as const) {
-            const s = storeOf(e, maxChars);
+          for (const records of [1, 2, 3, 4]) {
+            const s = storeOf(e);
             const paged = await listPages(s, p, { records, bytes: 1 << 30 }, how);
             if (!paged.ok) throw new Error("refused");
             expect(paged.total).toBe(9);
@@ -173,20 +170,18 @@ describe("listings rendered in the store (D20): the same bytes however they are 
     }
   }
 
-  it("storage-1.5: a page rendered in the store, or sent as records when too long, is the same text; count and next offset kept", async () => {
-    await withEngine(PROFILE_1_5, (e, clock) => {
+  it("storage-1.5: a page rendered in the store is the whole answer: count and next offset kept", async () => {
+    await withEngine(PROFILE_1_5, async (e, clock) => {
       seedAwkward(e, clock);
       for (const format of ["json", "newlines"] as const) {
         const p = { collection: "c", full: true, pageCap: 4, render: { protocol: "1.5" as const, format, full: true } };
         const rendered = ok(renderedPage((q) => e.list(q), p));
-        const asRecords = ok(renderedPage((q) => e.list(q), p, 10));
         expect(rendered.count).toBe(4);
         expect(rendered.nextOffset).toBe(4);
-        expect(rendered.records).toBeUndefined();
-        expect(asRecords.text).toBeUndefined();
-        expect(asRecords.records).toHaveLength(4);
-        const lines = format === "json" ? (JSON.parse(rendered.text as string) as unknown[]) : (rendered.text as string).split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown);
-        expect(lines).toHaveLength(4);
+        expect(rendered.whole).toBe(true);
+        const text = await bodyText(rendered);
+        const items = format === "json" ? (JSON.parse(text) as unknown[]) : text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown);
+        expect(items).toHaveLength(4);
       }
     });
   });
