@@ -41,6 +41,13 @@ export interface PageLimits {
  */
 export const LIST_PAGE_11: PageLimits = { records: 5000, bytes: 4 * 1024 * 1024 };
 
+/**
+ * A page text up to this long (characters or bytes) travels inside the RPC
+ * answer; a longer one as a byte stream beside it. A stream has a set-up cost
+ * of its own that a short answer (an empty `newer` poll) should not pay.
+ */
+export const INLINE_MAX = 64 * 1024;
+
 /** How a listing's records become its body: the protocol, its list encoding, whole records or ids. */
 export type ListRender = { protocol: "1.1"; format: ListFormat; full: boolean } | { protocol: "1.5"; format: "json" | "newlines"; full: boolean };
 
@@ -54,8 +61,8 @@ export type PageText = string | Uint8Array;
 export type RenderedPage = Omit<ListResult, "records"> & {
   /** Records on the page. */
   count: number;
-  /** The page's text ({@link renderPage}) as UTF-8 bytes. */
-  body: ReadableStream<Uint8Array>;
+  /** The page's text ({@link renderPage}): as it is when short, else as a stream of its UTF-8 bytes. */
+  body: PageText | ReadableStream<Uint8Array>;
   /** `body` is the whole response body (the listing's only page, or any 1.5 page): framed as a list. */
   whole: boolean;
 };
@@ -78,8 +85,8 @@ export function renderPage(records: readonly StoredRecord[], how: ListRender, fr
 /**
  * The store side of a rendered listing: one engine page (`list`), rendered
  * in place. Storage 1.1 (`how.protocol`) frames only a page that is the
- * whole listing; 1.5 answers are always one page. The text leaves as a byte
- * stream, outside the call's message: measured, a 2.5 MB body costs far
+ * whole listing; 1.5 answers are always one page. A long text leaves as a
+ * byte stream, outside the call's message: measured, a 2.5 MB body costs far
  * less CPU that way than as a string inside the RPC answer (bench/ab.mjs),
  * and the 32 MiB cap of a call does not apply to it.
  */
@@ -89,7 +96,8 @@ export function renderedPage(list: (p: ListParams) => Result<ListResult>, p: Ren
   if (!r.ok) return r;
   const { records, ...rest } = r;
   const whole = how.protocol === "1.5" || (params.after === undefined && r.cursor === undefined);
-  const body = new Response(renderPage(records, how, whole)).body as ReadableStream<Uint8Array>;
+  const text = renderPage(records, how, whole);
+  const body = text.length <= INLINE_MAX ? text : (new Response(text).body as ReadableStream<Uint8Array>);
   return { ...rest, count: records.length, body, whole };
 }
 
@@ -100,7 +108,7 @@ export type Pages =
       /** Records the listing selects (for a single page: exactly the page's). */
       total: number;
       /** The body: the store's own when the first page was all, otherwise written as the pages are read. */
-      body: ReadableStream<Uint8Array>;
+      body: PageText | ReadableStream<Uint8Array>;
     }
   | { ok: false; failure: Failure; ts: number };
 
@@ -139,7 +147,9 @@ function streamPages(first: RenderedPage, rest: AsyncIterator<RenderedPage>, how
     for (let page: RenderedPage | undefined = first; page !== undefined; ) {
       if (json && written > 0 && page.count > 0) yield encoder.encode(", ");
       written += page.count;
-      for await (const chunk of page.body) yield chunk;
+      if (typeof page.body === "string") yield encoder.encode(page.body);
+      else if (page.body instanceof Uint8Array) yield page.body;
+      else for await (const chunk of page.body) yield chunk;
       const next = await rest.next();
       page = next.done ? undefined : next.value;
     }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { StorageEngine } from "../../src/storage/engine";
-import { listPages, renderedPage, type ListRender, type RenderedListParams } from "../../src/storage/paging";
+import { INLINE_MAX, listPages, renderedPage, renderPage, type ListRender, type RenderedListParams } from "../../src/storage/paging";
 import { PROFILE_1_1, PROFILE_1_5, type Profile } from "../../src/storage/profile";
 import type { StoreApi } from "../../src/storage/stub";
 import type { ListParams, SortOrder } from "../../src/storage/types";
@@ -25,7 +25,7 @@ function storeOf(e: StorageEngine): StoreApi & { calls: number } {
 }
 
 /** A listing's body as one text. */
-async function bodyText(pages: { body: ReadableStream<Uint8Array> }): Promise<string> {
+async function bodyText(pages: { body: BodyInit }): Promise<string> {
   return new TextDecoder().decode(await new Response(pages.body).arrayBuffer());
 }
 
@@ -128,7 +128,7 @@ describe("S11-8.5: a collection larger than one Durable Object answer is read ba
 });
 
 /** A listing's body as bytes (whoisi is binary). */
-async function bodyBytes(pages: { body: ReadableStream<Uint8Array> }): Promise<Uint8Array> {
+async function bodyBytes(pages: { body: BodyInit }): Promise<Uint8Array> {
   return new Uint8Array(await new Response(pages.body).arrayBuffer());
 }
 
@@ -182,6 +182,22 @@ describe("listings rendered in the store (D20): the same bytes however they are 
         const text = await bodyText(rendered);
         const items = format === "json" ? (JSON.parse(text) as unknown[]) : text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown);
         expect(items).toHaveLength(4);
+      }
+    });
+  });
+
+  it("a page text longer than INLINE_MAX leaves the store as a byte stream of the same text; a short one inline", async () => {
+    await withEngine(PROFILE_1_5, async (e) => {
+      const big = "é".repeat(INLINE_MAX / 2);
+      ok(e.post({ collection: "c", records: ["a", "b", "c"].map((id) => ({ id, payload: big })), quota: null }));
+      for (const protocol of ["1.1", "1.5"] as const) {
+        const how = { protocol, format: "json" as const, full: true };
+        const page = ok(renderedPage((q) => e.list(q), { collection: "c", full: true, render: how }));
+        expect(page.body).toBeInstanceOf(ReadableStream);
+        const records = ok(e.list({ collection: "c", full: true })).records;
+        expect(await bodyText(page)).toBe(renderPage(records, how, true));
+        const small = ok(renderedPage((q) => e.list(q), { collection: "c", full: false, render: how }));
+        expect(typeof small.body).toBe("string");
       }
     });
   });
