@@ -19,13 +19,13 @@
  * workloads whose name contains TEXT.
  */
 import { spawnSync } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, fxaSigner, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -76,21 +76,14 @@ async function call(s, method, p, headers, body, want = 200) {
 }
 
 /** Storage 1.5 without FxA: the bench signs its own OAuth JWTs and pins the public key (as bench/run.mjs). */
-const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
-const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const FXA = fxaSigner("ab-1", "ab");
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true" };
 const b64url = (b) => Buffer.from(b).toString("base64url");
-function fxaAccessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
-  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
-  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
-}
 /** A 1.5 token of `name` on server `s` ({uid, id, key}), kept per server. */
 async function token15(s, name) {
   const sub = createHash("sha256").update(name).digest("hex").slice(0, 32);
   const keyid = `1700000000000-${b64url(createHash("sha256").update(`kB${name}`).digest().subarray(0, 16))}`;
-  const r = await fetch(new URL("/1.0/sync/1.5", s.url), { headers: { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": keyid } });
+  const r = await fetch(new URL("/1.0/sync/1.5", s.url), { headers: { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": keyid } });
   if (r.status !== 200) throw new Error(`${s.key} token: ${r.status} ${await r.text()}`);
   return r.json();
 }

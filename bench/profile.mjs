@@ -14,13 +14,13 @@
  * or "(idle)" in V8's view; the bench's /proc CPU figure includes it.
  */
 import { spawnSync } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, fxaSigner, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -41,15 +41,10 @@ const FULL = process.argv.includes("--full");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
-const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const jwk = { ...key.publicKey.export({ format: "jwk" }), kid: "p-1", alg: "RS256", use: "sig" };
+const FXA = fxaSigner("p-1", "p");
+const jwk = FXA.jwk;
+const accessToken = FXA.token;
 const b64url = (b) => Buffer.from(b).toString("base64url");
-function accessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const h = b64url(JSON.stringify({ alg: "RS256", kid: jwk.kid, typ: "at+jwt" }));
-  const b = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "p", "fxa-generation": 1 }));
-  return `${h}.${b}.${createSign("RSA-SHA256").update(`${h}.${b}`).sign(key.privateKey).toString("base64url")}`;
-}
 
 async function main() {
   const out = path.join(TMP, "bundle");

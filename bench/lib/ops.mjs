@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, createSign, generateKeyPairSync, randomBytes } from "node:crypto";
 
 /**
  * @module bench/lib/ops
@@ -196,4 +196,22 @@ function batchStep(st, coll) {
       b.k++;
     },
   };
+}
+
+/**
+ * Storage 1.5 without FxA: a fresh RS256 key whose public half (`jwk`) the
+ * server pins in FXA_OAUTH_JWKS, and `token(sub)`: an OAuth access token
+ * with the sync scope for FxA user `sub`, signed with it (two hours).
+ */
+export function fxaSigner(kid, clientId) {
+  const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+  const b64url = (b) => Buffer.from(b).toString("base64url");
+  function token(sub) {
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "at+jwt" }));
+    const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: clientId, "fxa-generation": 1 }));
+    return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(key.privateKey).toString("base64url")}`;
+  }
+  return { jwk, token };
 }

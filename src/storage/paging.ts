@@ -36,8 +36,8 @@ export interface PageLimits {
 /**
  * Records and units per page for Storage 1.1 listings. A page's rendered
  * text is at most 6 characters a unit (a control character escaped as
- * `\u00XX`), all ASCII (1.1 escapes everything else), so even the worst page
- * stays below the 32 MiB cap of a Durable Object call.
+ * `\u00XX`), all ASCII (1.1 escapes everything else): at most 24 MiB held by
+ * the store at once, however long the listing.
  */
 export const LIST_PAGE_11: PageLimits = { records: 5000, bytes: 4 * 1024 * 1024 };
 
