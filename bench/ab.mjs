@@ -10,13 +10,17 @@
  * of each server is summed over its own requests only. Prints CPU ms per
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
  * (info/collections and `newer` with nothing new, one user of 20 records,
- * 300 of each per round), for changes to the per-request path. `--writes`:
+ * 300 of each per round), for changes to the per-request path.
+ * `--protocol=1.5`: the same over Storage 1.5 (Hawk, tokens from our own
+ * tokenserver with a bench-signed FxA JWT); the default workloads become the
+ * 1.5 GET 5000 full read, `--small` the 1.5 info/collections and `newer`.
+ * `--concurrency=N`: each measured set is sent by N clients at once (the
+ * requests per round are multiplied by N). `--only=REGEX`: only the
+ * workloads whose name matches REGEX (case-insensitive). `--writes`:
  * instead, the write requests of both protocols (PUT one record and POST of
  * 100 records on 1.1 and 1.5, and the requests of a 1000-record 1.5 batch
  * upload: create, 8 appends, commit), as the benchmark's micro group sends
- * them; 1.5 users get their tokens from each server's own tokenserver (a
- * locally signed FxA access token, as bench/run.mjs does). `--only=REGEX`:
- * only the workloads whose name matches.
+ * them.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -32,16 +36,15 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const ROUNDS = Number(opt("rounds") ?? 12);
 const SMALL = process.argv.includes("--small");
+const PROTOCOL = opt("protocol") ?? "1.1";
+if (PROTOCOL !== "1.1" && PROTOCOL !== "1.5") throw new Error(`--protocol: 1.1 or 1.5, not ${PROTOCOL}`);
 const WRITES = process.argv.includes("--writes");
+const CONC = Number(opt("concurrency") ?? 1);
+const ONLY = opt("only");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
-
-// Storage 1.5 without FxA: our own RS256 access tokens, their key pinned in FXA_OAUTH_JWKS (as bench/run.mjs).
-const FXA = fxaSigner("ab-1", "ab");
-const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true" };
-const b64url = (b) => Buffer.from(b).toString("base64url");
 
 async function start(key, root) {
   const outdir = path.join(TMP, `bundle-${key}`);
@@ -65,6 +68,35 @@ async function call(s, method, p, headers, body, want = 200) {
   const text = await r.text();
   if (r.status !== want) throw new Error(`${s.key} ${method} ${p}: ${r.status} ${text.slice(0, 200)}`);
   return text;
+}
+
+/** Storage 1.5 without FxA: the bench signs its own OAuth JWTs and pins the public key (as bench/run.mjs). */
+const FXA = fxaSigner("ab-1", "ab");
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true" };
+const b64url = (b) => Buffer.from(b).toString("base64url");
+/** A 1.5 token of `name` on server `s` ({uid, id, key}), kept per server. */
+async function token15(s, name) {
+  const sub = createHash("sha256").update(name).digest("hex").slice(0, 32);
+  const keyid = `1700000000000-${b64url(createHash("sha256").update(`kB${name}`).digest().subarray(0, 16))}`;
+  const r = await fetch(new URL("/1.0/sync/1.5", s.url), { headers: { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": keyid } });
+  if (r.status !== 200) throw new Error(`${s.key} token: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+/** One Storage 1.5 request of token `t` (Hawk over the path and query). */
+function call15(s, t, method, rest, body, want = 200) {
+  const p = `/1.5/${t.uid}/${rest}`;
+  const u = new URL(s.url);
+  const headers = { authorization: hawkHeader(t, method, p, u.hostname, u.port || "80"), ...(body ? { "content-type": "application/json" } : {}) };
+  return call(s, method, p, headers, body, want);
+}
+async function seed15(s, t, coll, n) {
+  for (let i = 0; i < n; i += 400) {
+    await Promise.all(
+      [0, 100, 200, 300]
+        .filter((o) => i + o < n)
+        .map((o) => call15(s, t, "POST", `storage/${coll}`, recordsBody(Math.min(100, n - i - o), (j) => recordId("h", i + o + j)))),
+    );
+  }
 }
 
 const user = (name) => ({ name, password: "bench-password-1" });
@@ -99,36 +131,24 @@ const SMALL_WORK = {
   "GET info/collections": (s) => call(s, "GET", `1.1/${tiny.name}/info/collections`, hdr(tiny)),
   "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
 };
-if (SMALL) {
-  for (const k of Object.keys(WORK)) delete WORK[k];
-  Object.assign(WORK, SMALL_WORK);
-}
-
+/** Per server key: the 1.5 tokens of the full-read user and the small user. */
+const tok = {};
+const WORK_15 = {
+  "GET 5000 full (1.5)": (s) => call15(s, tok[s.key].full, "GET", "storage/bookmarks?full=1"),
+};
+const SMALL_WORK_15 = {
+  "GET info/collections (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", "info/collections"),
+  "GET newer (nothing new) (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", `storage/bookmarks?full=1&newer=${since[s.key]}`),
+};
 const w11 = user("ab_writes");
-/** Per server: its 1.5 token (uid, id, key) and the state of the batch upload in progress. */
-const tokens = {};
+/** Per server: the state of its 1000-record batch upload in progress. */
 const batchState = {};
-async function token15(s) {
-  const keyid = `1700000000000-${b64url(createHash("sha256").update("kB-ab").digest().subarray(0, 16))}`;
-  const sub = createHash("sha256").update("ab-writes").digest("hex").slice(0, 32);
-  const t = JSON.parse(await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": keyid }));
-  const u = new URL(s.url);
-  return { ...t, host: u.hostname, port: u.port };
-}
-const hawk = (s, method, p, body) => {
-  const t = tokens[s.key];
-  return { authorization: hawkHeader(t, method, p, t.host, t.port), ...(body ? { "content-type": "application/json" } : {}) };
-};
-const call15 = (s, method, rel, body, want = 200) => {
-  const p = `/1.5/${tokens[s.key].uid}${rel}`;
-  return call(s, method, p.slice(1), hawk(s, method, p, body), body, want);
-};
 /** The next request of the server's current 1000-record batch upload (create, 8 appends, commit), as bench/lib/ops.mjs's batchStep. */
 async function batchRequest(s) {
   const b = (batchState[s.key] ??= { k: 0, id: null });
   const body = recordsBody(100, (j) => recordId("b", (100 * b.k + j) % 1000));
   const q = b.k === 0 ? "batch=true" : `batch=${encodeURIComponent(b.id)}${b.k === 9 ? "&commit=true" : ""}`;
-  const text = await call15(s, "POST", `/storage/forms?${q}`, body, b.k === 9 ? 200 : 202);
+  const text = await call15(s, tok[s.key].writes, "POST", `storage/forms?${q}`, body, b.k === 9 ? 200 : 202);
   if (b.k === 0) b.id = JSON.parse(text).batch;
   b.k = (b.k + 1) % 10;
 }
@@ -136,15 +156,33 @@ const WRITE_WORK = {
   "1.1 PUT one record": (s, k) => call(s, "PUT", `1.1/${w11.name}/storage/clients/${recordId("c", k % 100)}`, hdr(w11), putBody(k)),
   "1.1 POST 100": (s, k) =>
     call(s, "POST", `1.1/${w11.name}/storage/history`, hdr(w11), recordsBody(100, (j) => recordId("p", (k * 100 + j) % 10000))),
-  "1.5 PUT one record": (s, k) => call15(s, "PUT", `/storage/clients/${recordId("c", k % 100)}`, putBody(k)),
-  "1.5 POST 100": (s, k) => call15(s, "POST", "/storage/history", recordsBody(100, (j) => recordId("p", (k * 100 + j) % 10000))),
+  "1.5 PUT one record": (s, k) => call15(s, tok[s.key].writes, "PUT", `storage/clients/${recordId("c", k % 100)}`, putBody(k)),
+  "1.5 POST 100": (s, k) => call15(s, tok[s.key].writes, "POST", "storage/history", recordsBody(100, (j) => recordId("p", (k * 100 + j) % 10000))),
   "1.5 batch 1000, per request": (s) => batchRequest(s),
 };
-if (WRITES) {
+const PER = {
+  "1.1 PUT one record": 100,
+  "1.1 POST 100": 20,
+  "1.5 PUT one record": 100,
+  "1.5 POST 100": 20,
+  "1.5 batch 1000, per request": 20,
+  "GET 5000 full": 3,
+  "POST 100 scattered @1k": 10,
+  "POST 100 scattered @100k": 10,
+  "GET newer (nothing new) @100k": 30,
+  "GET info/collections": 300,
+  "GET newer (nothing new)": 300,
+  "GET 5000 full (1.5)": 3,
+  "GET info/collections (1.5)": 300,
+  "GET newer (nothing new) (1.5)": 300,
+};
+const chosen = WRITES ? WRITE_WORK : PROTOCOL === "1.5" ? (SMALL ? SMALL_WORK_15 : WORK_15) : SMALL ? SMALL_WORK : null;
+if (chosen) {
   for (const k of Object.keys(WORK)) delete WORK[k];
-  Object.assign(WORK, WRITE_WORK);
+  Object.assign(WORK, chosen);
 }
-if (opt("only")) for (const k of Object.keys(WORK)) if (!new RegExp(opt("only"), "i").test(k)) delete WORK[k];
+if (ONLY) for (const k of Object.keys(WORK)) if (!new RegExp(ONLY, "i").test(k)) delete WORK[k];
+const needs = (name) => Object.keys(WORK).some((k) => k.includes(name));
 
 const servers = [];
 try {
@@ -152,7 +190,15 @@ try {
   for (const s of servers) {
     if (WRITES) {
       await seed(s, w11, "history", 0);
-      tokens[s.key] = await token15(s);
+      tok[s.key] = { writes: await token15(s, "ab_writes") };
+      log(`${s.key} seeded`);
+      continue;
+    }
+    if (PROTOCOL === "1.5") {
+      tok[s.key] = { full: await token15(s, "ab_full"), tiny: await token15(s, "ab_small") };
+      if (SMALL) await seed15(s, tok[s.key].tiny, "bookmarks", 20);
+      else await seed15(s, tok[s.key].full, "bookmarks", 5000);
+      since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
       log(`${s.key} seeded`);
       continue;
     }
@@ -162,31 +208,34 @@ try {
       log(`${s.key} seeded`);
       continue;
     }
-    await seed(s, full, "bookmarks", 5000);
-    await seed(s, small, "history", 1000);
-    await seed(s, big, "history", 100000);
+    if (needs("5000")) await seed(s, full, "bookmarks", 5000);
+    if (needs("@1k")) await seed(s, small, "history", 1000);
+    if (needs("@100k")) await seed(s, big, "history", 100000);
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = WRITES
-    ? { "1.1 PUT one record": 100, "1.1 POST 100": 20, "1.5 PUT one record": 100, "1.5 POST 100": 20, "1.5 batch 1000, per request": 20 }
-    : SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = Object.fromEntries(Object.keys(WORK).map((k) => [k, PER[k] * CONC]));
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
       for (const s of order) {
         // The newer read asks for what came after the latest write: nothing.
-        if (!SMALL && !WRITES) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
+        if (name.includes("@100k")) since[s.key] = JSON.parse(await call(s, "GET", `1.1/${big.name}/info/collections`, hdr(big))).history;
         await fn(s, r * 100);
         const a = cpuSample(s.child.pid);
-        for (let k = 0; k < per[name]; k++) await fn(s, r * 100 + k + 1);
+        // CONC clients, each sending its share back to back.
+        let next = 0;
+        const client = async () => {
+          while (next < per[name]) await fn(s, r * 100 + ++next);
+        };
+        await Promise.all(Array.from({ length: CONC }, client));
         const d = cpuDelta(a, cpuSample(s.child.pid));
         cpu[name][s.key] += d.workerd;
         cpu[name].n[s.key] += per[name];
       }
     }
   }
-  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds)`);
+  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds, Storage ${PROTOCOL}, concurrency ${CONC}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
   console.table(
     Object.entries(cpu).map(([name, c]) => {
       const a = (c.A * 1000) / c.n.A;

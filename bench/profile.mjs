@@ -1,13 +1,14 @@
 /**
  * @module bench/profile
- * `npx node bench/profile.mjs [--requests=N] [--log-level=info] [--protocol=1.1]`: where the CPU
+ * `npx node bench/profile.mjs [--requests=N] [--log-level=info] [--protocol=1.1] [--concurrency=N] [--full] [--writes]`: where the CPU
  * of one Storage 1.5 (default) or Storage 1.1 (HTTP Basic, a registered user) request goes inside workerd. Bundles our Worker, serves it directly on
  * workerd (bench/serve.mjs) with the V8 inspector on loopback, gets a token
  * from our tokenserver, then samples the isolate's CPU with the inspector's
  * Profiler while it sends N sequential `GET info/collections` and N
- * `GET ?newer=` (nothing new), or with `--writes` N PUTs of one record and
- * N/10 POSTs of 100 records (the bench's micro shapes). Prints self time by
- * function and by area.
+ * `GET ?newer=` (nothing new). Prints self time by function and by area.
+ * `--concurrency=N`: the N requests are sent by N clients at once.
+ * `--full`: instead, GET of a 5000-record collection in full (N/100 requests).
+ * `--writes`: instead, N PUTs of one record and N/10 POSTs of 100 records (the bench's micro shapes).
  * The Worker and its Durable Objects share one isolate in workerd, so the
  * areas are told apart by function, not by thread. Time spent in workerd's
  * C++ outside JavaScript (HTTP, SQLite, RPC plumbing) shows as "(program)"
@@ -24,7 +25,8 @@ import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(BENCH);
+/** --root=DIR: profile another checkout's Worker (e.g. the A of bench/ab.mjs) with this script. */
+const ROOT = path.resolve(process.argv.find((a) => a.startsWith("--root="))?.split("=")[1] ?? path.dirname(BENCH));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
@@ -33,12 +35,18 @@ const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split(
 /** --protocol=1.1: the same two requests over Storage 1.1 (Basic auth, user registered through the User API). */
 const PROTOCOL = process.argv.find((a) => a.startsWith("--protocol="))?.split("=")[1] ?? "1.5";
 if (PROTOCOL !== "1.5" && PROTOCOL !== "1.1") throw new Error(`--protocol: 1.5 or 1.1, not ${PROTOCOL}`);
+/** --concurrency=N: N clients at once (the requests split between them). */
+const CONC = Number(process.argv.find((a) => a.startsWith("--concurrency="))?.split("=")[1] ?? 1);
+/** --full: GET 5000 records in full instead of the two small requests. */
+const FULL = process.argv.includes("--full");
 /** --writes: PUT one record and POST 100 records instead of the two small reads. */
 const WRITES = process.argv.includes("--writes");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
 const FXA = fxaSigner("p-1", "p");
+const jwk = FXA.jwk;
+const accessToken = FXA.token;
 const b64url = (b) => Buffer.from(b).toString("base64url");
 
 async function main() {
@@ -50,7 +58,7 @@ async function main() {
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
   const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
     config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
-    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
+    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
   })]);
   const ready = await new Promise((resolve, reject) => {
     let buf = "";
@@ -62,7 +70,7 @@ async function main() {
     child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
   });
   const base = new URL(ready.url);
-  let send, info, newer, coll;
+  let send, info, newer, full, coll;
   if (PROTOCOL === "1.1") {
     const name = "profileuser";
     const password = "profile-password-0123";
@@ -75,12 +83,14 @@ async function main() {
       if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
     };
     info = `/1.1/${name}/info/collections`;
-    coll = `/1.1/${name}/storage`;
     await send("POST", `/1.1/${name}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    if (FULL) for (let i = 0; i < 5000; i += 100) await send("POST", `/1.1/${name}/storage/history`, recordsBody(100, (j) => recordId("h", i + j)));
+    full = `/1.1/${name}/storage/history?full=1`;
+    coll = `/1.1/${name}/storage`;
     newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   } else {
     const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
-    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
+    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
     if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
     const tok = await tr.json();
     send = async (method, p, body) => {
@@ -89,8 +99,10 @@ async function main() {
       if (r.status !== 200) throw new Error(`${method} ${p}: ${r.status}`);
     };
     info = `/1.5/${tok.uid}/info/collections`;
-    coll = `/1.5/${tok.uid}/storage`;
     await send("POST", `/1.5/${tok.uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("p", j)));
+    if (FULL) for (let i = 0; i < 5000; i += 100) await send("POST", `/1.5/${tok.uid}/storage/history`, recordsBody(100, (j) => recordId("h", i + j)));
+    full = `/1.5/${tok.uid}/storage/history?full=1`;
+    coll = `/1.5/${tok.uid}/storage`;
     newer = `/1.5/${tok.uid}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   }
 
@@ -110,30 +122,36 @@ async function main() {
   };
   const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
 
-  const work = WRITES
-    ? [
-        ["PUT one record", N, (i) => send("PUT", `${coll}/clients/${recordId("c", i % 100)}`, putBody(i))],
-        ["POST 100 records", Math.ceil(N / 10), (i) => send("POST", `${coll}/history`, recordsBody(100, (j) => recordId("p", (i * 100 + j) % 10000)))],
-      ]
-    : [
-        ["GET info/collections", N, () => send("GET", info)],
-        ["GET newer (nothing new)", N, () => send("GET", newer)],
-      ];
-  for (let i = 0; i < 200; i++) await work[i % 2][2](i); // warm up (JIT, caches)
+  // [name, requests, send request i]
+  const work = FULL
+    ? [["GET 5000 full", Math.max(CONC, Math.round(N / 100)), () => send("GET", full)]]
+    : WRITES
+      ? [
+          ["PUT one record", N, (i) => send("PUT", `${coll}/clients/${recordId("c", i % 100)}`, putBody(i))],
+          ["POST 100 records", Math.ceil(N / 10), (i) => send("POST", `${coll}/history`, recordsBody(100, (j) => recordId("p", (i * 100 + j) % 10000)))],
+        ]
+      : [
+          ["GET info/collections", N, () => send("GET", info)],
+          ["GET newer (nothing new)", N, () => send("GET", newer)],
+        ];
+  for (let i = 0; i < (FULL ? 10 : 200); i++) await work[i % work.length][2](i); // warm up (JIT, caches)
   const results = {};
   for (const [name, n, fn] of work) {
     await cdp("Profiler.enable");
     await cdp("Profiler.setSamplingInterval", { interval: 50 });
     await cdp("Profiler.start");
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await fn(i);
+    let sent = 0;
+    await Promise.all(Array.from({ length: CONC }, async () => {
+      while (sent < n) await fn(sent++);
+    }));
     const wall = performance.now() - t0;
     const { result } = await cdp("Profiler.stop");
     results[name] = { ...summarise(result.profile, n, wall), n };
   }
   ws.close();
   for (const [name, r] of Object.entries(results)) {
-    console.log(`\n${PROTOCOL} ${name}: ${r.n} sequential requests, ${(r.wallMs / r.n).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
+    console.log(`\n${PROTOCOL} ${name}: ${r.n} requests by ${CONC} client(s), ${(r.wallMs / r.n).toFixed(2)} ms wall each; JS samples per request (µs of V8 time, incl. idle):`);
     console.log(`  by area: ${r.areas.map(([a, us]) => `${a} ${us.toFixed(0)}`).join(", ")}`);
     for (const [fn, us] of r.top) console.log(`  ${us.toFixed(1).padStart(8)} µs  ${fn}`);
   }
@@ -158,12 +176,23 @@ function summarise(profile, n, wallMs) {
     : /hono|Hono|dispatch|router|match|compose/i.test(k) ? "routing (Hono)"
     : /sql|exec|Sql|engine|Engine|store|Store|collections|info/i.test(k) ? "storage / DO"
     : "other JS";
+  // Native functions without a name ("(anonymous)" and no script): charged to their JS caller too.
+  const parent = new Map();
+  for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node);
+  const viaCaller = new Map();
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (node.callFrame.functionName || node.callFrame.url) return;
+    const up = parent.get(id)?.callFrame;
+    const k = `(native) called from ${up ? `${up.functionName || "(anonymous)"} ${up.url ? `${path.basename(up.url)}:${up.lineNumber + 1}` : ""}` : "?"}`;
+    viaCaller.set(k, (viaCaller.get(k) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+  });
   const areas = new Map();
   for (const [k, us] of self) areas.set(areaOf(k), (areas.get(areaOf(k)) ?? 0) + us / n);
   return {
     wallMs,
     areas: [...areas].sort((a, b) => b[1] - a[1]),
-    top: [...self].map(([k, us]) => [k, us / n]).sort((a, b) => b[1] - a[1]).slice(0, 25),
+    top: [...self, ...viaCaller].map(([k, us]) => [k, us / n]).sort((a, b) => b[1] - a[1]).slice(0, 30),
   };
 }
 

@@ -10,13 +10,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { AccessControl, type AccessClaim, type Admission } from "../storage/access";
 import { StorageEngine } from "../storage/engine";
+import { renderedPage, type RenderedListParams } from "../storage/paging";
 import { profileForName } from "../storage/profile";
 import { durableObjectSql } from "../storage/sql";
 import { runAdminOp, type AdminStoreOp } from "../storage/transfer";
 import type { DeleteParams, InfoParams, ListParams, PostParams, Preconditions, PutParams, RecordParams } from "../storage/types";
 
 /** The operations a request may run through {@link UserStore.gated}. */
-export const GATED_OPS = ["info", "list", "get", "put", "post", "deleteRecords", "deleteRecord", "deleteStorage"] as const;
+export const GATED_OPS = ["info", "list", "listRendered", "get", "put", "post", "deleteRecords", "deleteRecord", "deleteStorage"] as const;
 export type GatedOp = (typeof GATED_OPS)[number];
 
 /** The answer of {@link UserStore.gated}: the operation's result, or why it did not run. */
@@ -80,6 +81,10 @@ export class UserStore extends DurableObject<Env> {
   }
   list(p: ListParams) {
     return this.engine.list(p);
+  }
+  /** A listing page rendered here, answered as its text (src/storage/paging.ts). */
+  listRendered(p: RenderedListParams) {
+    return renderedPage((q) => this.engine.list(q), p);
   }
   get(p: RecordParams) {
     return this.engine.get(p);

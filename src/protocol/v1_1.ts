@@ -275,7 +275,7 @@ export const CONTENT_TYPES: Record<ListFormat, string> = {
 };
 
 /** Renders a list of pre-serialized JSON items in the negotiated encoding (storage-1.1 §7.3). */
-export function renderList(items: string[], format: ListFormat): BodyInit {
+export function renderList(items: string[], format: ListFormat): string | Uint8Array {
   switch (format) {
     case "json":
       return `[${items.join(", ")}]`;
@@ -350,7 +350,15 @@ const KEY_ORDERS: string[] = (() => {
 
 const LETTER: Record<string, FieldName> = { id: "id", m: "modified", p: "payload", s: "sortindex", a: "parentid", b: "predecessorid" };
 
-/** A record object's JSON text with the reference's key order and number formats. */
+/** {@link KEY_ORDERS} as field names, each with the text that opens it (`{"id": ` or `, "id": `). */
+const FIELD_ORDERS: Array<Array<[FieldName, string]>> = KEY_ORDERS.map((order) =>
+  order.split(" ").map((letter, i) => {
+    const field = LETTER[letter] as FieldName;
+    return [field, `${i === 0 ? "{" : ", "}"${field}": `];
+  }),
+);
+
+/** A record object's JSON text with the reference's key order and number formats (built by concatenation: a listing renders thousands). */
 export function renderRecord(r: StoredRecord): string {
   let idx = 0;
   if (r.modified !== null) idx |= 1;
@@ -358,23 +366,14 @@ export function renderRecord(r: StoredRecord): string {
   if (r.sortindex !== null) idx |= 4;
   if (r.parentid !== null) idx |= 8;
   if (r.predecessorid !== null) idx |= 16;
-  const parts: string[] = [];
-  for (const letter of (KEY_ORDERS[idx] as string).split(" ")) {
-    const field = LETTER[letter] as FieldName;
-    let text: string;
-    switch (field) {
-      case "modified":
-        text = formatTs(r.modified as number);
-        break;
-      case "sortindex":
-        text = String(r.sortindex);
-        break;
-      default:
-        text = pyString(r[field] as string);
-    }
-    parts.push(`"${field}": ${text}`);
+  let out = "";
+  for (const [field, open] of FIELD_ORDERS[idx] as Array<[FieldName, string]>) {
+    out += open;
+    if (field === "modified") out += formatTs(r.modified as number);
+    else if (field === "sortindex") out += String(r.sortindex);
+    else out += pyString(r[field] as string);
   }
-  return `{${parts.join(", ")}}`;
+  return `${out}}`;
 }
 
 export function jsonResponse(body: string, headers: Record<string, string> = {}): Response {

@@ -25,11 +25,10 @@ import {
   renderRecord,
   tsBody,
   validateWbo,
-  type ListFormat,
 } from "../protocol/v1_1";
 import { LIST_PAGE_11, listPages } from "../storage/paging";
 import { callStore, userStoreFor } from "../storage/stub";
-import type { Failure, RecordFields, StoredRecord } from "../storage/types";
+import type { Failure, RecordFields } from "../storage/types";
 import { readCapped, toArrayBuffer, BODY_LIMITS } from "../protocol/body";
 import { COLLECTION, ITEM_ID, USER, VERSION, type LegacyContext, type LegacyRoute } from "./pipeline-1x";
 
@@ -117,53 +116,15 @@ async function getCollection(c: LegacyContext): Promise<Response> {
   const collection = c.params.collection as string;
   const filter = parseListQuery(collection, c.query);
   const format = negotiate(c.accept);
-  // Paged out of the store (storage/paging): no DO call answers more than a page.
-  const pages = await listPages(store(c), filter, LIST_PAGE_11);
+  // Rendered in the store, paged out of it when longer than a page (storage/paging, D20).
+  const pages = await listPages(store(c), filter, LIST_PAGE_11, { protocol: "1.1", format, full: filter.full });
   if (!pages.ok) fail(pages.failure, collection);
-  const render = (records: StoredRecord[]) => (filter.full ? records.map(renderRecord) : records.map((rec) => pyString(rec.id)));
   const headers = {
     "Content-Type": CONTENT_TYPES[format],
     "X-Weave-Records": String(pages.total),
     "X-Weave-Timestamp": formatTs(pages.ts),
   };
-  if (pages.rest === null) return new Response(renderList(render(pages.first), format), { headers });
-  return new Response(streamList(render(pages.first), pages.rest, render, format), { headers });
-}
-
-/** A list body written page by page, in any of the 1.1 list formats. */
-function streamList(
-  first: string[],
-  rest: AsyncIterable<StoredRecord[]>,
-  render: (records: StoredRecord[]) => string[],
-  format: ListFormat,
-): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  const iterator = rest[Symbol.asyncIterator]();
-  let written = 0;
-  const chunk = (items: string[]): Uint8Array => {
-    if (format !== "json") {
-      const body = renderList(items, format);
-      return typeof body === "string" ? encoder.encode(body) : (body as Uint8Array);
-    }
-    const text = (written > 0 && items.length > 0 ? ", " : "") + items.join(", ");
-    written += items.length;
-    return encoder.encode(text);
-  };
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (format === "json") controller.enqueue(encoder.encode("["));
-      controller.enqueue(chunk(first));
-    },
-    async pull(controller) {
-      const next = await iterator.next();
-      if (next.done) {
-        if (format === "json") controller.enqueue(encoder.encode("]"));
-        controller.close();
-        return;
-      }
-      controller.enqueue(chunk(render(next.value)));
-    },
-  });
+  return new Response(pages.body, { headers });
 }
 
 async function postCollection(c: LegacyContext): Promise<Response> {

@@ -37,7 +37,6 @@ import {
   parsePreconditions,
   render15,
   renderBso,
-  renderList,
   renderObject,
   renderPostResult,
   SyncError,
@@ -74,7 +73,7 @@ function stampHeaders(ts: number, lastModified: number): Record<string, string> 
 }
 
 function reply(
-  body: string,
+  body: BodyInit,
   ts: number,
   lastModified: number,
   extra: Record<string, string> = {},
@@ -264,17 +263,24 @@ export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
     const q = parseListQuery(query(c));
     const format = negotiate15(c.req.header("Accept") ?? null);
     const pre = parsePreconditions(c.req.raw.headers);
+    // Rendered in the store: one call, the body streamed out of it (storage/paging).
     const r = await callStore(() =>
-      store(c).list({ collection, ...q, ...pre, pageCap: limits(c).maxTotalRecords, pageBytes: PAGE_BYTES }),
+      store(c).listRendered({
+        collection,
+        ...q,
+        ...pre,
+        pageCap: limits(c).maxTotalRecords,
+        pageBytes: PAGE_BYTES,
+        render: { protocol: "1.5", format, full: q.full },
+      }),
     );
     if (!r.ok) fail(r.failure, r.ts);
-    const items = q.full ? r.records.map(renderBso) : r.records.map((rec) => JSON.stringify(rec.id));
-    const extra: Record<string, string> = { "X-Weave-Records": String(items.length) };
+    const extra: Record<string, string> = { "X-Weave-Records": String(r.count) };
     if (r.nextOffset !== undefined) {
       // A listing that started from a "<ms>:<n>" token keeps its bound on the next page.
       extra["X-Weave-Next-Offset"] = q.offsetBound === undefined ? String(r.nextOffset) : `${q.offsetBound}:${r.nextOffset}`;
     }
-    return reply(renderList(items, format), r.ts, r.lastModified, extra, 200, CONTENT_TYPE[format]);
+    return reply(r.body, r.ts, r.lastModified, extra, 200, CONTENT_TYPE[format]);
   });
 
   app.post(`${U}/storage/:collection`, validPath, ...user, async (c) => {

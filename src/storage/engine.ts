@@ -67,6 +67,8 @@ const REPLACE_EXPIRED = 64;
 const MAX_ID_UNITS = 64;
 
 const RECORD_COLUMNS = "id, modified, payload, sortindex, parentid, predecessorid";
+/** Columns in {@link RECORD_COLUMNS} (rows are read by position: {@link toRecord}). */
+const RECORD_COLUMN_COUNT = 6;
 
 /** Every fixed statement of the engine, in one place (batches: src/storage/batches.ts). */
 const SQL = {
@@ -406,7 +408,7 @@ export class StorageEngine {
       target: { collection: p.collection, id: p.id },
       pre: p,
       run: (cx) => {
-        const row = this.sql.one<Record<string, SqlValue>>(SQL.getRecord, p.collection, p.id, cx.visibleAt);
+        const [row] = this.sql.each(SQL.getRecord, p.collection, p.id, cx.visibleAt);
         if (!row) throw new Refusal({ kind: "not-found" });
         return { record: toRecord(row) };
       },
@@ -731,12 +733,16 @@ export class StorageEngine {
     // One query, read as it streams: one row more than the page tells whether another page follows;
     // a page of large records stops within the byte budget (at least one record).
     const query = `SELECT ${cols.join(", ")} FROM bso WHERE ${where.join(" AND ")} ${orderBy(order, p.ids !== undefined)} ${limitClause(pageSize === Infinity ? Infinity : pageSize + 1, offset)}`;
-    const page: Record<string, SqlValue>[] = [];
+    // Rows as arrays (no keyed object per row): columns by position, as `cols` lists them.
+    const tieAt = p.full ? RECORD_COLUMN_COUNT : 1;
+    const keyAt = order.column ? tieAt + 1 : -1;
+    const sizeAt = tieAt + (order.column ? 2 : 1);
+    const page: SqlValue[][] = [];
     let more = false;
     let units = 0;
-    for (const row of this.sql.each<Record<string, SqlValue>>(query, ...bindings)) {
+    for (const row of this.sql.each(query, ...bindings)) {
       if (budget !== null) {
-        units += Number(row.size_ ?? 0);
+        units += Number(row[sizeAt] ?? 0);
         if (page.length > 0 && units > budget) {
           more = true;
           break;
@@ -748,10 +754,10 @@ export class StorageEngine {
       }
       page.push(row);
     }
-    const records = page.map(toRecord);
+    const records = p.full ? page.map(toRecord) : page.map(idRecord);
     const last = page[page.length - 1];
     if (!more || !last) return { records };
-    const cursor: ListCursor = { key: (last.key_ as number | null | undefined) ?? null, tie: last.tie_ as number | string };
+    const cursor: ListCursor = { key: keyAt < 0 ? null : ((last[keyAt] as number | null | undefined) ?? null), tie: last[tieAt] as number | string };
     const out: Omit<ListResult, "ts" | "lastModified"> = { records, nextOffset: offset + page.length, cursor };
     if (p.count) {
       const n = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM bso WHERE ${selected.where.join(" AND ")}`, ...selected.bindings)?.n ?? 0;
@@ -890,13 +896,19 @@ function limitClause(limit: number | undefined, offset: number | undefined): str
   return `LIMIT ${l} OFFSET ${o}`;
 }
 
-function toRecord(r: Record<string, SqlValue>): StoredRecord {
+/** A record from a row of {@link RECORD_COLUMNS}, by position. */
+function toRecord(r: SqlValue[]): StoredRecord {
   return {
-    id: String(r.id),
-    modified: (r.modified as number | null | undefined) ?? null,
-    payload: (r.payload as string | null | undefined) ?? null,
-    sortindex: (r.sortindex as number | null | undefined) ?? null,
-    parentid: (r.parentid as string | null | undefined) ?? null,
-    predecessorid: (r.predecessorid as string | null | undefined) ?? null,
+    id: String(r[0]),
+    modified: (r[1] as number | null | undefined) ?? null,
+    payload: (r[2] as string | null | undefined) ?? null,
+    sortindex: (r[3] as number | null | undefined) ?? null,
+    parentid: (r[4] as string | null | undefined) ?? null,
+    predecessorid: (r[5] as string | null | undefined) ?? null,
   };
+}
+
+/** An ids-only listing's record: the id first in the row, every other field null. */
+function idRecord(r: SqlValue[]): StoredRecord {
+  return { id: String(r[0]), modified: null, payload: null, sortindex: null, parentid: null, predecessorid: null };
 }

@@ -12,8 +12,12 @@ export type Row = Record<string, SqlValue>;
 export interface SqlPort {
   /** Runs one statement; returns its rows (empty for writes). */
   all<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T[];
-  /** Runs one statement; yields its rows as they are read (stop early to read no more). */
-  each<T extends Row = Row>(query: string, ...bindings: SqlValue[]): Iterable<T>;
+  /**
+   * Runs one statement; yields its rows as they are read (stop early to read
+   * no more), each as an array of its columns in order: no keyed object per
+   * row, for the statements that read thousands (listings).
+   */
+  each(query: string, ...bindings: SqlValue[]): Iterable<SqlValue[]>;
   /** Runs one statement; returns the first row or null. */
   one<T extends Row = Row>(query: string, ...bindings: SqlValue[]): T | null;
   /** Runs one statement; returns the number of rows it wrote. */
@@ -92,8 +96,8 @@ export function durableObjectSql(storage: DurableObjectStorage): SqlPort {
     all<T extends Row>(query: string, ...bindings: SqlValue[]): T[] {
       return exec(query, bindings).toArray() as T[];
     },
-    each<T extends Row>(query: string, ...bindings: SqlValue[]): Iterable<T> {
-      return exec(query, bindings) as unknown as Iterable<T>;
+    each(query: string, ...bindings: SqlValue[]): Iterable<SqlValue[]> {
+      return exec(query, bindings).raw() as Iterable<SqlValue[]>;
     },
     one<T extends Row>(query: string, ...bindings: SqlValue[]): T | null {
       const rows = exec(query, bindings).toArray();
