@@ -9,8 +9,9 @@
  * then the rounds alternate between them (A, B, B, A, …) and the workerd CPU
  * of each server is summed over its own requests only. Prints CPU ms per
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
- * (info/collections and `newer` with nothing new, one user of 20 records,
- * 300 of each per round), for changes to the per-request path.
+ * (info/collections, `newer` with nothing new, and a PUT of one record; one
+ * user of 20 records, 300 of each per round), for changes to the per-request
+ * path.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
@@ -18,7 +19,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -95,6 +96,8 @@ const tiny = user("ab_small");
 const SMALL_WORK = {
   "GET info/collections": (s) => call(s, "GET", `1.1/${tiny.name}/info/collections`, hdr(tiny)),
   "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
+  // Another collection than the `newer` read's, which therefore stays empty.
+  "PUT one record": (s, k) => call(s, "PUT", `1.1/${tiny.name}/storage/clients/${recordId("c", k % 100)}`, hdr(tiny), putBody(k)),
 };
 if (SMALL) {
   for (const k of Object.keys(WORK)) delete WORK[k];
@@ -117,7 +120,7 @@ try {
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300, "PUT one record": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
