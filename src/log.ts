@@ -12,8 +12,8 @@
  * ones only with LOG_LEVEL=info or debug. A console line costs workerd about
  * 0.4-0.5 ms of CPU, more than the bare platform spends on a whole small
  * request (README "Logs", measured by bench/).
- * - `route` is the pattern of the route that answered (Hono's routePath, or
- *   the 1.x pipeline's own route via {@link noteRoute}), never the raw path
+ * - `route` is the pattern of the route that answered (Hono's routePath, in
+ *   whichever app answered), never the raw path
  *   (which holds user names and record ids); null when nothing matched.
  * - `duration_ms` is wall time by the runtime's clock. On Cloudflare that
  *   clock only moves across I/O, so CPU work does not show in it; the
@@ -41,6 +41,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { getPath } from "hono/utils/url";
 import { ConfigError, logLevelOf, type LogLevel } from "./config";
 import type { AppEnv, Principal } from "./env";
 import { configErrorResponse } from "./protocol/errors";
@@ -53,6 +54,8 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 interface Scope {
   requestId: string;
   level: LogLevel;
+  /** Set when an app the request was handed on to (src/index.ts's catch-all) answered it: the pattern of its route, or null. */
+  innerRoute?: () => string | null;
 }
 const scope = new AsyncLocalStorage<Scope>();
 
@@ -202,21 +205,13 @@ function routeField(pattern: string): string {
 }
 
 /**
- * Routes answered by an app mounted behind a catch-all (the 1.x pipeline):
- * the pattern it matched, or null when it matched none. Keyed by the request.
+ * The route pattern that answered, from a middleware registered on every
+ * path: null when no route did (the 404 handler, or the Worker's catch-all
+ * that hands 1.x requests on: its app's own line names the inner route).
  */
-const innerRoutes = new WeakMap<Request, (() => string) | null>();
-
-/**
- * For an app the Worker hands requests to from a catch-all route: the
- * pattern that app matched for `req` (null: none), logged instead of the
- * catch-all's. `own` is the caller's `c.req.routeIndex` before it called
- * `next()`; a middleware registered first in that app calls this after.
- */
-export function noteRoute(c: Context, own: number): void {
-  // The pattern is looked up only when a line is written (most successes write none).
-  const index = c.req.routeIndex;
-  innerRoutes.set(c.req.raw, index === own ? null : () => routePath(c, index));
+function answeredRoute(c: Context): string | null {
+  const pattern = routePath(c);
+  return pattern === "" || pattern === "*" || pattern === "/*" ? null : pattern;
 }
 
 const LEGACY_USER = /^\/(?:(?:1\.0|1|1\.1)|user\/(?:1\.0|1))\/([^/]+)/;
@@ -234,7 +229,8 @@ function whoFields(c: Context<AppEnv>, inner: boolean): string | Promise<string>
   if (params.uid !== undefined && /^\d+$/.test(params.uid)) return `,"uid":${Number(params.uid)}`;
   const named = params.user ?? params.username;
   if (named !== undefined) return hashed(named);
-  const path = c.req.path;
+  // The path as the Worker's app routes it (whichever app this line is written by).
+  const path = getPath(c.req.raw);
   const uid = STORAGE15_UID.exec(path);
   if (uid) return `,"uid":${Number(uid[1])}`;
   // 1.x paths (the pipeline behind the catch-all route); the tokenserver's /1.0/sync/… has its own route.
@@ -265,13 +261,28 @@ function methodField(method: string): string {
 /**
  * The request-log middleware: register it first (`app.use(requestLog())`).
  * An invalid LOG_LEVEL answers 500 naming the setting, like every setting.
+ * `legacyPaths`: the app serves the 1.x paths, so a line for a path no route
+ * matched names the user the path names.
  *
  * Per request it costs a header read, a clock reading, the scope of
  * `console.*` lines, and, when the level lets the line through, one string
  * built by concatenation from cached pieces (no object is serialised).
+ *
+ * In an app that another one handed the request to (already inside a
+ * request's scope) it only notes which route answered, for the outer line.
  */
-export function requestLog(): MiddlewareHandler<AppEnv> {
+export function requestLog(opts: { legacyPaths?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async function requestLog(c, next) {
+    const outer = scope.getStore();
+    if (outer !== undefined) {
+      try {
+        await next();
+      } finally {
+        // Looked up only when the line is written (most successes write none).
+        outer.innerRoute = () => answeredRoute(c);
+      }
+      return;
+    }
     const started = Date.now();
     const incoming = c.req.raw.headers.get(REQUEST_ID_HEADER);
     const requestId = incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
@@ -284,7 +295,6 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       badLevel = err;
     }
     const s: Scope = { requestId, level };
-    const ownIndex = c.req.routeIndex;
 
     await scope.run(s, async () => {
       if (badLevel !== null) c.res = configErrorResponse(badLevel, c.env);
@@ -302,13 +312,13 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       const status = res.status;
       const lineLevel: LogLevel = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
       if (RANK[lineLevel] < RANK[level]) return;
-      const inner = innerRoutes.has(c.req.raw);
-      const pattern = inner ? (innerRoutes.get(c.req.raw)?.() ?? null) : c.req.routeIndex === ownIndex ? null : routePath(c);
+      const inner = s.innerRoute !== undefined;
+      const pattern = s.innerRoute !== undefined ? s.innerRoute() : answeredRoute(c);
       let bytesOut = contentLength(res.headers);
       if (bytesOut === null && level === "debug") bytesOut = await countBody(c);
       else if (bytesOut === null && res.body === null) bytesOut = 0;
       const bytesIn = contentLength(c.req.raw.headers) ?? (c.req.raw.body === null ? 0 : null);
-      const who = whoFields(c, inner);
+      const who = whoFields(c, inner || opts.legacyPaths === true);
       const error = c.error ? `,"error":${JSON.stringify(`${c.error.name}: ${c.error.message}`)}` : "";
       logSink.write(
         lineLevel,
