@@ -10,16 +10,19 @@
  * of each server is summed over its own requests only. Prints CPU ms per
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
  * (info/collections, `newer` with nothing new, and a PUT of one record; one
- * user of 20 records, 300 of each per round), for changes to the per-request
- * path.
+ * user of 20 records, 300 of each per round), and the same three over Storage
+ * 1.5 (a tokenserver token, Hawk), so that a 1.1 request can be compared with
+ * the same 1.5 request of the same server and run; for changes to the
+ * per-request path.
  */
 import { spawnSync } from "node:child_process";
+import { createHash, createSign, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, putBody, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +34,31 @@ const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
 
+// Sync 1.5 without FxA (as bench/run.mjs): the bench signs its own OAuth JWT and pins the public key.
+const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function fxaAccessToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
+  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
+  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
+}
+/** A tokenserver token for one Sync 1.5 user of server `s` (Hawk id, key, uid). */
+async function token15(s) {
+  const sub = createHash("sha256").update("ab-small").digest("hex").slice(0, 32);
+  const text = await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` });
+  return JSON.parse(text);
+}
+const tokens = {};
+function call15(s, method, p, body) {
+  const u = new URL(s.url);
+  const headers = { authorization: hawkHeader(tokens[s.key], method, p, u.hostname, u.port || "80") };
+  if (body) headers["content-type"] = "application/json";
+  return call(s, method, p.slice(1), headers, body);
+}
+
 async function start(key, root) {
   const outdir = path.join(TMP, `bundle-${key}`);
   const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
@@ -41,7 +69,7 @@ async function start(key, root) {
   if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
   const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
-  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
+  const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open", ...VARS_15 };
   const child = spawnGroup(process.execPath, [
     path.join(BENCH, "serve.mjs"),
     JSON.stringify({ config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations") }),
@@ -98,6 +126,9 @@ const SMALL_WORK = {
   "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
   // Another collection than the `newer` read's, which therefore stays empty.
   "PUT one record": (s, k) => call(s, "PUT", `1.1/${tiny.name}/storage/clients/${recordId("c", k % 100)}`, hdr(tiny), putBody(k)),
+  "1.5 GET info/collections": (s) => call15(s, "GET", `/1.5/${tokens[s.key].uid}/info/collections`),
+  "1.5 GET newer (nothing new)": (s) => call15(s, "GET", `/1.5/${tokens[s.key].uid}/storage/bookmarks?full=1&newer=${since[s.key]}`),
+  "1.5 PUT one record": (s, k) => call15(s, "PUT", `/1.5/${tokens[s.key].uid}/storage/clients/${recordId("c", k % 100)}`, putBody(k)),
 };
 if (SMALL) {
   for (const k of Object.keys(WORK)) delete WORK[k];
@@ -110,6 +141,8 @@ try {
   for (const s of servers) {
     if (SMALL) {
       await seed(s, tiny, "bookmarks", 20);
+      tokens[s.key] = await token15(s);
+      await call15(s, "POST", `/1.5/${tokens[s.key].uid}/storage/bookmarks`, recordsBody(20, (j) => recordId("h", j)));
       since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
       log(`${s.key} seeded`);
       continue;
@@ -120,7 +153,7 @@ try {
     log(`${s.key} seeded`);
   }
   const cpu = Object.fromEntries(Object.keys(WORK).map((w) => [w, { A: 0, B: 0, n: { A: 0, B: 0 } }]));
-  const per = SMALL ? { "GET info/collections": 300, "GET newer (nothing new)": 300, "PUT one record": 300 } : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
+  const per = SMALL ? Object.fromEntries(Object.keys(SMALL_WORK).map((w) => [w, 300])) : { "GET 5000 full": 3, "POST 100 scattered @1k": 10, "POST 100 scattered @100k": 10, "GET newer (nothing new) @100k": 30 };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? servers : [...servers].reverse();
     for (const [name, fn] of Object.entries(WORK)) {
