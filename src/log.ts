@@ -225,7 +225,7 @@ async function whoFields(c: Context<AppEnv>, inner: boolean): Promise<{ uid: num
   const path = getPath(c.req.raw);
   const uid = STORAGE15_UID.exec(path);
   if (uid) return { uid: Number(uid[1]) };
-  // 1.x paths (the pipeline behind the catch-all route); the tokenserver's /1.0/sync/… has its own route.
+  // 1.x paths (the 1.x app, or the main app handing the request on to it); the tokenserver's /1.0/sync/… has its own route.
   const user = inner ? LEGACY_USER.exec(path) : null;
   if (user) {
     let name = user[1] as string;

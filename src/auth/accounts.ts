@@ -162,8 +162,8 @@ export async function setMail(env: Env, userid: number, expectedHash: string, ma
  *
  * What is cached: `verifyPassword(P, H)` is a pure function of the presented
  * password P and the stored hash string H. The cache memoizes it, keyed by
- * (user name, H, HMAC-SHA256_K(P)), where K is a random, non-extractable key
- * generated once per isolate and never stored or sent anywhere. Both
+ * (user name, H, HMAC-SHA256_K(P)), where K is 32 random bytes drawn once
+ * per isolate, held only in its memory and never stored or sent anywhere. Both
  * outcomes are memoized: `good` holds the MAC of the password that verified,
  * `bad` a few MACs of passwords that did not (so a device still sending an
  * old password after a change costs one HMAC per retry, not one KDF).
