@@ -16,13 +16,13 @@
  * per-request path.
  */
 import { spawnSync } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
 import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -34,21 +34,14 @@ const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
 
-// Sync 1.5 without FxA (as bench/run.mjs): the bench signs its own OAuth JWT and pins the public key.
-const FXA_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const FXA_JWK = { ...FXA_KEY.publicKey.export({ format: "jwk" }), kid: "ab-1", alg: "RS256", use: "sig" };
-const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA_JWK] }), HAWK_NONCE_CHECK: "true" };
+// Sync 1.5 without FxA: the bench signs its own OAuth JWT and pins the public key.
+const FXA = fxaSigner("ab-1", "ab");
+const VARS_15 = { SYNC_MASTER_SECRET: "ab-master-secret-0123456789", FXA_OAUTH_JWKS: FXA.jwks, HAWK_NONCE_CHECK: "true" };
 const b64url = (b) => Buffer.from(b).toString("base64url");
-function fxaAccessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const head = b64url(JSON.stringify({ alg: "RS256", kid: FXA_JWK.kid, typ: "at+jwt" }));
-  const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "ab", "fxa-generation": 1 }));
-  return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(FXA_KEY.privateKey).toString("base64url")}`;
-}
 /** A tokenserver token for one Sync 1.5 user of server `s` (Hawk id, key, uid). */
 async function token15(s) {
   const sub = createHash("sha256").update("ab-small").digest("hex").slice(0, 32);
-  const text = await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${fxaAccessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` });
+  const text = await call(s, "GET", "1.0/sync/1.5", { authorization: `Bearer ${FXA.accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` });
   return JSON.parse(text);
 }
 const tokens = {};

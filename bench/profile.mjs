@@ -12,13 +12,13 @@
  * or "(idle)" in V8's view; the bench's /proc CPU figure includes it.
  */
 import { spawnSync } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { basicAuth, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
+import { basicAuth, fxaSigner, hawkHeader, recordId, recordsBody } from "./lib/ops.mjs";
 import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -34,15 +34,8 @@ if (PROTOCOL !== "1.5" && PROTOCOL !== "1.1") throw new Error(`--protocol: 1.5 o
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
-const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const jwk = { ...key.publicKey.export({ format: "jwk" }), kid: "p-1", alg: "RS256", use: "sig" };
+const FXA = fxaSigner("p-1", "p");
 const b64url = (b) => Buffer.from(b).toString("base64url");
-function accessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const h = b64url(JSON.stringify({ alg: "RS256", kid: jwk.kid, typ: "at+jwt" }));
-  const b = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: "p", "fxa-generation": 1 }));
-  return `${h}.${b}.${createSign("RSA-SHA256").update(`${h}.${b}`).sign(key.privateKey).toString("base64url")}`;
-}
 
 async function main() {
   const out = path.join(TMP, "bundle");
@@ -53,7 +46,7 @@ async function main() {
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
   const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
     config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
-    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
+    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: FXA.jwks, HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
   })]);
   const ready = await new Promise((resolve, reject) => {
     let buf = "";
@@ -82,7 +75,7 @@ async function main() {
     newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   } else {
     const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
-    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
+    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${FXA.accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
     if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
     const tok = await tr.json();
     send = async (method, p, body) => {

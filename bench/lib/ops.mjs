@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, createSign, generateKeyPairSync, randomBytes } from "node:crypto";
 
 /**
  * @module bench/lib/ops
@@ -194,6 +194,27 @@ function batchStep(st, coll) {
       }
       if (k === 9) return reset();
       b.k++;
+    },
+  };
+}
+
+/**
+ * Sync 1.5 without FxA: an RSA key whose public half the server pins
+ * (FXA_OAUTH_JWKS, as `jwks`), and `accessToken(sub)`, an OAuth access token
+ * (RS256 JWT with the oldsync scope) for the FxA user `sub`, valid two hours.
+ * The tokenserver then never leaves loopback.
+ */
+export function fxaSigner(kid, clientId = "bench") {
+  const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+  const b64url = (b) => Buffer.from(b).toString("base64url");
+  return {
+    jwks: JSON.stringify({ keys: [jwk] }),
+    accessToken(sub) {
+      const now = Math.floor(Date.now() / 1000);
+      const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "at+jwt" }));
+      const body = b64url(JSON.stringify({ sub, scope: "https://identity.mozilla.com/apps/oldsync", iat: now, exp: now + 7200, client_id: clientId, "fxa-generation": 1 }));
+      return `${head}.${body}.${createSign("RSA-SHA256").update(`${head}.${body}`).sign(key.privateKey).toString("base64url")}`;
     },
   };
 }
