@@ -1,6 +1,6 @@
 /**
  * @module bench/ab
- * `npx node bench/ab.mjs --a=DIR --b=DIR [--rounds=12]`: two checkouts'
+ * `npx node bench/ab.mjs --a=DIR --b=DIR [--rounds=12] [--small] [--b-entry=FILE]`: two checkouts'
  * Workers side by side on the same machine at the same time, for storage
  * changes whose effect the load of a shared machine would hide between two
  * separate runs. Both are bundled and served directly (bench/serve.mjs), each
@@ -29,6 +29,8 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const ROUNDS = Number(opt("rounds") ?? 12);
 const SMALL = process.argv.includes("--small");
+/** --b-entry=FILE: B bundled from this entry module of its checkout (e.g. bench/entry.ts, authentication short-circuited) instead of wrangler.toml's main. */
+const B_ENTRY = opt("b-entry");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -52,9 +54,9 @@ function call15(s, method, p, body) {
   return call(s, method, p.slice(1), headers, body);
 }
 
-async function start(key, root) {
+async function start(key, root, entry) {
   const outdir = path.join(TMP, `bundle-${key}`);
-  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
+  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(entry ? [entry] : [])], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
@@ -130,7 +132,7 @@ if (SMALL) {
 
 const servers = [];
 try {
-  servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
+  servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b")), B_ENTRY));
   for (const s of servers) {
     if (SMALL) {
       await seed(s, tiny, "bookmarks", 20);
@@ -162,7 +164,7 @@ try {
       }
     }
   }
-  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds)`);
+  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}${B_ENTRY ? ` (entry ${B_ENTRY})` : ""}\nworkerd CPU ms per request (${ROUNDS} alternating rounds)`);
   console.table(
     Object.entries(cpu).map(([name, c]) => {
       const a = (c.A * 1000) / c.n.A;
