@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, spawnGroup, stopAll } from "./lib/procs.mjs";
+import { cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
@@ -65,18 +65,8 @@ async function start(key, root, entry) {
   const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
   const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open", ...VARS_15 };
-  const child = spawnGroup(process.execPath, [
-    path.join(BENCH, "serve.mjs"),
-    JSON.stringify({ config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations") }),
-  ]);
-  const url = await new Promise((resolve, reject) => {
-    let buf = "";
-    child.stdout.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n").find((l) => l.startsWith("READY "));
-      if (line) resolve(JSON.parse(line.slice(6)).url);
-    });
-    child.on("exit", (c) => reject(new Error(`server ${key} exited ${c}`)));
+  const { child, url } = await startServe(path.join(BENCH, "serve.mjs"), {
+    config, script, vars, persist: path.join(TMP, `data-${key}`), migrations: path.join(root, "migrations"),
   });
   return { key, root, child, url };
 }

@@ -449,6 +449,68 @@ async function measure(server, group, workload, { users, params = {}, c, label =
   return row;
 }
 
+/** Rounds of the scale group: each size is measured `SCALE_ROUNDS` times for 1/`SCALE_ROUNDS` of a cell. */
+const SCALE_ROUNDS = 4;
+
+/**
+ * The cells of one scale operation at one concurrency, one per user size,
+ * measured in alternating rounds (every size for measureMs / SCALE_ROUNDS per
+ * round, the order reversed every other round) and summed per size: its
+ * targets are ratios between sizes, and a change of the machine's load
+ * during the group then moves every size alike (measured one after the
+ * other, the same POST ratio read 1.40× and 2.61× in two runs an hour apart).
+ * Latency percentiles: the median of the rounds'.
+ */
+async function measureScale(server, cells, c) {
+  if (overBudget()) {
+    for (const cell of cells) skipRow("scale", cell.label, server, "time budget exhausted");
+    return;
+  }
+  const acc = cells.map(() => ({ count: 0, errors: 0, bytes: 0, elapsed: 0, cpu: 0, cpuAll: 0, p50: [], p95: [], p99: [], sampleError: undefined }));
+  const job = (cell, durationMs) => runJob({ url: server.url, flavour: server.flavour, users: cell.users, workload: cell.workload, params: cell.params, concurrency: c, durationMs });
+  server.warmed ??= new Set();
+  for (const cell of cells) {
+    if (server.warmed.has(cell.label)) continue;
+    await job(cell, CFG.warmupMs);
+    server.warmed.add(cell.label);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    const order = cells.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) {
+      const before = cpuSample(server.child.pid);
+      const r = await job(cells[i], CFG.measureMs / SCALE_ROUNDS);
+      const cpu = cpuDelta(before, cpuSample(server.child.pid));
+      const a = acc[i];
+      a.count += r.count;
+      a.errors += r.errors;
+      a.bytes += r.bytes;
+      a.elapsed += r.elapsed;
+      a.cpu += cpu.workerd;
+      a.cpuAll += cpu.all;
+      a.p50.push(r.latency.p50);
+      a.p95.push(r.latency.p95);
+      a.p99.push(r.latency.p99);
+      a.sampleError ??= r.sampleError;
+    }
+  }
+  cells.forEach((cell, i) => {
+    const a = acc[i];
+    const row = {
+      group: "scale", workload: cell.label, server: server.key, mode: server.mode, c,
+      rps: a.count / a.elapsed, p50: median(a.p50), p95: median(a.p95), p99: median(a.p99),
+      cpuPer1k: a.count ? (a.cpu / a.count) * 1000 : null,
+      cpuAllPer1k: a.count ? (a.cpuAll / a.count) * 1000 : null,
+      count: a.count, errors: a.errors, mbPerS: a.bytes / a.elapsed / 1e6, rounds: SCALE_ROUNDS, ...cell.extra,
+    };
+    if (a.errors) row.sampleError = a.sampleError;
+    rows.push(row);
+    log(`scale/${cell.label} ${server.key} c=${c}: ${row.rps.toFixed(0)} req/s p50 ${fmtMs(row.p50)} cpu/1k ${fmt(row.cpuPer1k, 3)}s` +
+      ` (${SCALE_ROUNDS} alternating rounds)${a.errors ? ` ERRORS ${a.errors}: ${a.sampleError}` : ""}`);
+  });
+}
+
 const mkUsers = (prefix, n) => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, password: PASSWORD }));
 
 /** Seeds `records` history records of ~500 bytes into each user, 100 per POST. Returns per-user POST timestamps. */
@@ -555,24 +617,31 @@ async function runServer(server, which) {
       await register(scaleUsers.map((s) => s.user));
       const ts0 = Date.now();
       for (const s of scaleUsers) {
-        const ts = await seedRecords(client, [s.user], "history", s.n, "h");
-        // newer = the penultimate POST's timestamp: the read returns the last POST's 100 records
-        s.newer = ts.length > 1 ? ts[ts.length - 2] : 0;
+        // All but the last 100 records concurrently, then the last 100 in a POST of their own, and newer = the
+        // latest timestamp before it: the read returns exactly that POST's 100 records at every size. (Taking
+        // the penultimate task's timestamp of a concurrent seeding made the read return 0, 100 or 200 records
+        // as the POSTs happened to complete: one run compared an empty read at 1,000 with 100 records at 100,000.)
+        const ts = await seedRecords(client, [s.user], "history", s.n - 100, "h");
+        s.newer = Math.max(0, ...ts);
+        await client.post(s.user, "history", recordsBody(100, (j) => recordId("h", s.n - 100 + j)));
+        const r = await http(server, "GET", `/1.1/${s.user.name}/storage/history?full=1&newer=${s.newer.toFixed(2)}`, {
+          headers: { authorization: basicAuth(s.user.name, s.user.password) },
+        });
+        if (r.status !== 200 || r.json?.length !== 100) throw new Error(`scale @${s.n}: the incremental read returns ${r.json?.length ?? r.status}, not 100 records`);
       }
       log(`${server.key}: scale users seeded (${CFG.scale.join("/")} records, ${((Date.now() - ts0) / 1000).toFixed(1)} s)`);
-      for (const s of scaleUsers) {
-        if (why("newer")) break;
-        for (const c of CONCURRENCY)
-          await measure(server, "scale", "newer", {
-            users: [s.user], params: { coll: "history", newer: s.newer.toFixed(2) }, c, label: `incremental read @${s.n}`, extra: { size: s.n, op: "incremental read" },
-          });
+      // The reads first: a scattered POST makes the records it writes newer than the read's bound too.
+      if (!why("newer")) {
+        const cells = scaleUsers.map((s) => ({
+          users: [s.user], workload: "newer", params: { coll: "history", newer: s.newer.toFixed(2) }, label: `incremental read @${s.n}`, extra: { size: s.n, op: "incremental read" },
+        }));
+        for (const c of CONCURRENCY) await measureScale(server, cells, c);
       }
-      for (const s of scaleUsers) {
-        if (why("post100")) break;
-        for (const c of CONCURRENCY)
-          await measure(server, "scale", "post100Scattered", {
-            users: [s.user], params: { coll: "history", pool: s.n, prefix: "h" }, c, label: `POST 100 records @${s.n}`, extra: { size: s.n, op: "POST 100 records" },
-          });
+      if (!why("post100")) {
+        const cells = scaleUsers.map((s) => ({
+          users: [s.user], workload: "post100Scattered", params: { coll: "history", pool: s.n, prefix: "h" }, label: `POST 100 records @${s.n}`, extra: { size: s.n, op: "POST 100 records" },
+        }));
+        for (const c of CONCURRENCY) await measureScale(server, cells, c);
       }
     }
   }

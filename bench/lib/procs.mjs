@@ -42,6 +42,25 @@ export async function stopGroup(child, graceMs = 3000) {
   killGroup(child, "SIGKILL");
 }
 
+/**
+ * Starts bench/serve.mjs (path `serveScript`) with its JSON options `opts`
+ * in its own process group and waits for its `READY` line. Returns the child
+ * and the URL it serves.
+ */
+export async function startServe(serveScript, opts) {
+  const child = spawnGroup(process.execPath, [serveScript, JSON.stringify(opts)]);
+  const url = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const line = buf.split("\n").find((l) => l.startsWith("READY "));
+      if (line) resolve(JSON.parse(line.slice(6)).url);
+    });
+    child.on("exit", (c) => reject(new Error(`server exited ${c}`)));
+  });
+  return { child, url };
+}
+
 export async function stopAll() {
   await Promise.all([...started].map((c) => stopGroup(c)));
 }
