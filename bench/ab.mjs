@@ -1,6 +1,6 @@
 /**
  * @module bench/ab
- * `npx node bench/ab.mjs --a=DIR --b=DIR [--rounds=12]`: two checkouts'
+ * `npx node bench/ab.mjs --a=DIR --b=DIR [--rounds=12] [--small] [--b-entry=FILE]`: two checkouts'
  * Workers side by side on the same machine at the same time, for storage
  * changes whose effect the load of a shared machine would hide between two
  * separate runs. Both are bundled and served directly (bench/serve.mjs), each
@@ -9,18 +9,21 @@
  * then the rounds alternate between them (A, B, B, A, …) and the workerd CPU
  * of each server is summed over its own requests only. Prints CPU ms per
  * request for A and B and B ÷ A. `--small`: instead, the small 1.1 requests
- * (info/collections and `newer` with nothing new, one user of 20 records,
- * 300 of each per round), for changes to the per-request path.
- * `--protocol=1.5`: the same over Storage 1.5 (Hawk, tokens from our own
- * tokenserver with a bench-signed FxA JWT); the default workloads become the
- * 1.5 GET 5000 full read, `--small` the 1.5 info/collections and `newer`.
+ * (info/collections, `newer` with nothing new, and a PUT of one record; one
+ * user of 20 records, 300 of each per round) on Storage 1.1 and the same
+ * three on 1.5 (a tokenserver token, Hawk), so a 1.1 request compares with
+ * the same 1.5 request of the same server and run; for changes to the
+ * per-request path. `--protocol=1.5`: Storage 1.5 only (tokens from our own
+ * tokenserver with a bench-signed FxA JWT); the default workload becomes the
+ * 1.5 GET 5000 full read, `--small` the three small 1.5 requests.
  * `--concurrency=N`: each measured set is sent by N clients at once (the
  * requests per round are multiplied by N). `--only=REGEX`: only the
  * workloads whose name matches REGEX (case-insensitive). `--writes`:
  * instead, the write requests of both protocols (PUT one record and POST of
  * 100 records on 1.1 and 1.5, and the requests of a 1000-record 1.5 batch
  * upload: create, 8 appends, commit), as the benchmark's micro group sends
- * them.
+ * them. `--b-entry=FILE`: B is bundled from that entry module (e.g.
+ * bench/entry.ts: authentication short-circuited).
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -41,14 +44,16 @@ if (PROTOCOL !== "1.1" && PROTOCOL !== "1.5") throw new Error(`--protocol: 1.1 o
 const WRITES = process.argv.includes("--writes");
 const CONC = Number(opt("concurrency") ?? 1);
 const ONLY = opt("only");
+/** --b-entry=FILE: B bundled from this entry module of its checkout (e.g. bench/entry.ts, authentication short-circuited) instead of wrangler.toml's main. */
+const B_ENTRY = opt("b-entry");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
 const require = createRequire(import.meta.url);
 const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
 
-async function start(key, root) {
+async function start(key, root, entry) {
   const outdir = path.join(TMP, `bundle-${key}`);
-  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
+  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(entry ? [entry] : [])], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
@@ -130,15 +135,16 @@ const tiny = user("ab_small");
 const SMALL_WORK = {
   "GET info/collections": (s) => call(s, "GET", `1.1/${tiny.name}/info/collections`, hdr(tiny)),
   "GET newer (nothing new)": (s) => call(s, "GET", `1.1/${tiny.name}/storage/bookmarks?full=1&newer=${since[s.key]}`, hdr(tiny)),
+  // Another collection than the `newer` read's, which therefore stays empty.
+  "PUT one record": (s, k) => call(s, "PUT", `1.1/${tiny.name}/storage/clients/${recordId("c", k % 100)}`, hdr(tiny), putBody(k)),
+  "1.5 GET info/collections": (s) => call15(s, tok[s.key].tiny, "GET", "info/collections"),
+  "1.5 GET newer (nothing new)": (s) => call15(s, tok[s.key].tiny, "GET", `storage/bookmarks?full=1&newer=${since[s.key]}`),
+  "1.5 PUT one record": (s, k) => call15(s, tok[s.key].tiny, "PUT", `storage/clients/${recordId("c", k % 100)}`, putBody(k)),
 };
-/** Per server key: the 1.5 tokens of the full-read user and the small user. */
+/** Per server key: the 1.5 tokens of the users (full read, small requests, writes). */
 const tok = {};
 const WORK_15 = {
   "GET 5000 full (1.5)": (s) => call15(s, tok[s.key].full, "GET", "storage/bookmarks?full=1"),
-};
-const SMALL_WORK_15 = {
-  "GET info/collections (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", "info/collections"),
-  "GET newer (nothing new) (1.5)": (s) => call15(s, tok[s.key].tiny, "GET", `storage/bookmarks?full=1&newer=${since[s.key]}`),
 };
 const w11 = user("ab_writes");
 /** Per server: the state of its 1000-record batch upload in progress. */
@@ -172,11 +178,14 @@ const PER = {
   "GET newer (nothing new) @100k": 30,
   "GET info/collections": 300,
   "GET newer (nothing new)": 300,
+  "PUT one record": 300,
+  "1.5 GET info/collections": 300,
+  "1.5 GET newer (nothing new)": 300,
+  "1.5 PUT one record": 300,
   "GET 5000 full (1.5)": 3,
-  "GET info/collections (1.5)": 300,
-  "GET newer (nothing new) (1.5)": 300,
 };
-const chosen = WRITES ? WRITE_WORK : PROTOCOL === "1.5" ? (SMALL ? SMALL_WORK_15 : WORK_15) : SMALL ? SMALL_WORK : null;
+const small15 = Object.fromEntries(Object.entries(SMALL_WORK).filter(([k]) => k.startsWith("1.5 ")));
+const chosen = WRITES ? WRITE_WORK : SMALL ? (PROTOCOL === "1.5" ? small15 : SMALL_WORK) : PROTOCOL === "1.5" ? WORK_15 : null;
 if (chosen) {
   for (const k of Object.keys(WORK)) delete WORK[k];
   Object.assign(WORK, chosen);
@@ -186,7 +195,7 @@ const needs = (name) => Object.keys(WORK).some((k) => k.includes(name));
 
 const servers = [];
 try {
-  servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b"))));
+  servers.push(await start("A", path.resolve(opt("a"))), await start("B", path.resolve(opt("b")), B_ENTRY));
   for (const s of servers) {
     if (WRITES) {
       await seed(s, w11, "history", 0);
@@ -194,16 +203,17 @@ try {
       log(`${s.key} seeded`);
       continue;
     }
-    if (PROTOCOL === "1.5") {
-      tok[s.key] = { full: await token15(s, "ab_full"), tiny: await token15(s, "ab_small") };
-      if (SMALL) await seed15(s, tok[s.key].tiny, "bookmarks", 20);
-      else await seed15(s, tok[s.key].full, "bookmarks", 5000);
+    if (SMALL) {
+      if (PROTOCOL === "1.1") await seed(s, tiny, "bookmarks", 20);
+      tok[s.key] = { tiny: await token15(s, "ab_small") };
+      await seed15(s, tok[s.key].tiny, "bookmarks", 20);
       since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
       log(`${s.key} seeded`);
       continue;
     }
-    if (SMALL) {
-      await seed(s, tiny, "bookmarks", 20);
+    if (PROTOCOL === "1.5") {
+      tok[s.key] = { full: await token15(s, "ab_full") };
+      await seed15(s, tok[s.key].full, "bookmarks", 5000);
       since[s.key] = (Date.now() / 1000 + 1).toFixed(2);
       log(`${s.key} seeded`);
       continue;
@@ -235,7 +245,7 @@ try {
       }
     }
   }
-  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}\nworkerd CPU ms per request (${ROUNDS} alternating rounds, Storage ${PROTOCOL}, concurrency ${CONC}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
+  console.log(`A: ${servers[0].root}\nB: ${servers[1].root}${B_ENTRY ? ` (entry ${B_ENTRY})` : ""}\nworkerd CPU ms per request (${ROUNDS} alternating rounds, Storage ${PROTOCOL}, concurrency ${CONC}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
   console.table(
     Object.entries(cpu).map(([name, c]) => {
       const a = (c.A * 1000) / c.n.A;

@@ -8,16 +8,23 @@
  * (`wrangler deploy --dry-run bench/entry.ts`).
  *
  *  - 1.x: the account named in the Basic header must exist, be active and be
- *    the path's user; the password is not checked.
+ *    the path's user; the password is not checked. Storage requests take the
+ *    production store fast path (src/auth/access-gate.ts, one Durable Object
+ *    call, no D1 read) with the fingerprint of the account's hash as this
+ *    module last read it from D1, so "Basic ÷ short-circuited" measures what
+ *    Basic itself costs (parsing aside: the password's MAC and its check).
  *  - 1.5: no Hawk or token check; the path uid is taken as the principal.
  */
 import type { MiddlewareHandler } from "hono";
+import { AccessGate, hashFingerprint } from "../src/auth/access-gate";
 import { findAccount } from "../src/auth/accounts";
 import { parseBasic } from "../src/auth/basic";
-import type { AppEnv } from "../src/env";
+import { withGate, type AppEnv, type Principal } from "../src/env";
 import { createApp } from "../src/index";
 import { webobResponse } from "../src/protocol/errors";
-import type { BasicMiddleware } from "../src/routes/pipeline-1x";
+import type { BasicAuth } from "../src/routes/pipeline-1x";
+import type { AccessClaim } from "../src/storage/access";
+import { clientAddress, PERMIT_MS, UNKNOWN_ADDRESS } from "../src/throttle/guard";
 
 export { UserStore, LoginThrottle } from "../src/index";
 
@@ -28,14 +35,40 @@ function warnOnce(): void {
   console.warn("!!!!!!!! bench/entry.ts: AUTHENTICATION IS NOT CHECKED. Benchmark harness only; never deploy this entry. !!!!!!!!");
 }
 
-const accountOnly: BasicMiddleware = async function benchBasic(c, next) {
+/** Per user name: the account and the fingerprint of its hash, as last read from D1 by {@link accountCheck}. */
+const known = new Map<string, { userid: number; fp: string }>();
+
+/** The D1 half: the account exists and is active (no password, no throttle); the grant the store remembers. */
+async function accountCheck(env: Env, username: string, address: string, gen: number | null): Promise<{ userid: number; claim: AccessClaim } | null> {
+  const row = await findAccount(env, username);
+  if (!row || row.accountStatus !== 1 || row.password === null) {
+    known.delete(username);
+    return null;
+  }
+  const fp = hashFingerprint(row.password);
+  known.set(username, { userid: row.userid, fp });
+  return { userid: row.userid, claim: { kind: "grant", fp, gen: gen ?? -1, address, until: Date.now() + PERMIT_MS, lockedUntil: 0 } };
+}
+
+const accountOnly: BasicAuth = async function benchBasic(req, env, _ctx, user, gated): Promise<Principal | Response> {
   warnOnce();
-  const creds = parseBasic(c.req.header("Authorization"));
-  const user = c.req.param("user");
-  const row = creds.kind === "present" && creds.user === user ? await findAccount(c.env, creds.user) : null;
-  if (!row || row.accountStatus !== 1) return webobResponse(401, { accept: c.req.header("Accept") ?? null });
-  c.set("principal", { kind: "account", userid: row.userid, username: row.username });
-  await next();
+  const refusal = () => webobResponse(401, { accept: req.headers.get("Accept") });
+  const creds = parseBasic(req.headers.get("Authorization"));
+  if (creds.kind !== "present" || creds.user !== user) return refusal();
+  const address = clientAddress(req) ?? UNKNOWN_ADDRESS;
+  const seen = gated ? known.get(user) : undefined;
+  if (seen === undefined) {
+    const checked = await accountCheck(env, user, address, null);
+    if (checked === null) return refusal();
+    const principal: Principal = { kind: "account", userid: checked.userid, username: user };
+    return gated ? withGate(principal, new AccessGate(checked.claim, null, refusal)) : principal;
+  }
+  const gate = new AccessGate(
+    { kind: "password", fp: seen.fp, address },
+    async (gen) => (await accountCheck(env, user, address, gen)) ?? refusal(),
+    refusal,
+  );
+  return withGate({ kind: "account", userid: seen.userid, username: user }, gate);
 };
 
 const pathUid: MiddlewareHandler<AppEnv> = async function benchHawk(c, next) {

@@ -45,8 +45,6 @@ const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-profile-"));
 const log = (...a) => console.error("[profile]", ...a);
 
 const FXA = fxaSigner("p-1", "p");
-const jwk = FXA.jwk;
-const accessToken = FXA.token;
 const b64url = (b) => Buffer.from(b).toString("base64url");
 
 async function main() {
@@ -58,7 +56,7 @@ async function main() {
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
   const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
     config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
-    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
+    vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },
   })]);
   const ready = await new Promise((resolve, reject) => {
     let buf = "";
@@ -90,7 +88,7 @@ async function main() {
     newer = `/1.1/${name}/storage/bookmarks?full=1&newer=${(Date.now() / 1000 + 1).toFixed(2)}`;
   } else {
     const sub = createHash("sha256").update("profile").digest("hex").slice(0, 32);
-    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${accessToken(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
+    const tr = await fetch(new URL("/1.0/sync/1.5", base), { headers: { authorization: `Bearer ${FXA.token(sub)}`, "x-keyid": `1700000000000-${b64url(Buffer.alloc(16, 7))}` } });
     if (tr.status !== 200) throw new Error(`token: ${tr.status} ${await tr.text()}`);
     const tok = await tr.json();
     send = async (method, p, body) => {

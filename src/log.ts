@@ -12,8 +12,8 @@
  * ones only with LOG_LEVEL=info or debug. A console line costs workerd about
  * 0.4-0.5 ms of CPU, more than the bare platform spends on a whole small
  * request (README "Logs", measured by bench/).
- * - `route` is the pattern of the route that answered (Hono's routePath, or
- *   the 1.x pipeline's own route via {@link noteRoute}), never the raw path
+ * - `route` is the pattern of the route that answered (Hono's routePath, in
+ *   whichever app answered), never the raw path
  *   (which holds user names and record ids); null when nothing matched.
  * - `duration_ms` is wall time by the runtime's clock. On Cloudflare that
  *   clock only moves across I/O, so CPU work does not show in it; the
@@ -41,6 +41,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { getPath } from "hono/utils/url";
 import { ConfigError, logLevelOf, type LogLevel } from "./config";
 import type { AppEnv, Principal } from "./env";
 import { configErrorResponse } from "./protocol/errors";
@@ -53,6 +54,8 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 interface Scope {
   requestId: string;
   level: LogLevel;
+  /** Set when an app the request was handed on to (src/index.ts's catch-all) answered it: the pattern of its route, or null. */
+  innerRoute?: () => string | null;
 }
 const scope = new AsyncLocalStorage<Scope>();
 
@@ -181,63 +184,48 @@ async function userHash(name: string, secret: string | undefined): Promise<strin
   return hex;
 }
 
-/** Route patterns as they appear in the log: `"/1.5/:uid/x"` (JSON, without the parameters' regular expressions). */
-const routeJson = new Map<string, string>();
-
-/** `/1.5/:uid{[0-9]{1,10}}/x` → `"/1.5/:uid/x"`: the pattern without its parameters' regular expressions, as JSON. */
-function routeField(pattern: string): string {
-  let json = routeJson.get(pattern);
-  if (json === undefined) {
-    let out = "";
-    let depth = 0;
-    for (const ch of pattern) {
-      if (ch === "{") depth++;
-      else if (ch === "}" && depth > 0) depth--;
-      else if (depth === 0) out += ch;
-    }
-    json = out === "" ? "null" : JSON.stringify(out);
-    routeJson.set(pattern, json);
+/** `/1.5/:uid{[0-9]{1,10}}/x` → `/1.5/:uid/x`: a route pattern as the log shows it, without its parameters' regular expressions. */
+function routeField(pattern: string): string | null {
+  let out = "";
+  let depth = 0;
+  for (const ch of pattern) {
+    if (ch === "{") depth++;
+    else if (ch === "}" && depth > 0) depth--;
+    else if (depth === 0) out += ch;
   }
-  return json;
+  return out === "" ? null : out;
 }
 
 /**
- * Routes answered by an app mounted behind a catch-all (the 1.x pipeline):
- * the pattern it matched, or null when it matched none. Keyed by the request.
+ * The route pattern that answered, from a middleware registered on every
+ * path: null when no route did (the 404 handler, or the Worker's catch-all
+ * that hands 1.x requests on: its app's own line names the inner route).
  */
-const innerRoutes = new WeakMap<Request, (() => string) | null>();
-
-/**
- * For an app the Worker hands requests to from a catch-all route: the
- * pattern that app matched for `req` (null: none), logged instead of the
- * catch-all's. `own` is the caller's `c.req.routeIndex` before it called
- * `next()`; a middleware registered first in that app calls this after.
- */
-export function noteRoute(c: Context, own: number): void {
-  // The pattern is looked up only when a line is written (most successes write none).
-  const index = c.req.routeIndex;
-  innerRoutes.set(c.req.raw, index === own ? null : () => routePath(c, index));
+function answeredRoute(c: Context): string | null {
+  const pattern = routePath(c);
+  return pattern === "" || pattern === "*" || pattern === "/*" ? null : pattern;
 }
 
 const LEGACY_USER = /^\/(?:(?:1\.0|1|1\.1)|user\/(?:1\.0|1))\/([^/]+)/;
 const STORAGE15_UID = /^\/1\.5\/(\d+)(?:\/|$)/;
 
-/** Who the request was for, as the line's last fields (`,"uid":…` / `,"user_hash":"…"`, or ""): the principal, else the user or uid its path names. */
-function whoFields(c: Context<AppEnv>, inner: boolean): string | Promise<string> {
+/** Who the request was for: the principal, else the user or uid its path names (none: `{}`). */
+async function whoFields(c: Context<AppEnv>, inner: boolean): Promise<{ uid: number } | { user_hash: string } | Record<string, never>> {
   const p = c.get("principal") as Principal | undefined;
-  if (p?.kind === "token") return `,"uid":${p.uid}`;
+  if (p?.kind === "token") return { uid: p.uid };
   const secret = (c.env as { SYNC_MASTER_SECRET?: string }).SYNC_MASTER_SECRET;
-  const hashed = async (name: string) => `,"user_hash":"${await userHash(name, secret)}"`;
+  const hashed = async (name: string) => ({ user_hash: await userHash(name, secret) });
   if (p?.kind === "account") return hashed(p.username);
   // A route with a named user or uid parameter.
   const params = c.req.param() as Record<string, string | undefined>;
-  if (params.uid !== undefined && /^\d+$/.test(params.uid)) return `,"uid":${Number(params.uid)}`;
+  if (params.uid !== undefined && /^\d+$/.test(params.uid)) return { uid: Number(params.uid) };
   const named = params.user ?? params.username;
   if (named !== undefined) return hashed(named);
-  const path = c.req.path;
+  // The path as the Worker's app routes it (whichever app this line is written by).
+  const path = getPath(c.req.raw);
   const uid = STORAGE15_UID.exec(path);
-  if (uid) return `,"uid":${Number(uid[1])}`;
-  // 1.x paths (the pipeline behind the catch-all route); the tokenserver's /1.0/sync/… has its own route.
+  if (uid) return { uid: Number(uid[1]) };
+  // 1.x paths (the 1.x app, or the main app handing the request on to it); the tokenserver's /1.0/sync/… has its own route.
   const user = inner ? LEGACY_USER.exec(path) : null;
   if (user) {
     let name = user[1] as string;
@@ -248,30 +236,35 @@ function whoFields(c: Context<AppEnv>, inner: boolean): string | Promise<string>
     }
     return hashed(name);
   }
-  return "";
-}
-
-/** `GET` → `"GET"`; methods are tokens (no quotes or backslashes), but any text is escaped. */
-const methodJson = new Map<string, string>();
-function methodField(method: string): string {
-  let json = methodJson.get(method);
-  if (json === undefined) {
-    json = JSON.stringify(method);
-    if (methodJson.size < 64) methodJson.set(method, json);
-  }
-  return json;
+  return {};
 }
 
 /**
  * The request-log middleware: register it first (`app.use(requestLog())`).
  * An invalid LOG_LEVEL answers 500 naming the setting, like every setting.
+ * `legacyPaths`: the app serves the 1.x paths, so a line for a path no route
+ * matched names the user the path names.
  *
- * Per request it costs a header read, a clock reading, the scope of
- * `console.*` lines, and, when the level lets the line through, one string
- * built by concatenation from cached pieces (no object is serialised).
+ * Per request it costs a header read, a clock reading and the scope of
+ * `console.*` lines; a line, when the level lets it through, is one
+ * JSON.stringify (a few µs, against the 0.4-0.5 ms workerd spends writing
+ * it: README "Logs").
+ *
+ * In an app that another one handed the request to (already inside a
+ * request's scope) it only notes which route answered, for the outer line.
  */
-export function requestLog(): MiddlewareHandler<AppEnv> {
+export function requestLog(opts: { legacyPaths?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async function requestLog(c, next) {
+    const outer = scope.getStore();
+    if (outer !== undefined) {
+      try {
+        await next();
+      } finally {
+        // Looked up only when the line is written (most successes write none).
+        outer.innerRoute = () => answeredRoute(c);
+      }
+      return;
+    }
     const started = Date.now();
     const incoming = c.req.raw.headers.get(REQUEST_ID_HEADER);
     const requestId = incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
@@ -284,7 +277,6 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       badLevel = err;
     }
     const s: Scope = { requestId, level };
-    const ownIndex = c.req.routeIndex;
 
     await scope.run(s, async () => {
       if (badLevel !== null) c.res = configErrorResponse(badLevel, c.env);
@@ -302,18 +294,24 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       const status = res.status;
       const lineLevel: LogLevel = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
       if (RANK[lineLevel] < RANK[level]) return;
-      const inner = innerRoutes.has(c.req.raw);
-      const pattern = inner ? (innerRoutes.get(c.req.raw)?.() ?? null) : c.req.routeIndex === ownIndex ? null : routePath(c);
+      const inner = s.innerRoute !== undefined;
+      const pattern = s.innerRoute !== undefined ? s.innerRoute() : answeredRoute(c);
       let bytesOut = contentLength(res.headers);
       if (bytesOut === null && level === "debug") bytesOut = await countBody(c);
       else if (bytesOut === null && res.body === null) bytesOut = 0;
       const bytesIn = contentLength(c.req.raw.headers) ?? (c.req.raw.body === null ? 0 : null);
-      const who = whoFields(c, inner);
-      const error = c.error ? `,"error":${JSON.stringify(`${c.error.name}: ${c.error.message}`)}` : "";
-      logSink.write(
-        lineLevel,
-        `${lineStart(lineLevel, requestId)},"msg":"request","method":${methodField(c.req.method)},"route":${pattern ? routeField(pattern) : "null"},"status":${status},"duration_ms":${Date.now() - started},"bytes_in":${bytesIn},"bytes_out":${bytesOut}${typeof who === "string" ? who : await who}${error}}`,
-      );
+      const who = await whoFields(c, inner || opts.legacyPaths === true);
+      emit(s, lineLevel, {
+        msg: "request",
+        method: c.req.method,
+        route: pattern === null ? null : routeField(pattern),
+        status,
+        duration_ms: Date.now() - started,
+        bytes_in: bytesIn,
+        bytes_out: bytesOut,
+        ...who,
+        ...(c.error ? { error: `${c.error.name}: ${c.error.message}` } : {}),
+      });
     });
     return c.res;
   };

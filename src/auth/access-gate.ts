@@ -22,20 +22,21 @@ import type { Principal } from "../env";
 import type { AccessClaim } from "../storage/access";
 import { AccessRefused, rawStoreFor, StorageUnavailable, type StoreApi } from "../storage/stub";
 import { GATED_OPS, type GatedOp } from "../objects/user-store";
-import { sha256, toHex, utf8 } from "./encoding";
+import { createHash } from "node:crypto";
 
 /** What the full check gives: the account (its id may differ from the cached one) and the claim to retry with. */
 export type FullCheck = (gen: number | null) => Promise<{ userid: number; claim: AccessClaim } | Response>;
 
 /** Fingerprint of a stored password hash string (what the store keeps, never the hash itself). */
-export async function hashFingerprint(hash: string): Promise<string> {
-  return toHex(await sha256(utf8(`sync-access-v1\u0000${hash}`)));
+export function hashFingerprint(hash: string): string {
+  return createHash("sha256").update(`sync-access-v1\u0000${hash}`, "utf8").digest("hex");
 }
 
 export class AccessGate {
   private admitted = false;
   /** The full check already ran for this request (its answer is final either way). */
   private checked = false;
+  private api: StoreApi | null = null;
 
   /**
    * @param claim what the first call presents
@@ -53,16 +54,18 @@ export class AccessGate {
     return this.admitted;
   }
 
-  /** The principal's store as {@link StoreApi}: its storage operations go through {@link run}. */
+  /** The principal's store as {@link StoreApi}: its storage operations go through {@link run}. Built once per request. */
   store(env: Env, principal: Principal): StoreApi {
+    if (this.api !== null) return this.api;
     const ops = Object.fromEntries(GATED_OPS.map((op) => [op, (arg: unknown) => this.run(env, principal, op, arg)]));
-    return new Proxy(ops, {
+    this.api = new Proxy(ops, {
       get: (target, name) => {
         if (typeof name === "string" && name in target) return target[name];
         // Anything else (not a storage operation of a request) goes to the store as it is.
         return (rawStoreFor(env, principal) as unknown as Record<string | symbol, unknown>)[name];
       },
     }) as unknown as StoreApi;
+    return this.api;
   }
 
   /** One storage operation under the gate. Calls of one request are sequential. */

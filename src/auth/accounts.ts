@@ -9,6 +9,7 @@
  * Every D1 failure is rethrown as {@link StorageUnavailable}, which the 1.x
  * pipeline renders as 503 with Retry-After (user-1.0 §2, storage-1.1 §14.4).
  */
+import { createHmac } from "node:crypto";
 import { ACTIVE, DISABLED } from "../storage/access";
 import { callStore, rawStoreFor, StorageUnavailable } from "../storage/stub";
 import { hashFingerprint } from "./access-gate";
@@ -139,7 +140,7 @@ export async function setPasswordHash(env: Env, userid: number, expectedHash: st
     env,
     userid,
     async () => ((await d1(() => env.DB.prepare(SQL.setPasswordIfHash).bind(userid, expectedHash, newHash).run())).meta.changes ?? 0) > 0,
-    async (ok) => ({ fp: ok ? await hashFingerprint(newHash) : null }),
+    async (ok) => ({ fp: ok ? hashFingerprint(newHash) : null }),
   );
 }
 
@@ -161,8 +162,8 @@ export async function setMail(env: Env, userid: number, expectedHash: string, ma
  *
  * What is cached: `verifyPassword(P, H)` is a pure function of the presented
  * password P and the stored hash string H. The cache memoizes it, keyed by
- * (user name, H, HMAC-SHA256_K(P)), where K is a random, non-extractable key
- * generated once per isolate and never stored or sent anywhere. Both
+ * (user name, H, HMAC-SHA256_K(P)), where K is 32 random bytes drawn once
+ * per isolate, held only in its memory and never stored or sent anywhere. Both
  * outcomes are memoized: `good` holds the MAC of the password that verified,
  * `bad` a few MACs of passwords that did not (so a device still sending an
  * old password after a change costs one HMAC per retry, not one KDF).
@@ -190,31 +191,27 @@ interface CacheEntry {
   hash: string;
   good: Uint8Array | null;
   bad: Uint8Array[];
-  /** {@link hashFingerprint} of `hash`, computed on first use by the fast path. */
-  fp?: string;
+  /** {@link hashFingerprint} of `hash`: what the store fast path presents. */
+  fp: string;
 }
 
 export const CACHE_MAX_ENTRIES = 10_000;
 export const BAD_MACS_PER_ENTRY = 4;
 
 const cache = new Map<string, CacheEntry>();
-let macKey: Promise<CryptoKey> | null = null;
+/** K: 32 random bytes, drawn on first use (a Worker may not draw random values at start-up) and never stored or sent. */
+let macKey: Uint8Array | null = null;
 
-const utf8 = new TextEncoder();
-
-function isolateMacKey(): Promise<CryptoKey> {
-  macKey ??= crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]) as Promise<CryptoKey>;
-  return macKey;
-}
-
-async function passwordMac(password: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.sign("HMAC", await isolateMacKey(), utf8.encode(password)));
+/** HMAC-SHA256_K(password), synchronously (node:crypto; WebCrypto's sign would cost an await per request). */
+function passwordMac(password: string): Uint8Array {
+  macKey ??= crypto.getRandomValues(new Uint8Array(32));
+  return createHmac("sha256", macKey).update(password, "utf8").digest();
 }
 
 function entryFor(username: string, userid: number, hash: string): CacheEntry {
   let e = cache.get(username);
   if (!e || e.userid !== userid || e.hash !== hash) {
-    e = { userid, hash, good: null, bad: [] };
+    e = { userid, hash, good: null, bad: [], fp: hashFingerprint(hash) };
   }
   cache.delete(username); // re-insert: Map order is our LRU order
   cache.set(username, e);
@@ -265,7 +262,7 @@ export async function verifyCredentials(
   }
   const stored = row.password;
 
-  const mac = await passwordMac(password);
+  const mac = passwordMac(password);
   const entry = entryFor(username, row.userid, stored);
   if (entry.good && timingSafeEqual(entry.good, mac)) {
     credentialCache.cacheHits++;
@@ -326,7 +323,7 @@ function rememberGood(username: string, userid: number, hash: string, mac: Uint8
  * hit instead of a KDF run.
  */
 export async function rememberPassword(username: string, userid: number, hash: string, password: string): Promise<void> {
-  rememberGood(username, userid, hash, await passwordMac(password));
+  rememberGood(username, userid, hash, passwordMac(password));
 }
 
 /**
@@ -340,7 +337,7 @@ export async function rememberPassword(username: string, userid: number, hash: s
 export async function cachedLogin(env: Env, username: string, password: string): Promise<{ ok: true; userid: number } | null> {
   const cached = cache.get(username);
   if (!cached?.good) return null;
-  const mac = await passwordMac(password);
+  const mac = passwordMac(password);
   if (!timingSafeEqual(cached.good, mac)) return null;
   const row = await findAccount(env, username);
   if (!row || row.accountStatus !== 1 || row.userid !== cached.userid || row.password !== cached.hash) return null;
@@ -356,12 +353,10 @@ export async function cachedLogin(env: Env, username: string, password: string):
  * active and unlocked is the store's to say, in the call that serves the
  * request. Null means "not known to be right": the full check decides.
  */
-export async function rememberedCredential(username: string, password: string): Promise<{ userid: number; fp: string } | null> {
+export function rememberedCredential(username: string, password: string): { userid: number; fp: string } | null {
   const entry = cache.get(username);
   if (!entry?.good) return null;
-  const mac = await passwordMac(password);
-  if (!timingSafeEqual(entry.good, mac)) return null;
-  entry.fp ??= await hashFingerprint(entry.hash);
+  if (!timingSafeEqual(entry.good, passwordMac(password))) return null;
   credentialCache.cacheHits++;
   return { userid: entry.userid, fp: entry.fp };
 }

@@ -232,7 +232,8 @@ const stars = (s: string) => s.split("*").length - 1;
 
 /** WebOb 1.0 best_match over json, newlines, whoisi (storage-1.1 §7.2). */
 export function negotiate(accept: string | null): ListFormat {
-  if (!accept || accept.length > MAX_ACCEPT_CHARS) return "json";
+  // Absent, or what most clients send: JSON without a look at the header.
+  if (!accept || accept === "*/*" || accept.length > MAX_ACCEPT_CHARS) return "json";
   // A client sends the same header on every request: the answer is kept per isolate.
   const known = negotiated.get(accept);
   if (known !== undefined) return known;

@@ -3,29 +3,32 @@
  * The Hono app shared by Storage 1.1, User API 1.0 and the account pages
  * (storage-1.1 §2): one clock reading per request, routing on the
  * percent-decoded path with trailing slashes stripped, 404/405 before
- * authentication (both carrying X-Weave-Timestamp), HTTP Basic as route
- * middleware, query parameters only for GET and DELETE (last value wins),
- * X-Weave-Timestamp on every success, and one renderer ({@link render1x}) for
- * everything thrown.
+ * authentication (both carrying X-Weave-Timestamp), HTTP Basic, query
+ * parameters only for GET and DELETE (last value wins), X-Weave-Timestamp on
+ * every success, and one renderer ({@link render1x}) for everything thrown.
  *
  * Each module declares its routes as a table of {@link LegacyRoute}s (Hono
  * paths); {@link legacyApp} registers them in order, then a 405 for every
- * declared path, then the 404.
+ * declared path, then the 404. Each route is ONE Hono handler
+ * ({@link routeHandler}) doing the per-request steps in order (clock, HEAD,
+ * Basic, the route's handler, the access gate's last word, the timestamp):
+ * no middleware chain per route. The Worker hands 1.x requests straight to
+ * this app (src/index.ts), with its request log and D1 migration as the only
+ * middleware.
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { AccessGate, hashFingerprint } from "../auth/access-gate";
 import { authenticateAccount, cachedLogin, rememberedCredential, verifyCredentials } from "../auth/accounts";
-import { parseBasic } from "../auth/basic";
+import { parseBasic, type BasicCredentials } from "../auth/basic";
 import { ConfigError, getConfig, type Config } from "../config";
 import { withGate, type AppEnv, type Principal } from "../env";
 import { formatTs, nowTick } from "../lib/timestamp";
-import { urlPath } from "../lib/url";
+import { urlPath, urlSearch } from "../lib/url";
 import { BodyTooLarge } from "../protocol/body";
 import { render1x, webobResponse, WeaveCode, weaveResponse } from "../protocol/errors";
 import type { AccessClaim } from "../storage/access";
 import { AccessRefused } from "../storage/stub";
-import { attemptFor, guardedLogin, PERMIT_MS, throttledError, UNKNOWN_ADDRESS } from "../throttle/guard";
-import { noteRoute } from "../log";
+import { attemptFor, guardedLogin, PERMIT_MS, throttledError, UNKNOWN_ADDRESS, type Attempt } from "../throttle/guard";
 
 /** What a 1.x handler sees: the request, already routed and (for "basic" routes) authenticated. */
 export interface LegacyContext {
@@ -105,8 +108,19 @@ export async function basicAuth(
   user: string,
   opts: { challengeOnMissing: boolean },
 ): Promise<Principal | Response> {
+  return basicAuthWith(parseBasic(req.headers.get("Authorization")), req, env, ctx, user, opts);
+}
+
+/** {@link basicAuth} of credentials already parsed from the request's Authorization header. */
+async function basicAuthWith(
+  creds: BasicCredentials,
+  req: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  user: string,
+  opts: { challengeOnMissing: boolean },
+): Promise<Principal | Response> {
   const accept = req.headers.get("Accept");
-  const creds = parseBasic(req.headers.get("Authorization"));
   switch (creds.kind) {
     case "absent":
       return opts.challengeOnMissing
@@ -151,19 +165,20 @@ function throttledResponse(retryAfter: number, accept: string | null): Response 
  */
 export async function gatedBasicAuth(req: Request, env: Env, ctx: ExecutionContext, user: string): Promise<Principal | Response> {
   const creds = parseBasic(req.headers.get("Authorization"));
-  if (creds.kind !== "present" || creds.user !== user) return basicAuth(req, env, ctx, user, { challengeOnMissing: true });
-  const remembered = await rememberedCredential(creds.user, creds.password);
+  if (creds.kind !== "present" || creds.user !== user) return basicAuthWith(creds, req, env, ctx, user, { challengeOnMissing: true });
+  const attempt = attemptFor(req, creds.user);
+  const refusal = () => unauthorized(req.headers.get("Accept"));
+  const remembered = rememberedCredential(creds.user, creds.password);
   if (remembered === null) {
-    const full = await fullCheck(req, env, ctx, creds.user, creds.password, null);
+    const full = await fullCheck(req, env, ctx, attempt, creds.password, null);
     if (full instanceof Response) return full;
     // Served with the grant (whose fingerprint is remembered only by a later request: see fullCheck).
-    return withGate({ kind: "account", userid: full.userid, username: creds.user }, new AccessGate(full.claim, null, () => unauthorized(req.headers.get("Accept"))));
+    return withGate({ kind: "account", userid: full.userid, username: creds.user }, new AccessGate(full.claim, null, refusal));
   }
-  const attempt = attemptFor(req, creds.user);
   const gate = new AccessGate(
     { kind: "password", fp: remembered.fp, address: attempt.address ?? UNKNOWN_ADDRESS },
-    (gen) => fullCheck(req, env, ctx, creds.user, creds.password, gen, remembered.userid),
-    () => unauthorized(req.headers.get("Accept")),
+    (gen) => fullCheck(req, env, ctx, attempt, creds.password, gen, remembered.userid),
+    refusal,
   );
   return withGate({ kind: "account", userid: remembered.userid, username: creds.user }, gate);
 }
@@ -181,14 +196,13 @@ async function fullCheck(
   req: Request,
   env: Env,
   ctx: ExecutionContext,
-  username: string,
+  attempt: Attempt,
   password: string,
   gen: number | null,
   genOf: number | null = null,
 ): Promise<{ userid: number; claim: AccessClaim } | Response> {
   const accept = req.headers.get("Accept");
-  const attempt = attemptFor(req, username);
-  const result = await guardedLogin(env, attempt, () => verifyCredentials(env, ctx, username, password));
+  const result = await guardedLogin(env, attempt, () => verifyCredentials(env, ctx, attempt.account, password));
   if ("throttled" in result) return throttledResponse(result.throttled, accept);
   if (!result.ok) return unauthorized(accept);
   const settled = result.settled ?? { registered: false, lockedUntil: 0 };
@@ -196,7 +210,7 @@ async function fullCheck(
     userid: result.userid,
     claim: {
       kind: "grant",
-      fp: await hashFingerprint(result.hash),
+      fp: hashFingerprint(result.hash),
       gen: gen !== null && genOf === result.userid && settled.registered ? gen : -1,
       address: attempt.address ?? UNKNOWN_ADDRESS,
       until: settled.permitUntil ?? Date.now() + PERMIT_MS,
@@ -205,63 +219,111 @@ async function fullCheck(
   };
 }
 
-export type Env1x = { Bindings: Env; Variables: AppEnv["Variables"] & { serverTime: number } };
-/** Route middleware of authenticated 1.x routes: sets `principal` or answers itself. */
-export type BasicMiddleware = MiddlewareHandler<Env1x>;
+/**
+ * How the routes with auth "basic" authenticate: the principal, or the answer
+ * refusing the request. `gated`: the route's {@link LegacyRoute.gated}.
+ */
+export type BasicAuth = (req: Request, env: Env, ctx: ExecutionContext, user: string, gated: boolean) => Promise<Principal | Response>;
+
+/** HTTP Basic against the accounts (storage-1.1 §4), the store fast path for gated routes. */
+const accountsBasic: BasicAuth = (req, env, ctx, user, gated) =>
+  gated ? gatedBasicAuth(req, env, ctx, user) : basicAuth(req, env, ctx, user, { challengeOnMissing: true });
+
+export type Env1x = { Bindings: Env; Variables: AppEnv["Variables"] };
 type C1x = Context<Env1x>;
 
-function routingError(c: C1x, status: 404 | 405): Response {
+function timestamped(res: Response, serverTime: number): Response {
+  try {
+    res.headers.set(TIMESTAMP_HEADER, formatTs(serverTime));
+    return res;
+  } catch {
+    // Immutable headers (a response passed through from a fetch).
+    const copy = new Response(res.body, res);
+    copy.headers.set(TIMESTAMP_HEADER, formatTs(serverTime));
+    return copy;
+  }
+}
+
+function routingError(c: C1x, status: 404 | 405, serverTime = nowTick()): Response {
   const res = webobResponse(status, { accept: c.req.header("Accept") ?? null, method: c.req.method });
-  res.headers.set(TIMESTAMP_HEADER, formatTs(c.get("serverTime") ?? nowTick()));
+  res.headers.set(TIMESTAMP_HEADER, formatTs(serverTime));
   return res;
 }
 
-/** Hono answers HEAD with the GET route; 1.x has no HEAD (405 on a known path). */
-const noHead: MiddlewareHandler<Env1x> = async function noHead(c, next) {
-  if (c.req.method === "HEAD") return routingError(c, 405);
-  await next();
-};
-
-const basic: MiddlewareHandler<Env1x> = async function basicMiddleware(c, next) {
-  const r = await basicAuth(c.req.raw, c.env, c.executionCtx as ExecutionContext, c.req.param("user") ?? "", {
-    challengeOnMissing: true,
+/** What a throw below a route answers (everything but an invalid setting, which the Worker answers). */
+function renderThrown(err: unknown, c: C1x, config: Config | undefined): Response {
+  if (err instanceof ConfigError) throw err;
+  if (err instanceof AccessRefused) return err.response;
+  if (err instanceof BodyTooLarge) return weaveResponse(WeaveCode.SIZE_LIMIT);
+  return render1x(err, {
+    accept: c.req.header("Accept") ?? null,
+    method: c.req.method.toUpperCase(),
+    retryAfter: (config ?? c.get("config")).retryAfter,
   });
-  if (r instanceof Response) return r;
-  c.set("principal", r);
-  await next();
-};
+}
 
-/** {@link basic} for storage routes: the store fast path ({@link gatedBasicAuth}). */
-const gatedBasic: MiddlewareHandler<Env1x> = async function gatedBasicMiddleware(c, next) {
-  const r = await gatedBasicAuth(c.req.raw, c.env, c.executionCtx as ExecutionContext, c.req.param("user") ?? "");
-  if (r instanceof Response) return r;
-  c.set("principal", r);
-  await next();
-  // Answered without any storage call (an error found first): the full check still decides.
-  const refused = await r.gate?.settle();
-  if (refused) c.res = refused;
-};
+/** Query parameters of GET and DELETE (last value wins), none for other methods. */
+function queryOf(method: string, url: string): Map<string, string> {
+  const query = new Map<string, string>();
+  if (method === "GET" || method === "DELETE") {
+    for (const [k, v] of new URLSearchParams(urlSearch(url))) query.set(k, v);
+  }
+  return query;
+}
 
-function handle(route: LegacyRoute) {
-  return async function legacyHandler(c: C1x): Promise<Response> {
-    const method = c.req.method.toUpperCase();
-    const query = new Map<string, string>();
-    if (method === "GET" || method === "DELETE") {
-      for (const [k, v] of new URL(c.req.url).searchParams) query.set(k, v);
+/**
+ * The whole per-request path of one route, as one Hono handler: the clock
+ * reading and the configuration, 405 for HEAD (Hono answers HEAD with the GET
+ * route; 1.x has no HEAD), Basic, the route's handler (a throw rendered by
+ * {@link renderThrown}), then for a request whose credentials the store was
+ * to check but never saw (an error found before any storage call) the full
+ * check's verdict, and X-Weave-Timestamp on a success that has none.
+ */
+function routeHandler(route: LegacyRoute, configOf: (env: Env) => Config, auth: BasicAuth) {
+  const getRoute = route.method === "GET";
+  return async function legacyRoute(c: C1x): Promise<Response> {
+    const serverTime = nowTick();
+    const config = configOf(c.env);
+    c.set("config", config);
+    if (getRoute && c.req.method === "HEAD") return routingError(c, 405, serverTime);
+    const req = c.req.raw;
+    const ctx = c.executionCtx as ExecutionContext;
+    let principal: Principal | null = null;
+    let res: Response;
+    try {
+      if (route.auth === "basic") {
+        const r = await auth(req, c.env, ctx, c.req.param("user") ?? "", route.gated === true);
+        if (r instanceof Response) return r;
+        principal = r;
+        c.set("principal", r);
+      }
+      const method = req.method.toUpperCase();
+      try {
+        res = await route.handler({
+          req,
+          env: c.env,
+          ctx,
+          config,
+          method,
+          path: c.req.path,
+          params: c.req.param() as Record<string, string>,
+          query: queryOf(method, req.url),
+          serverTime,
+          principal,
+          accept: req.headers.get("Accept"),
+        });
+      } catch (err) {
+        c.error = err as Error;
+        res = renderThrown(err, c, config);
+      }
+      // Answered without any storage call (an error found first): the full check still decides.
+      const refused = await principal?.gate?.settle();
+      if (refused) return refused;
+    } catch (err) {
+      c.error = err as Error;
+      return renderThrown(err, c, config);
     }
-    return route.handler({
-      req: c.req.raw,
-      env: c.env,
-      ctx: c.executionCtx as ExecutionContext,
-      config: c.get("config"),
-      method,
-      path: c.req.path,
-      params: c.req.param() as Record<string, string>,
-      query,
-      serverTime: c.get("serverTime"),
-      principal: c.get("principal") ?? null,
-      accept: c.req.header("Accept") ?? null,
-    });
+    return res.status < 400 && !res.headers.has(TIMESTAMP_HEADER) ? timestamped(res, serverTime) : res;
   };
 }
 
@@ -269,56 +331,53 @@ export interface LegacyAppOptions {
   /** The configuration of a request; default: the validated settings of the Worker's env. */
   config?: (env: Env) => Config;
   /** Authentication of "basic" routes; default: HTTP Basic against the accounts (storage-1.1 §4). */
-  basic?: BasicMiddleware;
+  basic?: BasicAuth;
+  /**
+   * Set when the Worker hands requests straight to this app (src/index.ts):
+   * the Worker-wide middleware (run first, on every request) and the answer
+   * to an invalid setting. Without it an invalid setting is thrown to the
+   * caller.
+   */
+  worker?: { use: MiddlewareHandler[]; configError: (err: ConfigError, env: Env) => Response };
 }
 
 /** The 1.x app over `routes` (tried in order). */
 export function legacyApp(routes: readonly LegacyRoute[], opts: LegacyAppOptions = {}): Hono<Env1x> {
   const configOf = opts.config ?? ((env: Env) => getConfig(env));
+  const auth = opts.basic ?? accountsBasic;
+  const worker = opts.worker;
   const app = new Hono<Env1x>({ getPath: routingPath });
 
   app.onError((err, c) => {
-    // The Worker-wide handler names a bad setting for the operator.
-    if (err instanceof ConfigError) throw err;
-    if (err instanceof AccessRefused) return err.response;
-    if (err instanceof BodyTooLarge) return weaveResponse(WeaveCode.SIZE_LIMIT);
-    const config = c.get("config");
-    return render1x(err, {
-      accept: c.req.header("Accept") ?? null,
-      method: c.req.method.toUpperCase(),
-      retryAfter: config.retryAfter,
-    });
+    if (err instanceof ConfigError) {
+      // Named for the operator: the Worker's own answer.
+      if (worker) return worker.configError(err, c.env);
+      throw err;
+    }
+    return renderThrown(err, c, undefined);
   });
 
-  app.use(async function clock(c, next) {
-    const own = c.req.routeIndex;
-    try {
-      c.set("serverTime", nowTick());
-      c.set("config", configOf(c.env));
-      await next();
-    } finally {
-      // The request log names this app's route, not the Worker's catch-all that forwarded here.
-      noteRoute(c, own);
-    }
-    if (c.res.status < 400 && !c.res.headers.has(TIMESTAMP_HEADER)) {
-      const res = new Response(c.res.body, c.res);
-      res.headers.set(TIMESTAMP_HEADER, formatTs(c.get("serverTime")));
-      c.res = res;
-    }
-  });
+  for (const middleware of worker?.use ?? []) app.use(middleware);
 
   // storage-1.1 §16.1: the load balancer's heartbeat (GET and HEAD; other methods 404).
-  app.get("/__heartbeat__", (c) => new Response(null, { status: 200, headers: { "Content-Type": "text/plain; charset=UTF-8" } }));
+  app.get("/__heartbeat__", (c) => {
+    const serverTime = nowTick();
+    c.set("config", configOf(c.env));
+    const res = new Response(null, { status: 200, headers: { "Content-Type": "text/plain; charset=UTF-8" } });
+    return timestamped(res, serverTime);
+  });
 
   const paths: string[] = [];
   for (const route of routes) {
-    const chain: MiddlewareHandler<Env1x>[] = [];
-    if (route.method === "GET") chain.push(noHead);
-    if (route.auth === "basic") chain.push(opts.basic ?? (route.gated ? gatedBasic : basic));
-    app.on(route.method, [route.path], ...chain, handle(route));
+    app.on(route.method, [route.path], routeHandler(route, configOf, auth));
     if (!paths.includes(route.path)) paths.push(route.path);
   }
-  for (const path of paths) app.all(path, (c) => routingError(c, 405));
-  app.notFound((c) => routingError(c, 404));
+  const refuse = (status: 404 | 405) => (c: C1x) => {
+    const serverTime = nowTick();
+    c.set("config", configOf(c.env));
+    return routingError(c, status, serverTime);
+  };
+  for (const path of paths) app.all(path, refuse(405));
+  app.notFound(refuse(404));
   return app;
 }
