@@ -449,39 +449,44 @@ async function measure(server, group, workload, { users, params = {}, c, label =
   return row;
 }
 
-/** Rounds of the scale group: each size is measured `SCALE_ROUNDS` times for 1/`SCALE_ROUNDS` of a cell. */
-const SCALE_ROUNDS = 4;
+/** Rounds of an interleaved cell: each cell is measured `ROUNDS` times for 1/`ROUNDS` of its time. */
+const ROUNDS = 4;
 
 /**
- * The cells of one scale operation at one concurrency, one per user size,
- * measured in alternating rounds (every size for measureMs / SCALE_ROUNDS per
- * round, the order reversed every other round) and summed per size: its
- * targets are ratios between sizes, and a change of the machine's load
- * during the group then moves every size alike (measured one after the
- * other, the same POST ratio read 1.40× and 2.61× in two runs an hour apart).
+ * Cells measured in alternating rounds at one concurrency: every cell for
+ * measureMs / ROUNDS per round, the order reversed every other round (a, b, c,
+ * c, b, a, …), summed per cell; each cell's CPU is read on its own server
+ * around its own rounds. Used where a target is a ratio between cells: the
+ * scale group's sizes (measured one after the other, the same POST ratio read
+ * 1.40× and 2.61× in two runs an hour apart) and the micro group's floor and
+ * ours (measured minutes apart, ours' 1.1 info/collections took 1.43 ms and its
+ * 1.5 one 0.85 ms in one run, and the other way round for PUT): a change of the machine's load
+ * during the cells then moves every cell of the ratio alike.
+ * A cell: { server, workload, users, params, label, extra }.
  * Latency percentiles: the median of the rounds'.
  */
-async function measureScale(server, cells, c) {
+async function measureRounds(group, cells, c) {
   if (overBudget()) {
-    for (const cell of cells) skipRow("scale", cell.label, server, "time budget exhausted");
+    for (const cell of cells) skipRow(group, cell.label, cell.server, "time budget exhausted");
     return;
   }
   const acc = cells.map(() => ({ count: 0, errors: 0, bytes: 0, elapsed: 0, cpu: 0, cpuAll: 0, p50: [], p95: [], p99: [], sampleError: undefined }));
-  const job = (cell, durationMs) => runJob({ url: server.url, flavour: server.flavour, users: cell.users, workload: cell.workload, params: cell.params, concurrency: c, durationMs });
-  server.warmed ??= new Set();
+  const job = (cell, durationMs) =>
+    runJob({ url: cell.server.url, flavour: cell.server.flavour, users: cell.users, workload: cell.workload, params: cell.params, concurrency: c, durationMs });
   for (const cell of cells) {
-    if (server.warmed.has(cell.label)) continue;
-    await job(cell, CFG.warmupMs);
-    server.warmed.add(cell.label);
+    const warmed = (cell.server.warmed ??= new Set());
+    if (warmed.has(cell.label)) continue;
+    await job(cell, warmed.size ? CFG.warmupMs : CFG.firstWarmupMs);
+    warmed.add(cell.label);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (let round = 0; round < SCALE_ROUNDS; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     const order = cells.map((_, i) => i);
     if (round % 2 === 1) order.reverse();
     for (const i of order) {
-      const before = cpuSample(server.child.pid);
-      const r = await job(cells[i], CFG.measureMs / SCALE_ROUNDS);
-      const cpu = cpuDelta(before, cpuSample(server.child.pid));
+      const before = cpuSample(cells[i].server.child.pid);
+      const r = await job(cells[i], CFG.measureMs / ROUNDS);
+      const cpu = cpuDelta(before, cpuSample(cells[i].server.child.pid));
       const a = acc[i];
       a.count += r.count;
       a.errors += r.errors;
@@ -497,18 +502,37 @@ async function measureScale(server, cells, c) {
   }
   cells.forEach((cell, i) => {
     const a = acc[i];
+    const others = cells.filter((x) => x !== cell).map((x) => `${x.server.key}: ${x.label}`);
     const row = {
-      group: "scale", workload: cell.label, server: server.key, mode: server.mode, c,
+      group, workload: cell.label, server: cell.server.key, mode: cell.server.mode, c,
       rps: a.count / a.elapsed, p50: median(a.p50), p95: median(a.p95), p99: median(a.p99),
       cpuPer1k: a.count ? (a.cpu / a.count) * 1000 : null,
       cpuAllPer1k: a.count ? (a.cpuAll / a.count) * 1000 : null,
-      count: a.count, errors: a.errors, mbPerS: a.bytes / a.elapsed / 1e6, rounds: SCALE_ROUNDS, ...cell.extra,
+      count: a.count, errors: a.errors, mbPerS: a.bytes / a.elapsed / 1e6, rounds: ROUNDS, interleavedWith: others, ...cell.extra,
     };
     if (a.errors) row.sampleError = a.sampleError;
     rows.push(row);
-    log(`scale/${cell.label} ${server.key} c=${c}: ${row.rps.toFixed(0)} req/s p50 ${fmtMs(row.p50)} cpu/1k ${fmt(row.cpuPer1k, 3)}s` +
-      ` (${SCALE_ROUNDS} alternating rounds)${a.errors ? ` ERRORS ${a.errors}: ${a.sampleError}` : ""}`);
+    log(`${group}/${cell.label} ${cell.server.key} c=${c}: ${row.rps.toFixed(0)} req/s p50 ${fmtMs(row.p50)} cpu/1k ${fmt(row.cpuPer1k, 3)}s` +
+      ` (${ROUNDS} alternating rounds with ${others.length} other cell${others.length === 1 ? "" : "s"})${a.errors ? ` ERRORS ${a.errors}: ${a.sampleError}` : ""}`);
   });
+}
+
+/**
+ * The micro group of floor-direct and ours-direct (1.1 and 1.5), interleaved:
+ * `cells` (collected by runServer/runServer15 after seeding both servers) are
+ * grouped by the floor row they are compared with (a floor cell, its 1.1 and
+ * 1.5 cells of ours, and for POST 100 the 1.5 batch too), and each group is
+ * measured in alternating rounds at each concurrency. A cell with no floor
+ * counterpart (the tokenserver) forms a group of its own.
+ */
+async function measureMicroInterleaved(cells) {
+  const groups = new Map();
+  for (const cell of cells) {
+    const key = cell.extra?.floorLabel ?? cell.label;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(cell);
+  }
+  for (const group of groups.values()) for (const c of CONCURRENCY) await measureRounds("micro", group, c);
 }
 
 const mkUsers = (prefix, n) => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, password: PASSWORD }));
@@ -527,9 +551,12 @@ async function seedRecords(client, users, coll, records, prefix = "h") {
 
 /**
  * Sets up the users a server needs and runs the groups that apply to it.
- * `which`: the groups to run here (micro/mix/scale/auth-basic).
+ * `which`: the groups to run here (micro/breakdown/mix/scale/auth). With
+ * `collect`, the micro cells are seeded and pushed there instead of measured
+ * (for {@link measureMicroInterleaved}). May run more than once per server:
+ * the availability probe runs once.
  */
-async function runServer(server, which) {
+async function runServer(server, which, collect = null) {
   const client = clientFor(server);
   const t = Date.now();
   const U = CFG.users;
@@ -540,15 +567,14 @@ async function runServer(server, which) {
     mix: mkUsers("bm_mix_", U),
   };
   // availability
-  const probeUser = { name: "bm_probe", password: PASSWORD };
-  const reg = await client.register(probeUser);
-  let bad = {};
-  if (!reg.ok) {
+  server.probed ??= (async () => {
+    const probeUser = { name: "bm_probe", password: PASSWORD };
+    const reg = await client.register(probeUser);
+    if (reg.ok) return { reg, bad: await client.probe(probeUser) };
     const reason = reg.missing ? `route not available (${reg.why})` : `registration failed: ${reg.why}`;
-    for (const k of ["info", "post", "get", "put", "delete"]) bad[k] = reason;
-  } else {
-    bad = await client.probe(probeUser);
-  }
+    return { reg, bad: Object.fromEntries(["info", "post", "get", "put", "delete"].map((k) => [k, reason])) };
+  })();
+  const { reg, bad } = await server.probed;
   const needs = { info: ["info"], post100: ["post"], getFull: ["post", "get"], put: ["put"], mix: ["info", "get", "post", "put", "delete"], newer: ["post", "get"] };
   const why = (w) => needs[w].map((k) => bad[k]).find(Boolean);
 
@@ -585,11 +611,12 @@ async function runServer(server, which) {
         continue;
       }
       const extra = server.flavour === "sync11" ? { protocol: "1.1", floorLabel: label } : {};
-      for (const c of CONCURRENCY) await measure(server, "micro", w, { users: us, params, c, label, extra });
+      if (collect) collect.push({ server, workload: w, users: us, params, label, extra });
+      else for (const c of CONCURRENCY) await measure(server, "micro", w, { users: us, params, c, label, extra });
     }
   }
 
-  if (which.includes("micro") && server.key === "floor-direct") {
+  if (which.includes("breakdown")) {
     // Breakdown: the floor plus one D1 lookup per request (what our account lookup costs by itself)
     const d1 = { ...server, flavour: "floord1" };
     for (const c of CONCURRENCY)
@@ -633,15 +660,15 @@ async function runServer(server, which) {
       // The reads first: a scattered POST makes the records it writes newer than the read's bound too.
       if (!why("newer")) {
         const cells = scaleUsers.map((s) => ({
-          users: [s.user], workload: "newer", params: { coll: "history", newer: s.newer.toFixed(2) }, label: `incremental read @${s.n}`, extra: { size: s.n, op: "incremental read" },
+          users: [s.user], workload: "newer", params: { coll: "history", newer: s.newer.toFixed(2) }, label: `incremental read @${s.n}`, server, extra: { size: s.n, op: "incremental read" },
         }));
-        for (const c of CONCURRENCY) await measureScale(server, cells, c);
+        for (const c of CONCURRENCY) await measureRounds("scale", cells, c);
       }
       if (!why("post100")) {
         const cells = scaleUsers.map((s) => ({
-          users: [s.user], workload: "post100Scattered", params: { coll: "history", pool: s.n, prefix: "h" }, label: `POST 100 records @${s.n}`, extra: { size: s.n, op: "POST 100 records" },
+          users: [s.user], workload: "post100Scattered", params: { coll: "history", pool: s.n, prefix: "h" }, label: `POST 100 records @${s.n}`, server, extra: { size: s.n, op: "POST 100 records" },
         }));
-        for (const c of CONCURRENCY) await measureScale(server, cells, c);
+        for (const c of CONCURRENCY) await measureRounds("scale", cells, c);
       }
     }
   }
@@ -669,12 +696,16 @@ async function runServer(server, which) {
  * The Storage 1.5 groups on one of our direct servers: the realistic mix with
  * batch uploads, and the Hawk auth cell. Users get tokens from our tokenserver.
  */
-async function runServer15(base, which) {
-  const server = { ...base, flavour: "sync15", warmed: undefined };
+async function runServer15(base, which, collect = null) {
+  // one 1.5 view per server (its own warm-up set), probed once however often this runs
+  const server = (base.sync15 ??= { ...base, flavour: "sync15", warmed: undefined, probed: undefined });
   const client = clientFor(server);
-  const probeUser = { name: "bm15_probe" };
-  const reg = await client.register(probeUser);
-  const bad = reg.ok ? await client.probe(probeUser) : { info: reg.missing ? `route not available (${reg.why})` : `token: ${reg.why}` };
+  server.probed ??= (async () => {
+    const probeUser = { name: "bm15_probe" };
+    const reg = await client.register(probeUser);
+    return { reg, bad: reg.ok ? await client.probe(probeUser) : { info: reg.missing ? `route not available (${reg.why})` : `token: ${reg.why}` } };
+  })();
+  const { bad } = await server.probed;
   const noauth = base.key === "ours-noauth";
   const authLabel = noauth ? "1.5 Hawk, auth short-circuited" : "1.5 Hawk";
   const tokens = async (list) => {
@@ -703,8 +734,11 @@ async function runServer15(base, which) {
         ["batch1000", "1000-record batch, per request (1.5)", "POST 100 records", micro, { coll: "forms" }],
         ["token", "tokenserver: returning user (1.5)", null, micro, {}],
       ];
-      for (const [w, label, floorLabel, us, params] of cells)
-        for (const c of CONCURRENCY) await measure(server, "micro", w, { users: us, params, c, label, extra: { protocol: "1.5", floorLabel: floorLabel ?? "-" } });
+      for (const [w, label, floorLabel, us, params] of cells) {
+        const extra = { protocol: "1.5", floorLabel: floorLabel ?? "-" };
+        if (collect) collect.push({ server, workload: w, users: us, params, label, extra });
+        else for (const c of CONCURRENCY) await measure(server, "micro", w, { users: us, params, c, label, extra });
+      }
     }
   }
   if (which.includes("mix")) {
@@ -791,7 +825,8 @@ function report() {
       f ? fmtX(r.vsFloor.rps) : "", f ? fmtX(r.vsFloor.p50) : "", f ? fmtX(r.vsFloor.cpu) : "", r.errors || "",
     ]);
   }
-  if (lines.length) table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; wrangler dev cpu: workerd (whole tree))", H, lines);
+  if (lines.length)
+    table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; micro, direct: floor-direct and ours-direct in alternating rounds; wrangler dev cpu: workerd (whole tree))", H, lines);
 
   const mixes = measured.filter((r) => r.group === "mix" && r.tags && Object.keys(r.tags).length);
   if (mixes.length) {
@@ -892,7 +927,9 @@ function reportTargets(measured) {
     const per = CONCURRENCY.map((c) => {
       const o = ours(label, c);
       const f = floorRow(fl, c);
-      return { c, ours: o?.cpuPer1k ?? null, floor: f?.cpuPer1k ?? null, ratio: ratio(o?.cpuPer1k, f?.cpuPer1k) };
+      // rounds: how many alternating rounds the two cells shared (null: measured apart, one after the other)
+      const together = o && f && o.rounds && o.interleavedWith?.includes(`${f.server}: ${f.workload}`);
+      return { c, ours: o?.cpuPer1k ?? null, floor: f?.cpuPer1k ?? null, ratio: ratio(o?.cpuPer1k, f?.cpuPer1k), rounds: together ? o.rounds : null };
     });
     targets.push({ name, protocol, kind: "÷ floor", target, per });
   }
@@ -904,7 +941,7 @@ function reportTargets(measured) {
       const per = CONCURRENCY.map((c) => {
         const a = scale.find((r) => r.op === op && r.c === c && r.size === big);
         const b = scale.find((r) => r.op === op && r.c === c && r.size === small);
-        return { c, ours: a?.cpuPer1k ?? null, floor: b?.cpuPer1k ?? null, ratio: ratio(a?.cpuPer1k, b?.cpuPer1k) };
+        return { c, ours: a?.cpuPer1k ?? null, floor: b?.cpuPer1k ?? null, ratio: ratio(a?.cpuPer1k, b?.cpuPer1k), rounds: a?.rounds ?? null };
       });
       targets.push({ name: `scale: ${op}, ${big} ÷ ${small} records`, protocol: "1.1", kind: `÷ ${small}-record user`, target: 1.2, per });
     }
@@ -919,11 +956,17 @@ function reportTargets(measured) {
   if (targets.some((t) => t.met !== null)) {
     const lines = targets.map((t) => [
       t.name, t.protocol, `≤ ${t.target}×`,
-      ...t.per.map((p) => (p.ratio === null ? "-" : `${fmtX(p.ratio)} (${fmt(p.ours, 2)}/${fmt(p.floor, 2)})`)),
+      ...t.per.map((p) => (p.ratio === null ? "-" : `${fmtX(p.ratio)} (${fmt(p.ours, 2)}/${fmt(p.floor, 2)})${p.rounds ? "" : "*"}`)),
       t.met === null ? "not measured" : t.met ? "met" : "NOT met",
     ]);
     lines.push(["tokenserver GET /1.0/sync/1.5, returning user", "1.5", "reported", ...tok.map((p) => `${fmt(p.cpuMs, 2)} ms`), `${TOKEN_D1_ROUND_TRIPS} D1 round trip`]);
-    table("Targets (issue 11): CPU ms per request, ours-direct ÷ floor-direct in this run (ours/floor ms in brackets)",
+    const per = targets.flatMap((t) => t.per).filter((p) => p.ratio !== null);
+    const how = per.length && per.every((p) => p.rounds)
+      ? `each ratio's two cells measured in ${ROUNDS} alternating rounds`
+      : per.some((p) => p.rounds)
+        ? `ratios marked * measured one cell after the other, the rest in ${ROUNDS} alternating rounds`
+        : "each ratio's two cells measured one after the other";
+    table(`Targets (issue 11): CPU ms per request, ours-direct ÷ floor-direct in this run (ours/floor ms in brackets; ${how})`,
       ["operation", "proto", "target", ...CONCURRENCY.map((c) => `c=${c}`), "status"], lines);
   }
   // 10 ms of Worker CPU: workerd runs the Worker and the Durable Object in one
@@ -1097,7 +1140,7 @@ async function main() {
   }
   const started = await Promise.allSettled(want.map(([key, , o]) => (o.serve ? startServe(key, o) : startDirect(key, o))));
   const plan = {
-    "floor-direct": direct.filter((g) => g !== "scale"),
+    "floor-direct": [...direct.filter((g) => g !== "scale"), ...(GROUPS.has("micro") ? ["breakdown"] : [])],
     "ours-direct": [...direct, ...(GROUPS.has("auth") ? ["auth"] : [])],
     "ours-noauth": ["auth"],
     "ours-serve": ["micro", ...(QUICK ? [] : ["mix"])].filter((g) => GROUPS.has(g)),
@@ -1113,6 +1156,30 @@ async function main() {
     const s = Object.assign(st.value, { flavour, ...(key === "ours-serve" && QUICK ? { microOnly: ["info", "put"] } : {}) });
     servers[key] = s;
     log(`${key} at ${s.url}${s.migrations ? ` (${s.migrations} D1 migrations applied)` : ""}`);
+  }
+
+  // The micro group of floor-direct and ours-direct (1.1 and 1.5): both seeded first, then each floor cell
+  // and ours' cells compared with it measured in alternating rounds (measureMicroInterleaved), so a ratio's
+  // two sides share the same minutes of the machine's load. Without one of the two, each measures alone below.
+  const floorD = servers["floor-direct"];
+  const oursD = servers["ours-direct"];
+  if (GROUPS.has("micro") && floorD && oursD) {
+    for (const k of ["floor-direct", "ours-direct"]) plan[k] = plan[k].filter((g) => g !== "micro");
+    try {
+      const cells = [];
+      await runServer(floorD, ["micro"], cells);
+      await runServer(oursD, ["micro"], cells);
+      await runServer15(oursD, ["micro"], cells);
+      await measureMicroInterleaved(cells);
+    } catch (e) {
+      notes.push(`micro (floor-direct and ours-direct interleaved) failed: ${e.message.slice(0, 600)}`);
+      log(`micro (interleaved) failed: ${e.stack}`);
+    }
+  }
+
+  for (const [key, flavour] of want) {
+    const s = servers[key];
+    if (!s) continue;
     if (key === "ours-serve" && QUICK) notes.push("ours-serve (--quick): only GET info/collections and PUT are measured; the full run adds the other micro-benchmarks and the 1.1 mix");
     try {
       if (key === "ours-noauth" && !rows.some((r) => r.group === "auth" && r.server === "ours-direct" && !r.skipped)) {
