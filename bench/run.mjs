@@ -459,9 +459,10 @@ const ROUNDS = 4;
  * around its own rounds. Used where a target is a ratio between cells: the
  * scale group's sizes (measured one after the other, the same POST ratio read
  * 1.40× and 2.61× in two runs an hour apart) and the micro group's floor and
- * ours (measured minutes apart, ours' 1.1 info/collections took 1.43 ms and its
- * 1.5 one 0.85 ms in one run, and the other way round for PUT): a change of the machine's load
- * during the cells then moves every cell of the ratio alike.
+ * ours (measured minutes apart, ours' 1.1 info/collections took 1.43 ms and
+ * its 1.5 one 0.85 ms in one run, and the other way round for PUT): a change
+ * of the machine's load during the cells then moves every cell of the ratio
+ * alike.
  * A cell: { server, workload, users, params, label, extra }.
  * Latency percentiles: the median of the rounds'.
  */
