@@ -827,7 +827,9 @@ function report() {
     ]);
   }
   if (lines.length)
-    table("Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency; micro, direct: floor-direct and ours-direct in alternating rounds; wrangler dev cpu: workerd (whole tree))", H, lines);
+    table(`Micro-benchmarks and mix (×fl = ours / floor, same mode, same concurrency${
+      mainRows.some((r) => r.group === "micro" && r.rounds) ? `; micro, direct: floor-direct and ours-direct in ${ROUNDS} alternating rounds` : ""
+    }; wrangler dev cpu: workerd (whole tree))`, H, lines);
 
   const mixes = measured.filter((r) => r.group === "mix" && r.tags && Object.keys(r.tags).length);
   if (mixes.length) {
