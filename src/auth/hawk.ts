@@ -5,6 +5,7 @@
  * The HTTP mapping (401 body `0`, 400 on uid mismatch) lives in
  * hawk-middleware.ts.
  */
+import { createHmac } from "node:crypto";
 import { fromBase64, hmacSha256, sha256, timingSafeEqual, toBase64, utf8 } from "./encoding";
 import { NO_NONCE_CHECK, type NonceStore } from "./nonce-store";
 import { urlOriginText, urlPath, urlSearch } from "../lib/url";
@@ -267,17 +268,17 @@ type GoodToken = Extract<Awaited<ReturnType<typeof parseToken>>, { ok: true }>;
  * counts only while the secret that signed the token is still configured
  * (rotation); expiry is still checked on every request.
  */
-const tokenCache = new Map<string, { tok: GoodToken; key: string; macKey: CryptoKey }>();
+const tokenCache = new Map<string, { tok: GoodToken; key: string; macKey: Uint8Array }>();
 export const TOKEN_CACHE_MAX = 5000;
 
-async function verifiedToken(id: string, secrets: readonly string[]): Promise<{ tok: GoodToken; key: string; macKey: CryptoKey } | null> {
+async function verifiedToken(id: string, secrets: readonly string[]): Promise<{ tok: GoodToken; key: string; macKey: Uint8Array } | null> {
   const hit = tokenCache.get(id);
   if (hit && secrets.includes(hit.tok.secret)) return hit;
   const tok = await parseToken(id, secrets);
   if (!tok.ok) return null;
   const key = await deriveHawkKey(id, tok.payload.salt, tok.secret);
-  // The MAC key is the ASCII of the key string (hawk §1), imported once per token.
-  const macKey = await crypto.subtle.importKey("raw", utf8(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  // The MAC key is the ASCII of the key string (hawk §1), encoded once per token.
+  const macKey = utf8(key);
   const entry = { tok, key, macKey };
   if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.delete(tokenCache.keys().next().value as string);
   tokenCache.set(id, entry);
@@ -300,7 +301,8 @@ export async function verifyHawk(req: HawkRequest, opts: HawkVerifyOptions): Pro
 
   const target = requestTarget(req.url, req.headers, opts.trustForwarded);
   const normalized = normalizedString({ ts: attrs.ts, nonce: attrs.nonce, method: req.method, ...target, hash: attrs.hash, ext: attrs.ext });
-  const expected = utf8(toBase64(await hmacSha256(macKey, utf8(normalized))));
+  // Synchronous (node:crypto): WebCrypto's sign would cost an await per request.
+  const expected = utf8(createHmac("sha256", macKey).update(normalized, "utf8").digest("base64"));
   if (!timingSafeEqual(expected, utf8(attrs.mac))) return fail("bad-mac");
 
   if (attrs.hash !== undefined && opts.readBody) {
