@@ -5,7 +5,7 @@
  * Preflights are answered here, before routing and authentication.
  */
 import { cors } from "hono/cors";
-import type { Context, MiddlewareHandler, Next } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 
 const HEADERS = [
@@ -39,17 +39,16 @@ function addCors(headers: Headers, origin: string | undefined): void {
   headers.append("Vary", "Origin");
 }
 
-/** Preflights (OPTIONS) go to hono/cors, which answers them without calling `next`. */
-export function corsPreflight(c: Context<AppEnv>, next: Next): Promise<Response | void> {
-  return preflight(c, next);
-}
-
 /**
- * The CORS headers of a non-preflight answer, set on the final response
- * (the origin echoed when sent, the exposed headers, `Vary: Origin`: what
- * hono/cors would give it).
+ * Preflights (OPTIONS) go to hono/cors. Every other answer gets the same
+ * headers hono/cors would give it (the origin echoed when sent, the exposed
+ * headers, `Vary: Origin`), set once on the final response: hono/cors sets
+ * them on a placeholder before the handler runs, which makes Hono copy every
+ * answer into a new Response to merge them.
  */
-export function addCorsHeaders(c: Context<AppEnv>): void {
+export const syncCors: MiddlewareHandler<AppEnv> = async function syncCors(c, next) {
+  if (c.req.method === "OPTIONS") return preflight(c, next);
+  await next();
   const origin = c.req.header("Origin");
   try {
     addCors(c.res.headers, origin);
@@ -60,16 +59,4 @@ export function addCorsHeaders(c: Context<AppEnv>): void {
     c.res = undefined;
     c.res = res;
   }
-}
-
-/**
- * Preflights (OPTIONS) go to hono/cors. Every other answer gets the same
- * headers hono/cors would give it, set once on the final response: hono/cors
- * sets them on a placeholder before the handler runs, which makes Hono copy
- * every answer into a new Response to merge them.
- */
-export const syncCors: MiddlewareHandler<AppEnv> = async function syncCors(c, next) {
-  if (c.req.method === "OPTIONS") return corsPreflight(c, next);
-  await next();
-  addCorsHeaders(c);
 };

@@ -47,7 +47,7 @@ import { AccessRefused, callStore, userStoreFor, type StoreApi } from "../storag
 import { postItems15 } from "../protocol/post-items";
 import { BodyTooLarge, readCapped, toArrayBuffer } from "../protocol/body";
 import type { Failure } from "../storage/types";
-import { addCorsHeaders, corsPreflight } from "./cors";
+import { syncCors } from "./cors";
 
 const WEAVE_TIMESTAMP = "X-Weave-Timestamp";
 const methodNotAllowed = () => new Response(null, { status: 405 });
@@ -147,24 +147,20 @@ function tokenGuard(opts: { allowExpired: boolean }): MiddlewareHandler<AppEnv> 
   };
 }
 
-/**
- * Every 1.5 answer's envelope, in one middleware (one step of Hono's chain
- * instead of three): CORS preflights answered before routing and
- * authentication; HEAD refused (not part of 1.5, the reference answers 405;
- * Hono would otherwise run the GET handler); X-Weave-Timestamp added to every
- * answer that does not carry one yet (§5.6); the CORS headers set once on
- * the final answer.
- */
-const envelope15: MiddlewareHandler<AppEnv> = async function envelope15(c, next) {
-  if (c.req.method === "OPTIONS") return corsPreflight(c, next);
-  if (c.req.method === "HEAD") c.res = methodNotAllowed();
-  else await next();
+/** Adds X-Weave-Timestamp to every response that does not carry one yet (§5.6). */
+const weaveTimestamp: MiddlewareHandler<AppEnv> = async function weaveTimestamp(c, next) {
+  await next();
   if (!c.res.headers.has(WEAVE_TIMESTAMP)) {
     const res = new Response(c.res.body, c.res);
     res.headers.set(WEAVE_TIMESTAMP, formatTs(nowTick()));
     c.res = res;
   }
-  addCorsHeaders(c);
+};
+
+/** HEAD is not part of 1.5 (the reference answers 405); Hono would otherwise run the GET handler. */
+const noHead: MiddlewareHandler<AppEnv> = async function noHead(c, next) {
+  if (c.req.method === "HEAD") return methodNotAllowed();
+  await next();
 };
 
 function onError15(err: Error): Response {
@@ -196,8 +192,8 @@ async function requestBody(c: Context<AppEnv>, max: number): Promise<ArrayBuffer
 export function storage15Routes(auth: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError15);
-  app.use("/1.5/*", envelope15);
-  app.use("/1.5", envelope15);
+  app.use("/1.5/*", syncCors, weaveTimestamp, noHead);
+  app.use("/1.5", syncCors, weaveTimestamp, noHead);
 
   const user = [auth, tokenGuard({ allowExpired: false })] as const;
 
