@@ -36,8 +36,7 @@
  * filtered by LOG_LEVEL (`console.debug` = debug, `console.log`/`info` = info).
  *
  * `X-Request-Id`: a sane incoming value (1-128 of `A-Za-z0-9._:@/+=-`) is
- * kept, otherwise a fresh UUID-shaped id (a random prefix per isolate and a
- * counter: {@link nextRequestId}); it is echoed on every answer.
+ * kept, otherwise a random UUID; it is echoed on every answer.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context, MiddlewareHandler } from "hono";
@@ -76,31 +75,13 @@ export const logSink = {
   },
 };
 
-/** A random UUID drawn on first use (a Worker may not draw random values at start-up): this isolate's ids share its first 24 characters. */
-let idPrefix: string | null = null;
-let idCounter = 0;
-
-/**
- * A fresh request id shaped like a UUID (36 characters of `0-9a-f-`): the
- * first 24 characters of one random UUID per isolate, then a 12-hex-digit
- * count of this isolate's requests. Unique per isolate (2^48 requests) and,
- * with 74 random bits in the prefix, across isolates; not unpredictable (the
- * next id of an isolate is the last one plus one), which no reader of it
- * relies on: it only ties an answer to its log lines.
- */
-function nextRequestId(): string {
-  idPrefix ??= crypto.randomUUID().slice(0, 24);
-  idCounter = (idCounter + 1) % 0x1000000000000;
-  return idPrefix + idCounter.toString(16).padStart(12, "0");
-}
-
 function errorFields(err: Error): Record<string, string> {
   return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
 }
 
 /**
  * `{"time":…,"level":…,"request_id":…` — the start every line shares. The
- * request id is UUID-shaped or matched {@link SANE_REQUEST_ID}, so it needs no
+ * request id is a UUID or matched {@link SANE_REQUEST_ID}, so it needs no
  * escaping.
  */
 function lineStart(level: LogLevel, requestId: string | undefined): string {
@@ -286,7 +267,7 @@ export function requestLog(opts: { legacyPaths?: boolean } = {}): MiddlewareHand
     }
     const started = Date.now();
     const incoming = c.req.raw.headers.get(REQUEST_ID_HEADER);
-    const requestId = incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : nextRequestId();
+    const requestId = incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     let badLevel: ConfigError | null = null;
     let level: LogLevel = "info";
     try {
