@@ -1,6 +1,6 @@
 /**
  * @module bench/ladder
- * `npx node bench/ladder.mjs [--rounds=8] [--per=200] [--concurrency=1,8] [--ops=info,newer,put] [--no-ours]`:
+ * `npx node bench/ladder.mjs [--rounds=10] [--per=300] [--concurrency=1,8] [--ops=info,newer,put] [--no-ours]`:
  * where the small requests' time goes, step by step. Serves the scratch
  * Worker bench/ladder/worker.js (the floor plus our per-request steps added
  * one at a time: rungs r0 … r7, see that file) in one workerd, and our real
@@ -28,8 +28,8 @@ import { cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-const ROUNDS = Number(opt("rounds") ?? 8);
-const PER = Number(opt("per") ?? 200);
+const ROUNDS = Number(opt("rounds") ?? 10);
+const PER = Number(opt("per") ?? 300);
 const CONCS = (opt("concurrency") ?? "1,8").split(",").map(Number);
 const OPS = (opt("ops") ?? "info,newer,put").split(",");
 const OURS = !process.argv.includes("--no-ours");
