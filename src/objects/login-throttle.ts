@@ -15,7 +15,10 @@
  * the access record of every registered member's store before this call
  * answers, with every other call to this instance held back meanwhile
  * (blockConcurrencyWhile), so no client can see the lock here and still get
- * past a store.
+ * past a store. A push that fails (the store unreachable for a moment) is
+ * not counted as done: the next call that reserves or fails against the
+ * lock pushes again, to every member (a lock write is idempotent), until all
+ * have taken it.
  */
 import { DurableObject } from "cloudflare:workers";
 import { durableObjectSql } from "../storage/sql";
@@ -27,7 +30,7 @@ export class LoginThrottle extends DurableObject<Env> {
   private current: ThrottleEngine | null = null;
   /** The alarm as last set or read (ms, null = none); undefined until read. */
   private alarmAt: number | null | undefined;
-  /** The latest lock end already pushed to the members' stores (ms). */
+  /** The latest lock end every member's store has taken (ms). */
   private pushed = 0;
 
   private get engine(): ThrottleEngine {
@@ -54,23 +57,26 @@ export class LoginThrottle extends DurableObject<Env> {
     const until = this.engine.lockedUntil();
     if (until > Date.now() && until > this.pushed) {
       const members = this.engine.members();
-      if (members.length > 0) await this.ctx.blockConcurrencyWhile(() => this.push(members, until));
-      this.pushed = until;
+      const all = members.length === 0 || (await this.ctx.blockConcurrencyWhile(() => this.push(members, until)));
+      if (all) this.pushed = until;
     }
     return this.armed(result);
   }
 
-  private async push(members: number[], until: number): Promise<void> {
-    await Promise.all(
+  /** Writes the lock into each member's store; false when any of them could not be reached (retried by the next call). */
+  private async push(members: number[], until: number): Promise<boolean> {
+    const done = await Promise.all(
       members.map(async (userid) => {
         try {
           await rawStoreFor(this.env, { kind: "account", userid, username: "" }).accessLock(until);
+          return true;
         } catch (err) {
-          // The store is unreachable: so is its fast path for the Worker, which then takes the full check.
-          console.error("login throttle: lock not pushed to a store:", err instanceof Error ? err.message : err);
+          console.error("login throttle: lock not pushed to a store (retried by the next call):", err instanceof Error ? err.message : err);
+          return false;
         }
       }),
     );
+    return done.every(Boolean);
   }
 
   override async alarm(): Promise<void> {
