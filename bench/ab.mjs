@@ -25,15 +25,13 @@
  * them. `--b-entry=FILE`: B is bundled from that entry module (e.g.
  * bench/entry.ts: authentication short-circuited).
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
+import { bundleWorker, cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
@@ -47,19 +45,10 @@ const ONLY = opt("only");
 /** --b-entry=FILE: B bundled from this entry module of its checkout (e.g. bench/entry.ts, authentication short-circuited) instead of wrangler.toml's main. */
 const B_ENTRY = opt("b-entry");
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ab-"));
-const require = createRequire(import.meta.url);
-const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ab]", ...a);
 
 async function start(key, root, entry) {
-  const outdir = path.join(TMP, `bundle-${key}`);
-  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(entry ? [entry] : [])], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
-  });
-  if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
-  const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+  const script = bundleWorker(root, path.join(TMP, `bundle-${key}`), { entry });
   const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(root, f)).find(existsSync);
   const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open", ...VARS_15 };
   const { child, url } = await startServe(path.join(BENCH, "serve.mjs"), {

@@ -15,15 +15,13 @@
  * each step's increment over the rung below it (µs), and how much of
  * (ours − r0) the steps r1 … r7 add up to.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fxaSigner, hawkHeader, makePayload, putBody, recordId } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
+import { bundleWorker, cpuDelta, cpuSample, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -51,19 +49,10 @@ const STEP = {
 /** The scratch Worker's token (same as in bench/ladder/worker.js). */
 const LADDER_TOKEN = { id: "x".repeat(40) + "." + "y".repeat(200) + "." + "z".repeat(43), key: "ladder-hawk-key-0123456789abcdefghij" };
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-ladder-"));
-const require = createRequire(import.meta.url);
-const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[ladder]", ...a);
 
 function bundle(key, root, config) {
-  const outdir = path.join(TMP, `bundle-${key}`);
-  const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(config ? ["-c", config] : [])], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
-  });
-  if (built.status !== 0) throw new Error(`bundle ${key} failed: ${(built.stderr || built.stdout).slice(-800)}`);
-  return path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+  return bundleWorker(root, path.join(TMP, `bundle-${key}`), { config });
 }
 
 async function call(url, method, p, headers, body, want = 200) {

@@ -22,14 +22,13 @@
  * per request in interleaved rounds (the sizes alternate), and each size ÷
  * the smallest: the scale ratios of the bench, steadier on a shared machine.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import { mkdtempSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { basicAuth, recordId, recordsBody } from "./lib/ops.mjs";
-import { cpuDelta, cpuSample, processTree, startServe, stopAll } from "./lib/procs.mjs";
+import { bundleWorker, cpuDelta, cpuSample, processTree, startServe, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
@@ -41,18 +40,9 @@ const FILES = process.argv.includes("--files");
 const TRACE = !process.argv.includes("--no-trace");
 const ROUNDS = Number(opt("rounds") ?? 6);
 const TMP = mkdtempSync(path.join(os.tmpdir(), "weave-pages-"));
-const require = createRequire(import.meta.url);
-const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const log = (...a) => console.error("[pages]", ...a);
 
-const outdir = path.join(TMP, "bundle");
-const built = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir], {
-  cwd: ROOT,
-  encoding: "utf8",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
-});
-if (built.status !== 0) throw new Error(`bundle failed: ${(built.stderr || built.stdout).slice(-800)}`);
-const script = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+const script = bundleWorker(ROOT, path.join(TMP, "bundle"));
 const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find(existsSync);
 const vars = { STRICT_USERNAMES: "false", USE_QUOTA: "false", REGISTRATION: "open" };
 const { child: server, url } = await startServe(path.join(BENCH, "serve.mjs"), {

@@ -14,21 +14,17 @@
  * C++ outside JavaScript (HTTP, SQLite, RPC plumbing) shows as "(program)"
  * or "(idle)" in V8's view; the bench's /proc CPU figure includes it.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { basicAuth, fxaSigner, hawkHeader, putBody, recordId, recordsBody } from "./lib/ops.mjs";
-import { freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
+import { bundleWorker, freePort, spawnGroup, stopAll } from "./lib/procs.mjs";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 /** --root=DIR: profile another checkout's Worker (e.g. the A of bench/ab.mjs) with this script. */
 const ROOT = path.resolve(process.argv.find((a) => a.startsWith("--root="))?.split("=")[1] ?? path.dirname(BENCH));
-const require = createRequire(import.meta.url);
-const WRANGLER_JS = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 const N = Number(process.argv.find((a) => a.startsWith("--requests="))?.split("=")[1] ?? 2000);
 /** --log-level=info: with the per-request log line (the default level, warn, writes none for a success), to see what it costs. */
 const LOG_LEVEL = process.argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
@@ -48,12 +44,9 @@ const FXA = fxaSigner("p-1", "p");
 const b64url = (b) => Buffer.from(b).toString("base64url");
 
 async function main() {
-  const out = path.join(TMP, "bundle");
-  const b = spawnSync(process.execPath, [WRANGLER_JS, "deploy", "--dry-run", "--outdir", out], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" } });
-  if (b.status !== 0) throw new Error(b.stderr || b.stdout);
-  const script = path.join(out, readdirSync(out).find((f) => f.endsWith(".js")));
+  const script = bundleWorker(ROOT, path.join(TMP, "bundle"));
   const inspectorPort = await freePort();
-  const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find((f) => spawnSync("test", ["-f", f]).status === 0);
+  const config = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"].map((f) => path.join(ROOT, f)).find(existsSync);
   const child = spawnGroup(process.execPath, [path.join(BENCH, "serve.mjs"), JSON.stringify({
     config, script, persist: path.join(TMP, "data"), migrations: path.join(ROOT, "migrations"), inspectorPort,
     vars: { STRICT_USERNAMES: "false", USE_QUOTA: "false", SYNC_MASTER_SECRET: "profile-secret-0123456789", FXA_OAUTH_JWKS: JSON.stringify({ keys: [FXA.jwk] }), HAWK_NONCE_CHECK: "true", ...(LOG_LEVEL ? { LOG_LEVEL } : {}) },

@@ -5,10 +5,30 @@
  * esbuild and its workerd processes together). Also reads server CPU time
  * from /proc: utime + stime of a process tree, split into workerd and the rest.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import net from "node:net";
+import path from "node:path";
+
+const WRANGLER_JS = path.join(path.dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
+
+/**
+ * Bundles the Worker of checkout `root` as `wrangler deploy` would
+ * (`--dry-run --outdir`), optionally with another wrangler config or entry
+ * module; returns the path of the bundled script.
+ */
+export function bundleWorker(root, outdir, { config = null, entry = null } = {}) {
+  const args = [WRANGLER_JS, "deploy", "--dry-run", "--outdir", outdir, ...(config ? ["-c", config] : []), ...(entry ? [entry] : [])];
+  const built = spawnSync(process.execPath, args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+  });
+  if (built.status !== 0) throw new Error(`bundle of ${root} failed: ${(built.stderr || built.stdout).slice(-800)}`);
+  return path.join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+}
 
 const started = new Set();
 
