@@ -38,7 +38,7 @@ const UID_IN_PATH = /\/1\.5\/(\d{1,10})(?:\/|$)/;
 
 /** storage-1.5 §3.3: only `GET /1.5/{uid}/info/collections` accepts an expired token. */
 export function isInfoCollections(c: Context<AppEnv>): boolean {
-  return c.req.method === "GET" && /\/1\.5\/\d{1,10}\/info\/collections$/.test(new URL(c.req.url).pathname);
+  return c.req.method === "GET" && /\/1\.5\/\d{1,10}\/info\/collections$/.test(urlPath(c.req.url));
 }
 
 function defaultPathUid(c: Context<AppEnv>): string | undefined {

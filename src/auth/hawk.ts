@@ -56,10 +56,10 @@ export function parseHawkHeader(header: string | null | undefined): ParsedHawkHe
   const rest = header.slice(5);
   const found = new Map<string, string>();
   const re = /[\s,]*([A-Za-z]+)="([^"\\]*)"[ \t]*/y;
+  // Separators (commas, whitespace) between attributes.
+  const sep = /[\s,]*/y;
   let pos = 0;
   while (pos < rest.length) {
-    // Skip separators (commas, whitespace) between attributes.
-    const sep = /[\s,]*/y;
     sep.lastIndex = pos;
     sep.exec(rest);
     if (sep.lastIndex >= rest.length) break;
